@@ -1,0 +1,40 @@
+# smkit: small verbs, each one line or a call to a script. `make help` lists them.
+SHELL := /bin/bash
+VERSION := $(shell python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')
+IMAGE ?= smkit-inference:$(VERSION)
+IMAGE_LATEST := $(firstword $(subst :, ,$(IMAGE))):latest
+PY := .venv/bin/python
+export SMKIT_IMAGE := $(IMAGE)
+
+.PHONY: help install engine build-container test test-unit lint demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: ## create .venv with smkit and its pinned dependencies
+	@bash scripts/venv.sh
+
+engine: ## make sure a Docker engine is running (installs Debian docker.io if needed)
+	@bash scripts/ensure-engine.sh
+
+build-container: ## build the inference image (IMAGE=name:tag overrides)
+	@bash scripts/build-container.sh $(IMAGE) $(IMAGE_LATEST)
+
+test: install build-container ## the whole test suite, container tests included
+	$(PY) -m pytest
+
+test-unit: install ## the tests that need no Docker engine
+	$(PY) -m pytest -m "not container"
+
+lint: install ## ruff and mypy
+	$(PY) -m ruff check container packaging tests
+	$(PY) -m mypy
+
+demo: ## the end-to-end journey, offline
+	@echo "make demo: not yet — it lands with the demo issue (#6). Try 'make test' meanwhile."
+
+bench: install build-container ## performance benchmarks (figures and ratios)
+	@echo "make bench: not yet — it lands with the performance issue (#8)."
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,289 @@
+"""Loading the seller's model and hooks once, and proving it predicts before serving.
+
+``load_model`` never raises: it returns a ``LoadedModel`` that is either ready or carries
+the reason it is not, which ``/ping`` answers with 503 and the log states with the fix.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .codecs import NUMBER, STRING, Schema
+
+log = logging.getLogger("smkit.model")
+
+#: Model file names tried in order when no model_fn hook is given.
+MODEL_FILES = ("model.joblib", "model.pkl", "model.pickle")
+#: Sample inputs (by extension) used for the start-up smoke prediction, in order.
+SAMPLE_FILES = {
+    "sample_input.csv": "text/csv",
+    "sample_input.json": "application/json",
+    "sample_input.jsonl": "application/jsonlines",
+    "sample_input.npy": "application/x-npy",
+}
+HOOK_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn")
+
+
+class ModelLoadError(Exception):
+    """The model or hooks could not be loaded; the message says what to fix."""
+
+
+@dataclass
+class Hooks:
+    """The seller's optional overrides from ``code/inference.py``."""
+
+    model_fn: Callable[[str], Any] | None = None
+    input_fn: Callable[[bytes, str], Any] | None = None
+    predict_fn: Callable[[Any, Any], Any] | None = None
+    output_fn: Callable[[Any, str], Any] | None = None
+    source: str | None = None
+
+
+@dataclass
+class LoadedModel:
+    """The model, its hooks and schema, and whether it passed the start-up check."""
+
+    model: Any = None
+    hooks: Hooks = field(default_factory=Hooks)
+    schema: Schema = field(default_factory=Schema)
+    ready: bool = False
+    reason: str = "the model has not been loaded yet"
+    classes: list[Any] | None = None
+
+    @property
+    def has_proba(self) -> bool:
+        """True when the model can return class probabilities."""
+        return hasattr(self.model, "predict_proba")
+
+
+def load_hooks(model_dir: str, program: str) -> Hooks:
+    """Import ``<model_dir>/code/<program>`` if present and pick up the four hook names."""
+    code_dir = Path(model_dir) / "code"
+    path = code_dir / program
+    if not path.is_file():
+        return Hooks()
+    sys.path.insert(0, str(code_dir))
+    spec = importlib.util.spec_from_file_location("inference", path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"{path} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as e:
+        raise ModelLoadError(
+            f"code/{program} failed to import: {e}. The image has no network at run time, "
+            "so every package your hooks import must be in the image"
+        ) from e
+    except Exception as e:
+        raise ModelLoadError(f"code/{program} raised on import: {type(e).__name__}: {e}") from e
+    found = {name: getattr(module, name, None) for name in HOOK_NAMES}
+    for name, fn in found.items():
+        if fn is not None and not callable(fn):
+            raise ModelLoadError(f"code/{program}: {name} must be a function")
+    names = [n for n, fn in found.items() if fn is not None]
+    log.info("hooks loaded", extra={"fields": {"file": str(path), "hooks": names}})
+    return Hooks(**found, source=str(path))
+
+
+def find_model_file(model_dir: str) -> Path:
+    """The joblib file to load from ``model_dir``; raises with what to put there."""
+    root = Path(model_dir)
+    if not root.is_dir():
+        raise ModelLoadError(
+            f"model directory {model_dir} does not exist; SageMaker unpacks model.tar.gz "
+            "there (locally: mount your model folder with -v DIR:/opt/ml/model)"
+        )
+    for name in MODEL_FILES:
+        if (root / name).is_file():
+            return root / name
+    candidates = sorted(root.glob("*.joblib"))
+    if len(candidates) == 1:
+        return candidates[0]
+    present = ", ".join(sorted(p.name for p in root.iterdir())[:10]) or "nothing"
+    raise ModelLoadError(
+        f"no model.joblib in {model_dir} (found: {present}). Save your fitted estimator or "
+        "Pipeline with joblib.dump(model, 'model.joblib') at the root of model.tar.gz, or "
+        "define model_fn(model_dir) in code/inference.py"
+    )
+
+
+def _load_joblib(path: Path) -> Any:
+    import joblib
+    import sklearn
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = joblib.load(path)
+        except (ModuleNotFoundError, AttributeError, ImportError) as e:
+            raise ModelLoadError(
+                f"{path.name} needs code the image does not have ({type(e).__name__}: {e}). "
+                f"Train and save with scikit-learn {sklearn.__version__} and only packages "
+                "in the image, or provide model_fn in code/inference.py"
+            ) from e
+        except Exception as e:
+            raise ModelLoadError(
+                f"{path.name} is not a loadable joblib file ({type(e).__name__}: {e}); it may "
+                "be truncated or corrupt. Re-save it with joblib.dump(model, 'model.joblib')"
+            ) from e
+    for w in caught:
+        if type(w.message).__name__ == "InconsistentVersionWarning":
+            log.warning(
+                "model saved with another scikit-learn version; re-save it with "
+                f"scikit-learn {sklearn.__version__} to be safe: {w.message}"
+            )
+    return model
+
+
+def _first_step(model: Any) -> Any:
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps:
+        return _first_step(steps[0][1])
+    return model
+
+
+def _column_indices(columns: Any, names: tuple[str, ...] | None, width: int) -> list[int]:
+    if isinstance(columns, slice):
+        return list(range(width))[columns]
+    if isinstance(columns, (str, int, np.integer)):
+        columns = [columns]
+    if callable(columns):
+        return []
+    out = []
+    cols = list(columns)
+    if cols and all(isinstance(c, (bool, np.bool_)) for c in cols):
+        return [i for i, keep in enumerate(cols) if keep]
+    for c in cols:
+        if isinstance(c, str):
+            if names is None or c not in names:
+                return []
+            out.append(names.index(c))
+        else:
+            out.append(int(c))
+    return out
+
+
+def _categorical_values(transformer: Any) -> list[Any] | None:
+    """One representative fitted value per input column of an encoder-like transformer."""
+    steps = getattr(transformer, "steps", None)
+    chain = [s for _, s in steps] if isinstance(steps, list) else [transformer]
+    for step in chain:
+        cats = getattr(step, "categories_", None)
+        if cats is not None:
+            return [c[0] if len(c) else 0.0 for c in cats]
+        stats = getattr(step, "statistics_", None)
+        if isinstance(stats, np.ndarray) and stats.dtype.kind in "OUS":
+            return list(stats)
+    return None
+
+
+def example_row(model: Any) -> tuple[list[Any], tuple[str, ...]] | None:
+    """A plausible one-row input for ``model`` and the kind of each column, or None."""
+    first = _first_step(model)
+    width = getattr(model, "n_features_in_", None) or getattr(first, "n_features_in_", None)
+    if width is None:
+        return None
+    raw_names = getattr(model, "feature_names_in_", None)
+    names = tuple(str(n) for n in raw_names) if raw_names is not None else None
+    values: list[Any] = [0.0] * int(width)
+    kinds = [NUMBER] * int(width)
+
+    def mark(indices: list[int], reps: list[Any]) -> None:
+        for idx, rep in zip(indices, reps, strict=False):
+            if 0 <= idx < width:
+                is_text = isinstance(rep, str) or (
+                    isinstance(rep, np.generic) and rep.dtype.kind in "OUS"
+                )
+                values[idx] = str(rep) if is_text else float(rep)
+                kinds[idx] = STRING if is_text else NUMBER
+
+    transformers = getattr(first, "transformers_", None)
+    if transformers is not None:
+        for _, trans, columns in transformers:
+            if isinstance(trans, str):
+                continue
+            reps = _categorical_values(trans)
+            if reps is not None:
+                mark(_column_indices(columns, names, int(width)), reps)
+    else:
+        reps = _categorical_values(first)
+        if reps is not None and len(reps) == width:
+            mark(list(range(int(width))), reps)
+    return values, tuple(kinds)
+
+
+def schema_of(model: Any) -> Schema:
+    """What the fitted model says about its input."""
+    first = _first_step(model)
+    n = getattr(model, "n_features_in_", None) or getattr(first, "n_features_in_", None)
+    raw_names = getattr(model, "feature_names_in_", None)
+    names = tuple(str(x) for x in raw_names) if raw_names is not None else None
+    example = example_row(model)
+    return Schema(
+        n_features=int(n) if n is not None else None,
+        feature_names=names,
+        kinds=example[1] if example is not None else None,
+    )
+
+
+def find_sample(model_dir: str) -> tuple[bytes, str] | None:
+    """The seller's sample input for the smoke prediction, with its content type."""
+    for name, content_type in SAMPLE_FILES.items():
+        path = Path(model_dir) / name
+        if path.is_file():
+            return path.read_bytes(), content_type
+    return None
+
+
+def load_model(model_dir: str, program: str = "inference.py") -> LoadedModel:
+    """Load hooks and model; on failure return a not-ready model with the reason."""
+    loaded = LoadedModel()
+    try:
+        loaded.hooks = load_hooks(model_dir, program)
+        if loaded.hooks.model_fn is not None:
+            try:
+                loaded.model = loaded.hooks.model_fn(model_dir)
+            except Exception as e:
+                raise ModelLoadError(
+                    f"model_fn in code/{program} raised {type(e).__name__}: {e}"
+                ) from e
+            if loaded.model is None:
+                raise ModelLoadError(f"model_fn in code/{program} returned None")
+        else:
+            path = find_model_file(model_dir)
+            loaded.model = _load_joblib(path)
+            if not (hasattr(loaded.model, "predict") or loaded.hooks.predict_fn):
+                raise ModelLoadError(
+                    f"{path.name} holds a {type(loaded.model).__name__}, which has no "
+                    "predict(); save a fitted estimator or Pipeline, or define predict_fn"
+                )
+    except ModelLoadError as e:
+        loaded.reason = str(e)
+        log.error("model not loaded: %s", e, exc_info=e.__cause__ is not None)
+        return loaded
+    loaded.schema = schema_of(loaded.model)
+    classes = getattr(loaded.model, "classes_", None)
+    loaded.classes = list(classes.tolist()) if isinstance(classes, np.ndarray) else None
+    loaded.reason = "the model is loaded but its start-up prediction has not run"
+    log.info(
+        "model loaded",
+        extra={
+            "fields": {
+                "type": type(loaded.model).__name__,
+                "n_features": loaded.schema.n_features,
+                "feature_names": list(loaded.schema.feature_names or ()) or None,
+                "classes": loaded.classes,
+            }
+        },
+    )
+    return loaded
+

@@ -1,0 +1,74 @@
+"""Run the app under gunicorn: the model is loaded in the master, before workers fork."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from . import logs
+from .settings import Settings
+
+log = logging.getLogger("smkit.server")
+
+
+class SmkitServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn application serving one already-built WSGI app."""
+
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        """Keep the app and gunicorn settings until gunicorn asks for them."""
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Apply ``options`` to gunicorn's config."""
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Return the WSGI app (built before fork, so workers share its memory)."""
+        return self.application
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    # The master ran its smoke prediction with native thread pools capped at one thread
+    # (OpenMP pools do not survive fork); each worker gets its share of the CPUs back.
+    from threadpoolctl import threadpool_limits
+
+    workers = max(1, int(server.cfg.workers))
+    cpus = len(os.sched_getaffinity(0))
+    threadpool_limits(max(1, cpus // workers))
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """gunicorn settings derived from the server settings."""
+    options: dict[str, Any] = {
+        "bind": [f"0.0.0.0:{settings.port}"],
+        "workers": settings.workers,
+        "worker_class": settings.worker_class,
+        "threads": settings.threads,
+        "timeout": settings.timeout,
+        "graceful_timeout": settings.graceful_timeout,
+        "keepalive": 5,
+        "preload_app": True,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        "logconfig_dict": logs.logging_config(settings.log_level),
+        "proc_name": "smkit-serve",
+        "control_socket_disable": True,
+        "post_fork": _post_fork,
+        "backlog": 2048,
+    }
+    if os.path.isdir("/dev/shm"):
+        # Heartbeat files on tmpfs: works with a read-only root filesystem, and is faster.
+        options["worker_tmp_dir"] = "/dev/shm"
+    return options
+
+
+def run(app: Any, settings: Settings) -> None:
+    """Serve ``app`` until SIGTERM; gunicorn lets in-flight requests finish first."""
+    SmkitServer(app, gunicorn_options(settings)).run()
