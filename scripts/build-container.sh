@@ -18,11 +18,18 @@ WANT=$(sha256sum container/requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "smkit: downloading pinned wheels for the image into $WHEELHOUSE" >&2
   rm -rf "$WHEELHOUSE" && mkdir -p "$WHEELHOUSE"
-  # glibc 2.36 (bookworm) accepts every manylinux tag up to 2_36.
+  # glibc 2.36 (bookworm) runs every manylinux tag up to 2_36; pip wants them listed.
+  PLATFORMS=(--platform manylinux2014_x86_64 --platform any)
+  for minor in $(seq 17 36); do PLATFORMS+=(--platform "manylinux_2_${minor}_x86_64"); done
   python3 -m pip download -q --no-deps --only-binary=:all: --implementation cp \
-    --python-version 3.11 --abi cp311 --abi abi3 --abi none \
-    --platform manylinux_2_36_x86_64 --platform any \
-    -d "$WHEELHOUSE" -r container/requirements.txt
+    --python-version 3.11 --abi cp311 --abi abi3 --abi none "${PLATFORMS[@]}" \
+    -d "$WHEELHOUSE" -r container/requirements.txt 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  n=$(find "$WHEELHOUSE" -name '*.whl' | wc -l)
+  want=$(grep -cE '^[A-Za-z]' container/requirements.txt)
+  if [ "$n" -ne "$want" ]; then
+    echo "smkit: expected $want wheels in $WHEELHOUSE, got $n; see pip's output above" >&2
+    exit 1
+  fi
   echo "$WANT" >"$STAMP"
 fi
 

@@ -211,7 +211,7 @@ def smoke_check(loaded: LoadedModel, model_dir: str) -> None:
     except ServingError as e:
         loaded.ready = False
         loaded.reason = f"the start-up prediction failed: {e.message}"
-        if sample is None:
+        if sample is None and "sample_input" not in loaded.reason:
             loaded.reason += (
                 "; if the model needs realistic input, add sample_input.csv with one typical "
                 "record to the model directory"
