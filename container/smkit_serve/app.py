@@ -107,6 +107,17 @@ def create_app(settings: Settings, loaded: LoadedModel) -> Flask:
         except ServingError as e:
             access(e.status, started, error=e.message)
             return _error(e.status, e.message)
+        except SystemExit:
+            # gunicorn's timeout aborts the worker mid-request: answer, then let it go.
+            from .server import retire_worker
+
+            retire_worker()
+            message = (
+                f"the request took longer than the {settings.timeout} s limit "
+                "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request or raise it"
+            )
+            access(504, started, error=message)
+            return _error(504, message)
         response = Response(result.body, status=200, content_type=result.content_type)
         if attributes is not None:
             response.headers[CUSTOM_ATTRIBUTES] = attributes

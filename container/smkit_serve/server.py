@@ -33,7 +33,20 @@ class SmkitServer(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+#: The gunicorn worker this process runs as (set after fork), so a timed-out request can
+#: answer before its worker retires.
+CURRENT_WORKER: Any = None
+
+
+def retire_worker() -> None:
+    """Ask the current worker to exit after the response it is writing."""
+    if CURRENT_WORKER is not None:
+        CURRENT_WORKER.alive = False
+
+
 def _post_fork(server: Any, worker: Any) -> None:
+    global CURRENT_WORKER
+    CURRENT_WORKER = worker
     # The master ran its smoke prediction with native thread pools capped at one thread
     # (OpenMP pools do not survive fork); each worker gets its share of the CPUs back.
     from threadpoolctl import threadpool_limits
