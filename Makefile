@@ -6,7 +6,7 @@ IMAGE_LATEST := $(firstword $(subst :, ,$(IMAGE))):latest
 PY := .venv/bin/python
 export SMKIT_IMAGE := $(IMAGE)
 
-.PHONY: help install engine build-container test test-unit lint demo bench clean
+.PHONY: help install engine build-container emulators-up emulators-down browser test test-unit lint demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,7 +20,16 @@ engine: ## make sure a Docker engine is running (installs Debian docker.io if ne
 build-container: ## build the inference image (IMAGE=name:tag overrides)
 	@bash scripts/build-container.sh $(IMAGE) $(IMAGE_LATEST)
 
-test: install build-container ## the whole test suite, container tests included
+emulators-up: install ## start moto, the local registry and the Catalog API emulator
+	$(PY) -m smkit.cli emulators up
+
+emulators-down: ## stop the emulators
+	$(PY) -m smkit.cli emulators down
+
+browser: ## headless Chromium for the listing preview tests (Debian package)
+	@bash scripts/ensure-chromium.sh
+
+test: install build-container browser ## the whole test suite, container tests included
 	$(PY) -m pytest
 
 test-unit: install ## the tests that need no Docker engine

@@ -8,7 +8,6 @@ Container tests use ``container_factory``: it starts the image built once per ru
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -16,9 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import requests
 from sklearn.compose import ColumnTransformer
@@ -27,19 +24,13 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
+from smkit_testkit import docker, free_port, penguin_like_frame, save_model, wait_for_ping
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
 
 
 # ----------------------------------------------------------------------------- models
-
-
-def save_model(model: object, directory: Path) -> Path:
-    """Dump ``model`` as ``directory/model.joblib`` and return the directory."""
-    directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, directory / "model.joblib")
-    return directory
 
 
 @pytest.fixture(scope="session")
@@ -56,20 +47,6 @@ def iris_model_dir(tmp_path_factory: pytest.TempPathFactory, iris) -> Path:
     return save_model(
         DecisionTreeClassifier(random_state=0).fit(X, y), tmp_path_factory.mktemp("iris")
     )
-
-
-def penguin_like_frame(n: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    """A mixed numeric/categorical frame with a learnable label (string classes)."""
-    rng = np.random.default_rng(seed)
-    island = rng.choice(["Biscoe", "Dream", "Torgersen"], size=n)
-    sex = rng.choice(["male", "female"], size=n)
-    bill = rng.normal(44, 5, size=n)
-    mass = rng.normal(4200, 800, size=n)
-    label = np.where((bill > 44) & (island != "Torgersen"), "Gentoo", "Adelie")
-    frame = pd.DataFrame(
-        {"island": island, "bill_length_mm": bill, "sex": sex, "body_mass_g": mass}
-    )
-    return frame, label
 
 
 @pytest.fixture(scope="session")
@@ -95,20 +72,6 @@ def regressor_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ----------------------------------------------------------------------------- docker
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the docker CLI with a list of arguments."""
-    return subprocess.run(
-        ["docker", *args], check=check, capture_output=True, text=True, timeout=timeout
-    )
 
 
 @pytest.fixture(scope="session")
@@ -146,21 +109,6 @@ class RunningContainer:
             h["Accept"] = accept
         data = body.encode() if isinstance(body, str) else body
         return requests.post(f"{self.url}/invocations", data=data, headers=h, timeout=60)
-
-
-def wait_for_ping(url: str, deadline_s: float, want: int | None = 200) -> tuple[int, float]:
-    """Poll ``GET /ping`` until it answers ``want`` (any status if None) or time runs out."""
-    start = time.monotonic()
-    last: int | None = None
-    while time.monotonic() - start < deadline_s:
-        try:
-            last = requests.get(f"{url}/ping", timeout=2).status_code
-            if want is None or last == want:
-                return last, time.monotonic() - start
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"/ping did not answer {want} within {deadline_s}s (last: {last})")
 
 
 @pytest.fixture

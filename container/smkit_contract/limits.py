@@ -20,3 +20,8 @@ PING_TIMEOUT_SECONDS = 2
 STARTUP_LIMIT_SECONDS = 240
 #: X-Amzn-SageMaker-Custom-Attributes carries at most this many characters.
 CUSTOM_ATTRIBUTES_MAX_CHARS = 1024
+
+#: Response header AWS Marketplace bills per-inference products from (2XX responses only).
+METERING_HEADER = "X-Amzn-Inference-Metering"
+#: The pricing dimension a per-inference product's container reports.
+METERING_DIMENSION = "inference.count"

@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-USAGE = "usage: serve   (this image serves a model; SageMaker starts it as 'docker run IMAGE serve')"
+USAGE = "usage: serve  (SageMaker starts this image as 'docker run IMAGE serve')"
 
 
 def serve() -> int:

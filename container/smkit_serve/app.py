@@ -8,9 +8,8 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-
 from smkit_contract import limits
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import handler
 from .errors import ServingError
@@ -121,6 +120,11 @@ def create_app(settings: Settings, loaded: LoadedModel) -> Flask:
         response = Response(result.body, status=200, content_type=result.content_type)
         if attributes is not None:
             response.headers[CUSTOM_ATTRIBUTES] = attributes
+        if settings.metering:
+            units = result.records if result.records is not None else 1
+            response.headers[limits.METERING_HEADER] = (
+                f'{{"Dimension": "{limits.METERING_DIMENSION}", "ConsumedUnits": {units}}}'
+            )
         access(200, started, records=result.records, bytes_in=len(body))
         return response
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-
 from smkit_contract import content_types as ct
 
 from .errors import BadRequest, NotAcceptable, UnsupportedMediaType

@@ -14,7 +14,7 @@ from .settings import Settings
 log = logging.getLogger("smkit.server")
 
 
-class SmkitServer(BaseApplication):  # type: ignore[misc]
+class SmkitServer(BaseApplication):
     """gunicorn application serving one already-built WSGI app."""
 
     def __init__(self, app: Any, options: dict[str, Any]) -> None:

@@ -105,6 +105,8 @@ class Settings:
     access_log: bool = True
     #: Python logging level name.
     log_level: str = "INFO"
+    #: Emit X-Amzn-Inference-Metering (one unit per record) on 2XX invocations.
+    metering: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +148,9 @@ class Settings:
         if worker_class not in ("sync", "gthread"):
             raise SettingsError(f"{env.WORKER_CLASS} must be 'sync' or 'gthread'")
         timeout_default = 3600 if batch else 60
+        metering = e.get(env.METERING, "none").strip().lower() or "none"
+        if metering not in ("none", "per-inference"):
+            raise SettingsError(f"{env.METERING} must be 'none' or 'per-inference'")
 
         return cls(
             model_dir=e.get(env.MODEL_DIR, "/opt/ml/model"),
@@ -165,4 +170,5 @@ class Settings:
             program=e.get(env.PROGRAM, "inference.py").strip() or "inference.py",
             access_log=_bool(e, env.ACCESS_LOG, True),
             log_level=(e.get(env.LOG_LEVEL, "INFO").strip().upper() or "INFO"),
+            metering=metering == "per-inference",
         )

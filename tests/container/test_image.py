@@ -16,8 +16,7 @@ import numpy as np
 import orjson
 import pytest
 import requests
-
-from tests.conftest import docker, free_port, save_model, wait_for_ping
+from smkit_testkit import docker, free_port, save_model, wait_for_ping
 
 pytestmark = pytest.mark.container
 

@@ -14,7 +14,6 @@ import orjson
 import pandas as pd
 import pytest
 from flask.testing import FlaskClient
-
 from smkit_serve.app import create_app
 from smkit_serve.handler import smoke_check
 from smkit_serve.model import load_model
@@ -215,7 +214,8 @@ def test_unsupported_accept_is_406_listing_the_types(iris_client: FlaskClient) -
     r = iris_client.post("/invocations", data=csv_body(ROWS), content_type="text/csv",
                          headers={"Accept": "image/png"})
     assert r.status_code == 406
-    assert "text/csv" in r.json["error"] and "application/x-npy" in r.json["error"]
+    assert "text/csv" in r.json["error"]
+    assert "application/x-npy" in r.json["error"]
 
 
 # ------------------------------------------------------------------ probabilities
@@ -279,7 +279,7 @@ def test_probabilities_from_a_regressor_are_400(regressor_model_dir: Path) -> No
 def test_a_dataframe_pipeline_takes_headerless_csv_with_string_columns(
     pipeline_model_dir: Path,
 ) -> None:
-    from tests.conftest import penguin_like_frame
+    from smkit_testkit import penguin_like_frame
 
     frame, _ = penguin_like_frame(n=5, seed=1)
     expected = joblib.load(pipeline_model_dir / "model.joblib").predict(frame)
@@ -292,7 +292,7 @@ def test_a_dataframe_pipeline_takes_headerless_csv_with_string_columns(
 
 
 def test_json_records_keyed_by_feature_name_in_any_order(pipeline_model_dir: Path) -> None:
-    from tests.conftest import penguin_like_frame
+    from smkit_testkit import penguin_like_frame
 
     frame, _ = penguin_like_frame(n=4, seed=2)
     expected = joblib.load(pipeline_model_dir / "model.joblib").predict(frame)
@@ -313,7 +313,8 @@ def test_a_record_missing_a_feature_names_it(pipeline_model_dir: Path) -> None:
     rec = {"island": "Dream", "bill_length_mm": 40.0, "sex": "male"}
     r = client.post("/invocations", data=orjson.dumps([rec]), content_type="application/json")
     assert r.status_code == 400
-    assert "'body_mass_g'" in r.json["error"] and "row 1" in r.json["error"]
+    assert "'body_mass_g'" in r.json["error"]
+    assert "row 1" in r.json["error"]
 
 
 def test_text_in_a_numeric_column_names_column_and_line(pipeline_model_dir: Path) -> None:
@@ -521,7 +522,8 @@ def test_a_model_failure_is_500_without_the_traceback_or_message(tmp_path: Path)
     r = client.post("/invocations", data=csv_body(ROWS), content_type="text/csv")
     assert r.status_code == 500
     text = r.get_data(as_text=True)
-    assert "hunter2" not in text and "Traceback" not in text
+    assert "hunter2" not in text
+    assert "Traceback" not in text
     assert "log" in r.json["error"]
 
 
@@ -548,3 +550,44 @@ def test_string_labels_are_quoted_in_csv_when_needed(tmp_path: Path) -> None:
     r = make_client(tmp_path).post("/invocations", data=b"1\n0", content_type="text/csv")
     assert r.status_code == 200
     assert r.data == b'"with,comma"\nplain'
+
+
+# ------------------------------------------------------------------ metering
+
+
+def test_per_inference_metering_counts_records_on_success_only(iris_model_dir: Path) -> None:
+    s = Settings.from_env({"SMKIT_MODEL_DIR": str(iris_model_dir),
+                           "SMKIT_METERING": "per-inference"})
+    loaded = load_model(s.model_dir)
+    smoke_check(loaded, s.model_dir)
+    client = create_app(s, loaded).test_client()
+    r = client.post("/invocations", data=csv_body(ROWS), content_type="text/csv")
+    assert r.status_code == 200
+    assert orjson.loads(r.headers["X-Amzn-Inference-Metering"]) == {
+        "Dimension": "inference.count", "ConsumedUnits": len(ROWS)}
+    bad = client.post("/invocations", data=b"1,2", content_type="text/csv")
+    assert bad.status_code == 400
+    assert "X-Amzn-Inference-Metering" not in bad.headers
+
+
+def test_metering_is_off_by_default(iris_client: FlaskClient) -> None:
+    r = iris_client.post("/invocations", data=csv_body(ROWS), content_type="text/csv")
+    assert "X-Amzn-Inference-Metering" not in r.headers
+
+
+def test_settings_refuse_values_they_cannot_use() -> None:
+    from smkit_serve.settings import SettingsError
+
+    for env in ({"SAGEMAKER_MODEL_SERVER_WORKERS": "lots"},
+                {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "101"},
+                {"SAGEMAKER_BATCH_STRATEGY": "SOMETIMES"},
+                {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "image/png"},
+                {"SMKIT_METERING": "per-hour"}):
+        with pytest.raises(SettingsError):
+            Settings.from_env(env)
+
+
+def test_concurrency_times_payload_stays_within_100() -> None:
+    s = Settings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "64",
+                           "SAGEMAKER_MAX_PAYLOAD_IN_MB": "10", "SAGEMAKER_BATCH": "true"})
+    assert s.max_concurrent_transforms * s.batch_payload_mb <= 100

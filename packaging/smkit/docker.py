@@ -1,0 +1,191 @@
+"""Run the inference image on the host: start it, wait for /ping, talk to it, clean up.
+
+Uses the docker CLI with argument lists (never a shell string). Shared by the local-mode,
+transform, packaging and preflight commands.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PlatformError, UserError
+
+#: Label on every container smkit starts, so leftovers from an interrupted run can be found.
+LABEL = "smkit.managed=true"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 300,
+           input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ``docker ARGS``; raise PlatformError with docker's message when it fails."""
+    try:
+        proc = subprocess.run(
+            ["docker", *args], capture_output=True, timeout=timeout, input=input_bytes,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise PlatformError("the docker CLI is not installed; run `make engine`") from None
+    except subprocess.TimeoutExpired:
+        raise PlatformError(f"`docker {args[0]}` did not finish within {timeout:.0f} s") from None
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        if "Cannot connect to the Docker daemon" in err:
+            raise PlatformError("no Docker engine is running; start one with `make engine`")
+        raise PlatformError(f"`docker {' '.join(args[:2])}` failed: {err}")
+    return proc
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def image_exists(image: str) -> bool:
+    """True when the engine has ``image`` locally."""
+    return docker("image", "inspect", image, check=False).returncode == 0
+
+
+@dataclass
+class Server:
+    """A running inference container."""
+
+    name: str
+    #: Base URL from the host, or None under ``--network none`` (use ``request_inside``).
+    url: str | None
+    #: Seconds from ``docker run`` to the first 200 on /ping.
+    ready_after: float | None = None
+
+    def logs(self) -> str:
+        """What the container printed so far."""
+        proc = docker("logs", self.name, check=False)
+        return (proc.stdout + proc.stderr).decode(errors="replace")
+
+    def request_inside(self, method: str, path: str, body: bytes = b"",
+                       headers: Mapping[str, str] | None = None,
+                       timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+        """Make an HTTP request from inside the container (works with no network at all)."""
+        script = (
+            "import sys,json,urllib.request,urllib.error\n"
+            "a=json.loads(sys.argv[1]);b=sys.stdin.buffer.read()\n"
+            "r=urllib.request.Request('http://127.0.0.1:'+a['port']+a['path'],"
+            "data=b if a['method']=='POST' else None,method=a['method'],headers=a['headers'])\n"
+            "try:\n"
+            "  x=urllib.request.urlopen(r,timeout=a['timeout'])\n"
+            "  s=x.status;h=dict(x.headers);d=x.read()\n"
+            "except urllib.error.HTTPError as e:\n"
+            "  s=e.code;h=dict(e.headers);d=e.read()\n"
+            "sys.stdout.buffer.write(json.dumps({'s':s,'h':h}).encode()+b'\\n'+d)\n"
+        )
+        args = json.dumps({"port": "8080", "path": path, "method": method,
+                           "headers": dict(headers or {}), "timeout": timeout})
+        proc = docker("exec", "-i", self.name, "python3", "-c", script, args,
+                      input_bytes=body, timeout=timeout + 30)
+        head, _, data = proc.stdout.partition(b"\n")
+        meta = json.loads(head)
+        return int(meta["s"]), {k.lower(): v for k, v in meta["h"].items()}, data
+
+    def ping(self, timeout: float = 2) -> int | None:
+        """Status of ``GET /ping``, or None when nothing answers."""
+        if self.url is None:
+            try:
+                return self.request_inside("GET", "/ping", timeout=timeout)[0]
+            except (PlatformError, ValueError):
+                return None
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=timeout) as r:  # noqa: S310
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        """True while the container is running."""
+        proc = docker("inspect", "-f", "{{.State.Running}}", self.name, check=False)
+        return proc.stdout.strip() == b"true"
+
+
+def wait_healthy(server: Server, started: float, timeout: float) -> None:
+    """Poll /ping until 200; raise with the container's log if it exits or times out."""
+    while time.monotonic() - started < timeout:
+        status = server.ping()
+        if status == 200:
+            server.ready_after = time.monotonic() - started
+            return
+        if not server.running():
+            raise PlatformError(
+                f"the container exited before /ping answered 200. Its log:\n{server.logs()[-3000:]}"
+            )
+        time.sleep(0.1)
+    raise PlatformError(
+        f"/ping did not answer 200 within {timeout:.0f} s (last: {server.ping()}). "
+        f"Its log:\n{server.logs()[-3000:]}"
+    )
+
+
+@contextmanager
+def serve(
+    image: str,
+    model_dir: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    network: str | None = None,
+    read_only: bool = False,
+    port: int | None = None,
+    startup_timeout: float = 240,
+    wait: bool = True,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[Server]:
+    """Start ``image serve`` with ``model_dir`` at /opt/ml/model; remove it afterwards.
+
+    ``network="none"`` runs it as Marketplace buyers do (no network); then ``url`` is None
+    and requests go through ``Server.request_inside``.
+    """
+    if model_dir is not None and not Path(model_dir).is_dir():
+        raise UserError(f"model directory {model_dir} does not exist")
+    if not image_exists(image):
+        raise UserError(f"image {image} is not built; run `make build-container`")
+    name = f"smkit-{uuid.uuid4().hex[:12]}"
+    args = ["run", "-d", "--name", name, "--label", LABEL]
+    url = None
+    if network == "none":
+        args += ["--network", "none"]
+    else:
+        host_port = port or free_port()
+        args += ["-p", f"127.0.0.1:{host_port}:8080"]
+        url = f"http://127.0.0.1:{host_port}"
+    if read_only:
+        args += ["--read-only", "--tmpfs", "/tmp:rw,size=64m"]
+    if model_dir is not None:
+        args += ["-v", f"{Path(model_dir).resolve()}:/opt/ml/model:ro"]
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
+    args += [*extra_args, image, "serve"]
+    started = time.monotonic()
+    docker(*args)
+    server = Server(name=name, url=url)
+    try:
+        if wait:
+            wait_healthy(server, started, startup_timeout)
+        yield server
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def remove_leftovers() -> int:
+    """Remove containers an interrupted smkit run left behind; returns how many."""
+    ids = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).stdout.split()
+    if ids:
+        docker("rm", "-f", *[i.decode() for i in ids], check=False)
+    return len(ids)

@@ -1,0 +1,63 @@
+"""Helpers shared by the test modules (importable as ``smkit_testkit``; no fixtures here)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import requests
+
+
+def save_model(model: object, directory: Path) -> Path:
+    """Dump ``model`` as ``directory/model.joblib`` and return the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, directory / "model.joblib")
+    return directory
+
+
+def penguin_like_frame(n: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A mixed numeric/categorical frame with a learnable label (string classes)."""
+    rng = np.random.default_rng(seed)
+    island = rng.choice(["Biscoe", "Dream", "Torgersen"], size=n)
+    sex = rng.choice(["male", "female"], size=n)
+    bill = rng.normal(44, 5, size=n)
+    mass = rng.normal(4200, 800, size=n)
+    label = np.where((bill > 44) & (island != "Torgersen"), "Gentoo", "Adelie")
+    frame = pd.DataFrame(
+        {"island": island, "bill_length_mm": bill, "sex": sex, "body_mass_g": mass}
+    )
+    return frame, label
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the docker CLI with a list of arguments."""
+    return subprocess.run(
+        ["docker", *args], check=check, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def wait_for_ping(url: str, deadline_s: float, want: int | None = 200) -> tuple[int, float]:
+    """Poll ``GET /ping`` until it answers ``want`` (any status if None) or time runs out."""
+    start = time.monotonic()
+    last: int | None = None
+    while time.monotonic() - start < deadline_s:
+        try:
+            last = requests.get(f"{url}/ping", timeout=2).status_code
+            if want is None or last == want:
+                return last, time.monotonic() - start
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"/ping did not answer {want} within {deadline_s}s (last: {last})")
