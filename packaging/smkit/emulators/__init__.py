@@ -1,0 +1,1 @@
+"""Local stand-ins for AWS: moto server, a Docker registry, and smkit's Catalog API emulator."""
