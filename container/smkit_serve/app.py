@@ -1,18 +1,28 @@
-"""The Flask app: thin routes over ``handler.invoke``, and one JSON error handler."""
+"""The WSGI app: thin routes over ``handler.invoke``, and one JSON error shape.
+
+``Service`` answers each endpoint as ``(status, headers, body)`` from the WSGI environ.
+Flask routes expose it (and give JSON 404/405s); ``HotPath``, installed as Flask's
+``wsgi_app`` middleware, serves ``POST /invocations`` and ``GET /ping`` straight from the
+same ``Service`` without building Flask request and response objects, which cost about as
+much as a small model's predict (see bench/README.md).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
 from smkit_contract import limits
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import handler
-from .errors import ServingError
+from .errors import PayloadTooLarge, ServingError
 from .model import LoadedModel
 from .settings import Settings
 
@@ -20,130 +30,195 @@ log = logging.getLogger("smkit.access")
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 _JSON = "application/json"
+_STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 # Never read more than this of an oversized body while draining it for a clean 413.
 _DRAIN_LIMIT = 2 * limits.BATCH_MAX_PAYLOAD_MB * limits.MB
 
+Headers = list[tuple[str, str]]
+Answer = tuple[int, Headers, bytes]
+StartResponse = Callable[..., Any]
 
-def _error(status: int, message: str) -> Response:
-    return Response(orjson.dumps({"error": message}), status=status, mimetype=_JSON)
+
+def error_answer(status: int, message: str) -> Answer:
+    """The JSON error body every failure gets: ``{"error": "..."}``."""
+    return status, [("Content-Type", _JSON)], orjson.dumps({"error": message})
 
 
-def _drain_body() -> None:
-    """Read what is left of the body so the client sees our 413 rather than a reset."""
-    stream = request.environ.get("wsgi.input")
-    if stream is None:
-        return
-    remaining = _DRAIN_LIMIT
+def _drain(stream: Any, remaining: int = _DRAIN_LIMIT) -> None:
+    """Read what is left of a body so the client sees our 413 rather than a reset."""
     try:
         while remaining > 0:
             chunk = stream.read(min(1 << 20, remaining))
             if not chunk:
-                break
+                return
             remaining -= len(chunk)
-    except OSError:
+    except (OSError, ValueError):
         return
 
 
-def create_app(settings: Settings, loaded: LoadedModel) -> Flask:
-    """Build the WSGI app for ``loaded`` with ``settings``."""
-    app = Flask("smkit_serve")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
-    limit_mb = settings.max_payload_bytes // limits.MB
-    where = "in this batch transform" if settings.batch else "on a real-time endpoint"
-    execution_parameters = orjson.dumps(
-        {
-            "MaxConcurrentTransforms": settings.max_concurrent_transforms,
-            "BatchStrategy": settings.batch_strategy,
-            "MaxPayloadInMB": settings.batch_payload_mb,
-        }
-    )
+class Service:
+    """The endpoints as plain functions of the WSGI environ."""
 
-    def access(status: int, started: float, **fields: Any) -> None:
-        if settings.access_log:
-            fields.update(
-                method=request.method,
-                path=request.path,
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 3),
-            )
-            log.info("request", extra={"fields": fields})
+    def __init__(self, settings: Settings, loaded: LoadedModel) -> None:
+        """Precompute what does not change between requests."""
+        self.settings = settings
+        self.loaded = loaded
+        self.limit = settings.max_payload_bytes
+        where = "in this batch transform" if settings.batch else "on a real-time endpoint"
+        self.too_large = (
+            f"the limit {where} is {self.limit // limits.MB} MB. Send fewer records per "
+            "request (batch transform: lower MaxPayloadInMB or use SplitType=Line)"
+        )
+        self.execution_parameters = orjson.dumps(
+            {
+                "MaxConcurrentTransforms": settings.max_concurrent_transforms,
+                "BatchStrategy": settings.batch_strategy,
+                "MaxPayloadInMB": settings.batch_payload_mb,
+            }
+        )
 
-    @app.get("/ping")
-    def ping() -> Response:
-        if loaded.ready:
-            return Response(b"", status=200)
-        return _error(503, f"the model is not ready: {loaded.reason}")
+    def ping(self) -> Answer:
+        """200 once the model loaded and its start-up prediction passed, else 503 and why."""
+        if self.loaded.ready:
+            return 200, [], b""
+        return error_answer(503, f"the model is not ready: {self.loaded.reason}")
 
-    @app.get("/execution-parameters")
-    def execution_params() -> Response:
-        return Response(execution_parameters, status=200, mimetype=_JSON)
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        stream = environ["wsgi.input"]
+        length_header = environ.get("CONTENT_LENGTH") or ""
+        if length_header:
+            try:
+                length = int(length_header)
+            except ValueError:
+                raise PayloadTooLarge("Content-Length is not a number") from None
+            if length > self.limit:
+                _drain(stream, min(length, _DRAIN_LIMIT))
+                raise PayloadTooLarge(f"the body is {length / limits.MB:.1f} MB; {self.too_large}")
+            return bytes(stream.read(length)) if length else b""
+        # Chunked (MaxPayloadInMB=0 streams bodies): read one byte past the limit to tell.
+        body = bytes(stream.read(self.limit + 1))
+        if len(body) > self.limit:
+            _drain(stream)
+            raise PayloadTooLarge(f"the body is over the limit; {self.too_large}")
+        return body
 
-    @app.post("/invocations")
-    def invocations() -> Response:
+    def invocations(self, environ: dict[str, Any]) -> Answer:
+        """Decode, predict and encode one request; every failure is a JSON error."""
         started = time.perf_counter()
-        attributes = request.headers.get(CUSTOM_ATTRIBUTES)
+        attributes = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
+        body = b""
         try:
-            body = request.get_data(cache=False)
+            body = self._read_body(environ)
             result = handler.invoke(
-                loaded,
+                self.loaded,
                 body,
-                request.headers.get("Content-Type"),
-                request.headers.get("Accept"),
+                environ.get("CONTENT_TYPE"),
+                environ.get("HTTP_ACCEPT"),
                 attributes,
-                default_accept=settings.default_accept,
-                default_output=settings.default_output,
-            )
-        except RequestEntityTooLarge:
-            _drain_body()
-            size = request.content_length
-            got = f"{size / limits.MB:.1f} MB" if size else "more than that"
-            access(413, started)
-            return _error(
-                413,
-                f"the body is {got}; the limit {where} is {limit_mb} MB. Send fewer records "
-                "per request (batch transform: lower MaxPayloadInMB or use SplitType=Line)",
+                default_accept=self.settings.default_accept,
+                default_output=self.settings.default_output,
             )
         except ServingError as e:
-            access(e.status, started, error=e.message)
-            return _error(e.status, e.message)
+            self._access(e.status, started, error=e.message)
+            return error_answer(e.status, e.message)
         except SystemExit:
             # gunicorn's timeout aborts the worker mid-request: answer, then let it go.
             from .server import retire_worker
 
             retire_worker()
             message = (
-                f"the request took longer than the {settings.timeout} s limit "
+                f"the request took longer than the {self.settings.timeout} s limit "
                 "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request or raise it"
             )
-            access(504, started, error=message)
-            return _error(504, message)
-        response = Response(result.body, status=200, content_type=result.content_type)
+            self._access(504, started, error=message)
+            return error_answer(504, message)
+        except Exception as e:
+            log.error("unhandled error", exc_info=e)
+            self._access(500, started, error="unhandled")
+            return error_answer(500, "internal server error; the container log has the details")
+        headers: Headers = [("Content-Type", result.content_type)]
         if attributes is not None:
-            response.headers[CUSTOM_ATTRIBUTES] = attributes
-        if settings.metering:
+            headers.append((CUSTOM_ATTRIBUTES, attributes))
+        if self.settings.metering:
             units = result.records if result.records is not None else 1
-            response.headers[limits.METERING_HEADER] = (
-                f'{{"Dimension": "{limits.METERING_DIMENSION}", "ConsumedUnits": {units}}}'
+            headers.append(
+                (
+                    limits.METERING_HEADER,
+                    f'{{"Dimension": "{limits.METERING_DIMENSION}", "ConsumedUnits": {units}}}',
+                )
             )
-        access(200, started, records=result.records, bytes_in=len(body))
-        return response
+        self._access(200, started, records=result.records, bytes_in=len(body))
+        return 200, headers, result.body
+
+    def _access(self, status: int, started: float, **fields: Any) -> None:
+        if self.settings.access_log:
+            fields.update(
+                path="/invocations", status=status,
+                ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+            log.info("request", extra={"fields": fields})
+
+
+class HotPath:
+    """WSGI middleware serving /invocations and /ping from ``Service`` without Flask."""
+
+    def __init__(self, service: Service, fallback: Callable[..., Iterable[bytes]]) -> None:
+        """Wrap Flask's ``wsgi_app`` (``fallback``) for every other request."""
+        self.service = service
+        self.fallback = fallback
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Dispatch one WSGI request."""
+        path = environ.get("PATH_INFO")
+        method = environ.get("REQUEST_METHOD")
+        if path == "/invocations" and method == "POST":
+            status, headers, body = self.service.invocations(environ)
+        elif path == "/ping" and method == "GET":
+            status, headers, body = self.service.ping()
+        else:
+            return self.fallback(environ, start_response)
+        headers.append(("Content-Length", str(len(body))))
+        start_response(_STATUS_LINES[status], headers)
+        return [body]
+
+
+def _response(answer: Answer) -> Response:
+    status, headers, body = answer
+    return Response(body, status=status, headers=headers)
+
+
+def create_app(settings: Settings, loaded: LoadedModel) -> Flask:
+    """Build the WSGI app for ``loaded`` with ``settings``."""
+    service = Service(settings, loaded)
+    app = Flask("smkit_serve")
+
+    @app.get("/ping")
+    def ping() -> Response:
+        return _response(service.ping())
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        return _response(service.invocations(request.environ))
+
+    @app.get("/execution-parameters")
+    def execution_params() -> Response:
+        return Response(service.execution_parameters, status=200, mimetype=_JSON)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         status = e.code or 500
         if status == 404:
-            return _error(404, f"no route {request.path}; use /ping, /invocations or "
-                          "/execution-parameters")
+            return _response(error_answer(
+                404, f"no route {request.path}; use /ping, /invocations or /execution-parameters"
+            ))
         if status == 405:
-            return _error(405, f"{request.method} is not allowed on {request.path}")
-        if status == 413:
-            _drain_body()
-            return _error(413, f"the body is over the {limit_mb} MB limit {where}")
-        return _error(status, e.description or e.name)
+            return _response(error_answer(405, f"{request.method} is not allowed on {request.path}"))
+        return _response(error_answer(status, e.description or e.name))
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:
         log.error("unhandled error", exc_info=e)
-        return _error(500, "internal server error; the container log has the details")
+        return _response(error_answer(500, "internal server error; the container log has the details"))
 
+    app.wsgi_app = HotPath(service, app.wsgi_app)  # type: ignore[method-assign]
     return app
