@@ -17,9 +17,8 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
-
 from smkit_contract import limits
+from werkzeug.exceptions import HTTPException
 
 from . import handler
 from .errors import PayloadTooLarge, ServingError
@@ -212,13 +211,15 @@ def create_app(settings: Settings, loaded: LoadedModel) -> Flask:
                 404, f"no route {request.path}; use /ping, /invocations or /execution-parameters"
             ))
         if status == 405:
-            return _response(error_answer(405, f"{request.method} is not allowed on {request.path}"))
+            message = f"{request.method} is not allowed on {request.path}"
+            return _response(error_answer(405, message))
         return _response(error_answer(status, e.description or e.name))
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:
         log.error("unhandled error", exc_info=e)
-        return _response(error_answer(500, "internal server error; the container log has the details"))
+        message = "internal server error; the container log has the details"
+        return _response(error_answer(500, message))
 
     app.wsgi_app = HotPath(service, app.wsgi_app)  # type: ignore[method-assign]
     return app
