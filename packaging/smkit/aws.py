@@ -1,0 +1,118 @@
+"""boto3 clients for the seller's tooling, and the one poll helper every wait goes through.
+
+Clients use botocore's ``standard`` retry mode (throttling and transient errors are retried
+with back-off). Endpoints are never overridden in code: boto3 itself honours
+``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` (what ``smkit emulators env`` sets),
+so the same calls run against moto offline and against AWS with real credentials.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from .errors import PlatformError, UserError
+
+T = TypeVar("T")
+
+#: Retries: botocore's standard mode (exponential back-off with jitter, throttling aware).
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10,
+                      read_timeout=60)
+
+
+@dataclass
+class Aws:
+    """A boto3 session pinned to one region, handing out clients with smkit's retry config."""
+
+    region: str
+    session: boto3.session.Session
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` in this region."""
+        return self.session.client(service, region_name=self.region, config=RETRY_CONFIG)
+
+    def account_id(self) -> str:
+        """The account the credentials belong to (STS GetCallerIdentity)."""
+        with call("sts", "GetCallerIdentity"):
+            return str(self.client("sts").get_caller_identity()["Account"])
+
+
+def connect(region: str, profile: str | None = None) -> Aws:
+    """A session for ``region`` (and ``profile`` if given); fails clearly without credentials."""
+    try:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+    except botocore.exceptions.ProfileNotFound as e:
+        raise UserError(f"AWS profile {profile!r} does not exist: {e}") from e
+    if session.get_credentials() is None:
+        raise UserError(
+            "no AWS credentials found. Configure them (aws configure, AWS_PROFILE), or run "
+            "offline: `smkit emulators up` then `eval \"$(smkit emulators env)\"`"
+        )
+    return Aws(region=region, session=session)
+
+
+def error_code(e: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, else ''."""
+    if isinstance(e, botocore.exceptions.ClientError):
+        return str(e.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@contextmanager
+def call(service: str, operation: str) -> Iterator[None]:
+    """Turn botocore failures inside the block into PlatformError saying what AWS answered."""
+    what = f"{service}:{operation}"
+    try:
+        yield
+    except botocore.exceptions.ClientError as e:
+        err = e.response.get("Error", {})
+        answer = f"{err.get('Code', '?')}: {err.get('Message', e)}"
+        raise PlatformError(f"{what} failed: {answer}") from e
+    except botocore.exceptions.NoCredentialsError as e:
+        raise UserError(f"{what}: no AWS credentials found") from e
+    except botocore.exceptions.BotoCoreError as e:
+        raise PlatformError(f"{what} failed: {e}") from e
+
+
+def poll(
+    fetch: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    describe: Callable[[T], str] = str,
+    on_change: Callable[[str, float], None] | None = None,
+    timeout: float = 3600,
+    interval: float = 5,
+    max_interval: float = 60,
+    what: str = "the operation",
+) -> T:
+    """Call ``fetch`` until ``done(result)``; report each new ``describe(result)``.
+
+    The interval grows by half each round up to ``max_interval``. Raises PlatformError when
+    ``timeout`` seconds pass, quoting the last state seen.
+    """
+    start = time.monotonic()
+    last_state: str | None = None
+    delay = interval
+    while True:
+        result = fetch()
+        state = describe(result)
+        if state != last_state and on_change is not None:
+            on_change(state, time.monotonic() - start)
+        last_state = state
+        if done(result):
+            return result
+        elapsed = time.monotonic() - start
+        if elapsed >= timeout:
+            raise PlatformError(
+                f"{what} did not finish within {timeout:.0f} s (last state: {state}); "
+                "re-run the same command later to resume waiting"
+            )
+        time.sleep(min(delay, max(0.0, timeout - elapsed)))
+        delay = min(delay * 1.5, max_interval)
