@@ -5,7 +5,8 @@
 set -euo pipefail
 
 BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim-bookworm}
-OFFLINE_BASE=${OFFLINE_BASE:-smkit-base:bookworm-py3.11}
+# The -rN suffix changes whenever the recipe below does, so an old local base is not reused.
+OFFLINE_BASE=${OFFLINE_BASE:-smkit-base:bookworm-py3.11-r2}
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -25,9 +26,10 @@ fi
 ROOTFS=$(mktemp -d /tmp/smkit-rootfs.XXXXXX)
 trap 'rm -rf "$ROOTFS"' EXIT
 debootstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
-  "$SUITE" "$ROOTFS" "$MIRROR" >&2
+  "$SUITE" "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1 || { tail -n 30 "$ROOTFS.log" >&2; exit 1; }
+rm -f "$ROOTFS.log"
 # Slim it the way the official slim images are: no apt lists, docs, man pages or caches.
-rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/* \
+rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/* "$ROOTFS"/usr/share/locale/* \
        "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/* \
        "$ROOTFS"/var/log/*.log "$ROOTFS"/var/cache/debconf/*-old
 PYVER=$(chroot "$ROOTFS" python3 -c 'import platform; print(platform.python_version())')
