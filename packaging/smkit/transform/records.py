@@ -1,0 +1,437 @@
+"""Records in and out: splitting files, packing mini-batches, filters, joins and assembly.
+
+Everything here is pure (files in, bytes out, no HTTP), so it is unit-tested directly.
+Files are read line by line and a mini-batch holds at most MaxPayloadInMB, so a file of any
+size is never read whole (unless SplitType=None sends it whole, as SageMaker does).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smkit_contract import content_types as ct
+
+from . import jsonpath
+from .config import Resolved, TransformConfig
+
+#: Read size when a whole file is streamed (SplitType=None, MaxPayloadInMB=0).
+CHUNK = 1 << 20
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def input_files(inputs: list[Path]) -> list[tuple[Path, Path]]:
+    """Each input file with its output name relative to the output folder.
+
+    Directories contribute every regular file inside (recursively, sorted, dotfiles
+    skipped), keeping sub-folders, like objects under an S3 prefix.
+    """
+    found: list[tuple[Path, Path]] = []
+    for raw in inputs:
+        root = Path(raw)
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                rel = path.relative_to(root)
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                found.append((path, rel.with_name(rel.name + ".out")))
+        else:
+            found.append((root, Path(root.name + ".out")))
+    return found
+
+
+@dataclass
+class Line:
+    """One record of a file split by lines."""
+
+    #: 1-based record number (blank lines are not records).
+    number: int
+    #: 1-based line number in the file.
+    line: int
+    #: Byte offset of the line's start and of the next line's start.
+    start: int
+    end: int
+    #: The record without its line ending.
+    data: bytes
+
+
+def iter_lines(path: Path, start: int = 0, end: int | None = None,
+               first_number: int = 1, first_line: int = 1) -> Iterator[Line]:
+    """Records of ``path`` between byte offsets, one per non-blank line, streamed."""
+    number, line_no, offset = first_number, first_line, start
+    with open(path, "rb") as f:
+        f.seek(start)
+        for raw in f:
+            line_start = offset
+            offset += len(raw)
+            if end is not None and line_start >= end:
+                break
+            data = raw.rstrip(b"\r\n")
+            if data.strip():
+                yield Line(number, line_no, line_start, offset, data)
+                number += 1
+            line_no += 1
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+@dataclass
+class Batch:
+    """One request's worth of records from one file (a mini-batch never spans files)."""
+
+    path: Path
+    #: Position of the file in the job, to keep outputs apart.
+    file_index: int
+    #: 1-based record and line numbers covered.
+    first_record: int
+    last_record: int
+    first_line: int
+    last_line: int
+    #: Byte range of the file the records come from (re-read for JoinSource=Input).
+    start: int
+    end: int
+    #: The request body; None when it is streamed from the file (MaxPayloadInMB=0).
+    body: bytes | None
+    #: Why the batch cannot be sent (found before sending), or None.
+    error: str | None = None
+    #: The whole file is one request (SplitType=None).
+    whole_file: bool = False
+
+    @property
+    def records(self) -> int:
+        """How many records the batch holds."""
+        return self.last_record - self.first_record + 1
+
+    def describe(self) -> str:
+        """``records 3-5 (lines 3-5)`` for messages."""
+        rec = (f"record {self.first_record}" if self.records == 1
+               else f"records {self.first_record}-{self.last_record}")
+        lines = (f"line {self.first_line}" if self.first_line == self.last_line
+                 else f"lines {self.first_line}-{self.last_line}")
+        return f"{rec} ({lines})"
+
+    def stream(self, transform: Callable[[bytes], bytes] | None, lines: bool) -> Iterator[bytes]:
+        """The body read from the file in pieces (chunked encoding for MaxPayloadInMB=0)."""
+        if not lines and transform is None:
+            with open(self.path, "rb") as f:
+                f.seek(self.start)
+                left = self.end - self.start
+                while left > 0:
+                    chunk = f.read(min(CHUNK, left))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+                    yield chunk
+            return
+        for rec in iter_lines(self.path, self.start, self.end, self.first_record,
+                              self.first_line):
+            yield (transform(rec.data) if transform else rec.data) + b"\n"
+
+
+@dataclass
+class FileEnd:
+    """Marks that every batch of a file has been produced."""
+
+    path: Path
+    file_index: int
+    records: int
+
+
+def iter_batches(path: Path, file_index: int, cfg: TransformConfig, params: Resolved,
+                 transform: Callable[[bytes], bytes] | None,
+                 stop: Callable[[], bool] = lambda: False) -> Iterator[Batch | FileEnd]:
+    """Split ``path`` into mini-batches as SageMaker would, then a FileEnd.
+
+    ``transform`` applies the InputFilter to one record. ``stop`` is checked between
+    batches so a file that already failed is not read further.
+    """
+    limit = params.max_payload_bytes
+    if cfg.split_type == "None":
+        yield _whole_file(path, file_index, cfg, limit, transform)
+        yield FileEnd(path, file_index, 1)
+        return
+    single = params.batch_strategy == "SingleRecord"
+    parts: list[bytes] = []
+    size = 0
+    first: Line | None = None
+    last: Line | None = None
+    count = 0
+
+    def flush() -> Batch:
+        assert first is not None
+        assert last is not None
+        body = None if limit is None else b"".join(parts)
+        return Batch(path, file_index, first.number, last.number, first.line, last.line,
+                     first.start, last.end, body)
+
+    for rec in iter_lines(path):
+        if stop():
+            break
+        count = rec.number
+        try:
+            data = transform(rec.data) if transform else rec.data
+        except (jsonpath.FilterError, ValueError) as e:
+            if first is not None:
+                yield flush()
+                parts, size, first = [], 0, None
+            yield _error_batch(path, file_index, rec, f"InputFilter failed: {e}")
+            continue
+        piece = len(data) + 1
+        if limit is not None and piece > limit:
+            if first is not None:
+                yield flush()
+                parts, size, first = [], 0, None
+            yield _error_batch(
+                path, file_index, rec,
+                f"the record is {piece} bytes, over MaxPayloadInMB={params.max_payload_mb}; "
+                "raise MaxPayloadInMB (up to 100)",
+            )
+            continue
+        if first is not None and (single or (limit is not None and size + piece > limit)):
+            yield flush()
+            parts, size, first = [], 0, None
+        if first is None:
+            first = rec
+        last = rec
+        if limit is not None:
+            parts.append(data + b"\n")
+        size += piece
+    if first is not None and not stop():
+        yield flush()
+    yield FileEnd(path, file_index, count)
+
+
+def _error_batch(path: Path, file_index: int, rec: Line, message: str) -> Batch:
+    return Batch(path, file_index, rec.number, rec.number, rec.line, rec.line, rec.start,
+                 rec.end, None, error=message)
+
+
+def _whole_file(path: Path, file_index: int, cfg: TransformConfig, limit: int | None,
+                transform: Callable[[bytes], bytes] | None) -> Batch:
+    size = path.stat().st_size
+    n_lines = _count_lines(path)
+    batch = Batch(path, file_index, 1, 1, 1, max(n_lines, 1), 0, size, None, whole_file=True)
+    if limit is not None and size > limit:
+        batch.error = (f"the file is {size / (1 << 20):.1f} MB, over MaxPayloadInMB="
+                       f"{limit >> 20} for SplitType=None; use SplitType=Line, raise "
+                       "MaxPayloadInMB, or 0 to stream it")
+        return batch
+    if limit is None:
+        return batch
+    data = path.read_bytes()
+    if transform is not None:
+        try:
+            data = _transform_document(data, cfg, transform)
+        except (jsonpath.FilterError, ValueError) as e:
+            batch.error = f"InputFilter failed: {e}"
+            return batch
+    batch.body = data
+    return batch
+
+
+def _count_lines(path: Path) -> int:
+    n, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
+def _transform_document(data: bytes, cfg: TransformConfig,
+                        transform: Callable[[bytes], bytes]) -> bytes:
+    """Apply the InputFilter to a whole file: per line for CSV/JSON Lines, else the document."""
+    if cfg.media_type == ct.JSON:
+        return transform(data.strip())
+    lines = [ln.rstrip(b"\r") for ln in data.split(b"\n") if ln.strip()]
+    return b"".join(transform(ln) + b"\n" for ln in lines)
+
+
+def whole_file_records(path: Path, cfg: TransformConfig) -> list[bytes]:
+    """The input records of a SplitType=None file, for joining (it fits MaxPayloadInMB)."""
+    data = path.read_bytes()
+    if cfg.media_type == ct.JSON:
+        return [data.strip()]
+    return [ln.rstrip(b"\r") for ln in data.split(b"\n") if ln.strip()]
+
+
+def batch_inputs(batch: Batch, cfg: TransformConfig) -> list[bytes]:
+    """The batch's input records as they are in the file (JoinSource joins these)."""
+    if batch.whole_file:
+        return whole_file_records(batch.path, cfg)
+    return [r.data for r in iter_lines(batch.path, batch.start, batch.end)]
+
+
+# ----------------------------------------------------------------------------- formats
+
+
+def _family(media: str) -> str:
+    """``csv`` or ``json`` for record handling; other types are treated as text lines."""
+    if media == ct.CSV:
+        return "csv"
+    if media in (ct.JSON, ct.JSONLINES):
+        return "json"
+    return "text"
+
+
+def parse_csv_record(data: bytes) -> list[str]:
+    """One CSV record (no line ending) as its cells; quotes are honoured."""
+    text = data.decode("utf-8")
+    if '"' not in text:
+        return text.split(",")
+    rows = list(csv.reader(io.StringIO(text), strict=True))
+    if len(rows) != 1:
+        raise ValueError("a CSV record may not contain a line break")
+    return rows[0]
+
+
+def dump_csv_record(cells: list[Any]) -> bytes:
+    """Cells as one CSV record (minimal quoting, no line ending)."""
+    texts = [c if isinstance(c, str) else dump_json_value(c).decode() for c in cells]
+    if not any(ch in t for t in texts for ch in ',"\r\n'):
+        return ",".join(texts).encode()
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(texts)
+    return buf.getvalue().encode()
+
+
+def dump_json_value(value: Any) -> bytes:
+    """Compact JSON, UTF-8, keys in their original order."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _cell_value(cell: str) -> Any:
+    """A CSV cell as a JSON value: numbers stay numbers, anything else a string."""
+    try:
+        number = float(cell)
+    except ValueError:
+        return cell
+    if number.is_integer() and cell.strip().lstrip("-").isdigit():
+        return int(cell)
+    return number
+
+
+def record_value(data: bytes, media: str) -> Any:
+    """A record as a JSON-like value: CSV gives a list of cells, JSON its value."""
+    if _family(media) == "json":
+        return json.loads(data)
+    return parse_csv_record(data)
+
+
+def as_cells(value: Any) -> list[Any]:
+    """A value as CSV cells: a list gives its items, anything else one cell."""
+    return list(value) if isinstance(value, list) else [value]
+
+
+def as_json_output(data: bytes, media: str) -> Any:
+    """An output record as a JSON value (CSV: a number/string, or a list of them)."""
+    if _family(media) == "json":
+        return json.loads(data)
+    cells = [_cell_value(c) for c in parse_csv_record(data)]
+    return cells[0] if len(cells) == 1 else cells
+
+
+def input_filter(cfg: TransformConfig) -> Callable[[bytes], bytes] | None:
+    """The InputFilter as a function of one record's bytes, or None."""
+    path = cfg.input_path
+    if path is None:
+        return None
+    media = cfg.media_type
+
+    def apply(data: bytes) -> bytes:
+        selected = path.apply(record_value(data, media))
+        if media == ct.CSV:
+            return dump_csv_record(as_cells(selected))
+        return dump_json_value(selected)
+
+    return apply
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+class OutputMismatch(ValueError):
+    """The response does not hold one output record per input record."""
+
+
+def split_outputs(body: bytes, response_type: str, expected: int) -> list[bytes]:
+    """The response's output records: one per line, or the entries of a JSON document."""
+    media = ct.canonical((response_type or "").split(";")[0])
+    if media == ct.JSON:
+        if expected == 1:
+            return [body.strip()]
+        doc = json.loads(body)
+        if isinstance(doc, dict) and len(doc) == 1:
+            doc = next(iter(doc.values()))
+        if isinstance(doc, list) and len(doc) == expected:
+            return [dump_json_value(v) for v in doc]
+        raise OutputMismatch(f"the JSON response does not hold {expected} records")
+    text = body[:-1] if body.endswith(b"\n") else body
+    parts = [p.rstrip(b"\r") for p in text.split(b"\n")] if text else []
+    if len(parts) != expected:
+        raise OutputMismatch(
+            f"the container returned {len(parts)} output records for {expected} input records"
+        )
+    return parts
+
+
+def shape_outputs(cfg: TransformConfig, inputs: list[bytes] | None, outputs: list[bytes],
+                  response_type: str) -> list[bytes]:
+    """Apply JoinSource and OutputFilter to each (input, output) pair of records."""
+    out_media = ct.canonical((response_type or cfg.accept or cfg.content_type).split(";")[0])
+    in_media = cfg.media_type
+    path = cfg.output_path
+    shaped: list[bytes] = []
+    for i, out in enumerate(outputs):
+        if cfg.joins:
+            assert inputs is not None
+            if in_media == ct.CSV:
+                out_cells = (as_cells(json.loads(out)) if _family(out_media) == "json"
+                             else parse_csv_record(out))
+                joined: Any = parse_csv_record(inputs[i]) + out_cells
+            else:
+                value = json.loads(inputs[i])
+                output = as_json_output(out, out_media)
+                if isinstance(value, dict):
+                    joined = {**value, "SageMakerOutput": output}
+                else:
+                    joined = {"SageMakerInput": value, "SageMakerOutput": output}
+            result = path.apply(joined) if path is not None else joined
+            shaped.append(dump_csv_record(as_cells(result)) if in_media == ct.CSV
+                          else dump_json_value(result))
+        else:
+            assert path is not None
+            result = path.apply(record_value(out, out_media))
+            shaped.append(dump_csv_record(as_cells(result)) if _family(out_media) == "csv"
+                          else dump_json_value(result))
+    return shaped
+
+
+def placeholder(cfg: TransformConfig, status: int | None, message: str) -> bytes:
+    """The record written for a failed input record when keep_going is set."""
+    if cfg.placeholder is not None:
+        return cfg.placeholder.encode()
+    media = ct.canonical((cfg.accept or cfg.content_type).split(";")[0])
+    if cfg.joins:
+        media = cfg.media_type
+    if _family(media) == "json":
+        return dump_json_value({"SageMakerError": {"status": status, "message": message}})
+    return b"ERROR"
+
+
+def assemble(records: list[bytes] | bytes, assemble_with: str) -> bytes:
+    """A response's bytes as they go into the .out file.
+
+    AssembleWith=Line puts a newline after every response (as SageMaker and the SDK's local
+    mode do, so the file ends with one); None concatenates the bytes as they are.
+    """
+    body = records if isinstance(records, bytes) else b"\n".join(records)
+    return body + b"\n" if assemble_with == "Line" else body
