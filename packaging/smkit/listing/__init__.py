@@ -1,0 +1,1 @@
+"""The AWS Marketplace listing: ``listing.yaml``, Catalog API change sets, publishing, preview."""

@@ -1,0 +1,230 @@
+"""Pure builders: a validated ``Listing`` -> the Catalog API ``StartChangeSet`` request.
+
+Nothing here talks to AWS. A new product goes out as one change set: CreateProduct,
+UpdateInformation, AddDeliveryOptions, (UpdateTargeting for a Private listing), CreateOffer,
+UpdatePricingTerms, UpdateLegalTerms, UpdateSupportTerms, and ReleaseProduct / ReleaseOffer /
+UpdateVisibility when asked. Later changes point at the created entities with
+``$<ChangeName>.Entity.Identifier``; once the product exists, its IDs are used instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from . import limits
+from .model import Listing, long_description
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The sample request and the model's answer to it, as the listing shows them."""
+
+    input_text: str
+    output_text: str
+
+
+def read_samples(listing: Listing, base_dir: Path) -> Samples:
+    """Read the sample files ``listing init`` produced (paths relative to listing.yaml)."""
+    texts = []
+    for label, rel in (("delivery.input.sample_file", listing.delivery.input.sample_file),
+                       ("delivery.output.sample_file", listing.delivery.output.sample_file)):
+        path = base_dir / rel
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(
+                f"{label}: cannot read {path} ({e}); run `smkit listing init` to produce it"
+            ) from None
+    return Samples(texts[0], texts[1])
+
+
+def _ref(change_name: str) -> str:
+    return f"${change_name}.Entity.Identifier"
+
+
+def information_details(listing: Listing) -> dict[str, Any]:
+    """``UpdateInformation`` details of the product."""
+    p = listing.product
+    details: dict[str, Any] = {
+        "ProductTitle": p.title,
+        "ShortDescription": p.short_description,
+        "LongDescription": long_description(listing),
+        "Highlights": list(p.highlights),
+        "Categories": list(p.categories),
+        "SearchKeywords": list(p.keywords),
+        "LogoUrl": p.logo_url,
+        "VideoUrls": list(p.video_urls),
+        "AdditionalResources": [{"Text": r.text, "Url": r.url} for r in p.additional_resources],
+        "SupportDescription": listing.support.description,
+    }
+    if p.sku:
+        details["Sku"] = p.sku
+    return details
+
+
+def delivery_details(listing: Listing, samples: Samples) -> dict[str, Any]:
+    """``AddDeliveryOptions`` details: a new version pointing at the model package."""
+    d = listing.delivery
+    inp, out = d.input, d.output
+    option: dict[str, Any] = {
+        "SageMakerModelPackageArn": d.model_package_arn,
+        "AccessRoleArn": d.access_role_arn,
+        "UsageInstructions": d.usage_instructions,
+        "SampleNotebookUrl": d.sample_notebook_url,
+        "InputProperties": {
+            "Description": f"{inp.description}\n\nContent types: {', '.join(inp.content_types)}",
+            "Limitations": inp.limitations,
+            "SampleInput": {
+                "RealtimeInferenceText": samples.input_text,
+                "BatchTransformText": samples.input_text,
+            },
+            "Parameters": [
+                {"Name": q.name, "Description": q.description, "Constraints": q.constraints,
+                 "Required": q.required} for q in inp.parameters
+            ],
+            "SageMakerCustomAttributes": [
+                {"Name": q.name, "Description": q.description, "Constraints": q.constraints,
+                 "Required": q.required} for q in inp.custom_attributes
+            ],
+        },
+        "OutputProperties": {
+            "Description": f"{out.description}\n\nContent types: {', '.join(out.content_types)}",
+            "SampleOutput": {
+                "RealtimeInferenceText": samples.output_text,
+                "BatchTransformText": samples.output_text,
+            },
+            "Parameters": [
+                {"Name": q.name, "Description": q.description, "AlwaysReturned": q.always_returned}
+                for q in out.parameters
+            ],
+        },
+        "RecommendedInstanceTypes": {
+            "RealtimeInference": d.recommended_instance_types.realtime,
+            "BatchTransform": d.recommended_instance_types.batch,
+        },
+    }
+    if d.repository_url:
+        option["RepositoryUrl"] = d.repository_url
+    return {
+        "Version": {"VersionTitle": d.version_title, "ReleaseNotes": d.release_notes},
+        "DeliveryOptions": [{"Details": {"SageMakerModelPackageDeliveryOptionDetails": option}}],
+    }
+
+
+def rate_card(listing: Listing) -> list[dict[str, str]]:
+    """Every pricing dimension with its price: each supported instance type is priced."""
+    p, sup = listing.pricing, listing.delivery.supported_instance_types
+    if p.model == "free":
+        return ([{"DimensionKey": limits.realtime_key(i), "Price": "0.00"} for i in sup.realtime]
+                + [{"DimensionKey": limits.batch_key(i), "Price": "0.00"} for i in sup.batch])
+    card: list[dict[str, str]] = []
+    if p.model == "per-inference":
+        assert p.per_inference is not None  # guaranteed by Pricing's validator
+        card.append({"DimensionKey": limits.PER_INFERENCE_KEY, "Price": p.per_inference})
+    else:
+        card += [{"DimensionKey": limits.realtime_key(i), "Price": p.realtime[i]}
+                 for i in sup.realtime]
+    card += [{"DimensionKey": limits.batch_key(i), "Price": p.batch[i]} for i in sup.batch]
+    return card
+
+
+def pricing_details(listing: Listing) -> dict[str, Any]:
+    """``UpdatePricingTerms`` details of the offer (usage-based; optional hourly free trial)."""
+    card = rate_card(listing)
+    terms: list[dict[str, Any]] = [{
+        "Type": "UsageBasedPricingTerm",
+        "CurrencyCode": listing.pricing.currency,
+        "RateCards": [{"RateCard": card}],
+    }]
+    if listing.pricing.free_trial_days is not None:
+        terms.append({
+            "Type": "FreeTrialPricingTerm",
+            "Duration": f"P{listing.pricing.free_trial_days}D",
+            "Grants": [{"DimensionKey": c["DimensionKey"]} for c in card],
+        })
+    return {"PricingModel": "Usage", "Terms": terms}
+
+
+def legal_details(listing: Listing) -> dict[str, Any]:
+    """``UpdateLegalTerms``: the standard contract or a custom EULA."""
+    if listing.eula.type == "custom":
+        doc = {"Type": "CustomEula", "Url": listing.eula.url}
+    else:
+        doc = {"Type": "StandardEula", "Version": "2022-07-14"}
+    return {"Terms": [{"Type": "LegalTerm", "Documents": [doc]}]}
+
+
+def support_details(listing: Listing) -> dict[str, Any]:
+    """``UpdateSupportTerms``: the refund policy."""
+    return {"Terms": [{"Type": "SupportTerm", "RefundPolicy": listing.support.refund_policy}]}
+
+
+def _change(change_type: str, entity_type: str, identifier: str | None,
+            details: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    entity: dict[str, str] = {"Type": entity_type}
+    if identifier is not None:
+        entity["Identifier"] = identifier
+    change: dict[str, Any] = {"ChangeType": change_type, "Entity": entity,
+                              "DetailsDocument": details}
+    if name:
+        change["ChangeName"] = name
+    return change
+
+
+def build_changes(listing: Listing, samples: Samples, *, release: bool = False,
+                  product_id: str | None = None,
+                  offer_id: str | None = None) -> list[dict[str, Any]]:
+    """The ``ChangeSet`` list of a StartChangeSet request for this listing."""
+    product_id = product_id or listing.product_id
+    offer_id = offer_id or listing.offer_id
+    changes: list[dict[str, Any]] = []
+    if product_id is None:
+        changes.append(_change("CreateProduct", limits.PRODUCT_TYPE, None, {}, "CreateProduct"))
+        product = _ref("CreateProduct")
+    else:
+        product = product_id
+    changes.append(_change("UpdateInformation", limits.PRODUCT_TYPE, product,
+                           information_details(listing)))
+    changes.append(_change("AddDeliveryOptions", limits.PRODUCT_TYPE, product,
+                           delivery_details(listing, samples)))
+    if listing.visibility == "Private":
+        targeting = {"PositiveTargeting": {"BuyerAccounts": list(listing.buyer_accounts)}}
+        changes.append(_change("UpdateTargeting", limits.PRODUCT_TYPE, product, targeting))
+    if offer_id is None:
+        changes.append(_change("CreateOffer", limits.OFFER_TYPE, None,
+                               {"ProductId": product}, "CreateOffer"))
+        offer = _ref("CreateOffer")
+    else:
+        offer = offer_id
+    changes.append(_change("UpdatePricingTerms", limits.OFFER_TYPE, offer,
+                           pricing_details(listing)))
+    changes.append(_change("UpdateLegalTerms", limits.OFFER_TYPE, offer, legal_details(listing)))
+    changes.append(_change("UpdateSupportTerms", limits.OFFER_TYPE, offer,
+                           support_details(listing)))
+    if release:
+        changes.append(_change("ReleaseProduct", limits.PRODUCT_TYPE, product, {}))
+        changes.append(_change("ReleaseOffer", limits.OFFER_TYPE, offer, {}))
+        if listing.visibility == "Public":
+            changes.append(_change("UpdateVisibility", limits.PRODUCT_TYPE, product,
+                                   {"TargetVisibility": "Public"}))
+    return changes
+
+
+def change_set_name(listing: Listing) -> str:
+    """A ChangeSetName the API accepts (letters, digits, spaces and ``_+=.:@-``, <= 100)."""
+    return re.sub(r"[^\w\s+=.:@-]", "-", f"smkit {listing.delivery.version_title}")[:100]
+
+
+def build_request(listing: Listing, samples: Samples, *, release: bool = False,
+                  product_id: str | None = None, offer_id: str | None = None) -> dict[str, Any]:
+    """A whole StartChangeSet request, without Intent and ClientRequestToken."""
+    return {
+        "Catalog": limits.CATALOG,
+        "ChangeSetName": change_set_name(listing),
+        "ChangeSet": build_changes(listing, samples, release=release,
+                                   product_id=product_id, offer_id=offer_id),
+    }

@@ -1,0 +1,160 @@
+"""Measure what a listing states, by running the real inference image on this machine.
+
+Latency: sequential one-record requests (median and p95). Throughput: concurrent one-record
+requests, in records per second. Accuracy: a labeled validation CSV (headerless, label in the
+last column) sent through the model. The sample output is the model's answer to the sample
+input, so the listing never shows a hand-typed answer. When the model package meters per
+inference, the metering header is checked against the number of records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import statistics
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from smkit_contract.limits import METERING_DIMENSION, METERING_HEADER
+
+from ..docker import serve
+from ..errors import PlatformError, UserError
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """A metric on labeled validation data."""
+
+    metric: str
+    value: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What one run of the image measured."""
+
+    latency_ms_p50: float
+    latency_ms_p95: float
+    throughput_per_s: float
+    sample_output: bytes
+    accuracy: Accuracy | None
+    #: The metering header's value on the sample request, if the container sent one.
+    metering: dict[str, object] | None
+
+
+def _post(url: str, body: bytes, content_type: str,
+          timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(  # noqa: S310 (a local container over http)
+        f"{url}/invocations", data=body, method="POST",
+        headers={"Content-Type": content_type, "Accept": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
+            return int(r.status), {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def _ok(status: int, body: bytes, what: str) -> None:
+    if status != 200:
+        raise PlatformError(f"the model answered {status} to {what}: "
+                            f"{body[:500].decode(errors='replace')}")
+
+
+def read_validation(path: Path) -> tuple[list[list[str]], list[str]]:
+    """Feature rows and labels of a headerless CSV whose last column is the label."""
+    try:
+        rows = [r for r in csv.reader(io.StringIO(path.read_text(encoding="utf-8"))) if r]
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--validation {path}: cannot read it ({e})") from None
+    if not rows or any(len(r) < 2 for r in rows):
+        raise UserError(f"--validation {path}: expected a headerless CSV with the features "
+                        "and then the label in the last column, at least 2 columns per row")
+    return [r[:-1] for r in rows], [r[-1] for r in rows]
+
+
+def to_csv(rows: list[list[str]]) -> bytes:
+    """Rows as headerless CSV with no trailing newline (as the container answers)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().rstrip("\n").encode()
+
+
+def _score(predictions: list[str], labels: list[str], task: str) -> Accuracy:
+    if task == "regression":
+        y = [float(v) for v in labels]
+        p = [float(v) for v in predictions]
+        mean = statistics.fmean(y)
+        ss_tot = sum((v - mean) ** 2 for v in y)
+        ss_res = sum((a - b) ** 2 for a, b in zip(y, p, strict=True))
+        return Accuracy("R^2", 1 - ss_res / ss_tot if ss_tot else 0.0, len(y))
+
+    def norm(v: str) -> str:
+        try:
+            return repr(float(v))
+        except ValueError:
+            return v.strip()
+
+    hits = sum(norm(a) == norm(b) for a, b in zip(predictions, labels, strict=True))
+    return Accuracy("accuracy", hits / len(labels), len(labels))
+
+
+def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
+            env: Mapping[str, str] | None = None, validation: Path | None = None,
+            task: str = "classification", latency_requests: int = 50,
+            throughput_requests: int = 200, concurrency: int | None = None) -> Measurements:
+    """Run ``image`` on ``model_dir`` and measure it."""
+    one_record = sample.decode(errors="replace").splitlines()[0].encode() \
+        if content_type == "text/csv" else sample
+    with serve(image, model_dir, env=env) as server:
+        assert server.url is not None  # served with a network
+        status, headers, sample_output = _post(server.url, sample, content_type)
+        _ok(status, sample_output, "the sample input")
+        metering = None
+        if METERING_HEADER.lower() in headers:
+            metering = json.loads(headers[METERING_HEADER.lower()])
+            if metering.get("Dimension") != METERING_DIMENSION:
+                raise PlatformError(f"{METERING_HEADER} reports dimension "
+                                    f"{metering.get('Dimension')!r}, not {METERING_DIMENSION}")
+        for _ in range(3):  # warm-up, not timed
+            _post(server.url, one_record, content_type)
+        times = []
+        for _ in range(latency_requests):
+            t0 = time.perf_counter()
+            status, _, body = _post(server.url, one_record, content_type)
+            times.append((time.perf_counter() - t0) * 1000)
+            _ok(status, body, "a one-record request")
+        times.sort()
+        p50 = statistics.median(times)
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        workers = concurrency or max(2, os.cpu_count() or 2)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(lambda _: _post(server.url or "", one_record, content_type)[0],
+                                    range(throughput_requests)))
+        elapsed = time.perf_counter() - t0
+        if any(s != 200 for s in results):
+            raise PlatformError(f"{sum(s != 200 for s in results)} of {len(results)} "
+                                "concurrent requests failed while measuring throughput")
+        accuracy = None
+        if validation is not None:
+            features, labels = read_validation(validation)
+            predictions: list[str] = []
+            for start in range(0, len(features), 1000):
+                status, _, body = _post(server.url, to_csv(features[start:start + 1000]),
+                                        "text/csv")
+                _ok(status, body, f"validation rows {start + 1}-{start + 1000}")
+                predictions += [r[0] for r in csv.reader(io.StringIO(body.decode())) if r]
+            if len(predictions) != len(labels):
+                raise PlatformError(f"the model returned {len(predictions)} predictions for "
+                                    f"{len(labels)} validation rows")
+            accuracy = _score(predictions, labels, task)
+    return Measurements(p50, p95, throughput_requests / elapsed, sample_output, accuracy,
+                        metering)

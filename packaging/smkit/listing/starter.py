@@ -1,0 +1,317 @@
+"""``smkit listing init``: a starter ``listing.yaml`` from the model package, manifest and model.
+
+Facts smkit can know are filled in: instance types, content types, metering and the
+container's environment come from DescribeModelPackage; features and classes from the
+model's ``manifest.json``; latency, throughput, accuracy and the sample output from running
+the image. Text only the seller can write holds a ``TODO`` placeholder that ``listing check``
+refuses, so a placeholder can never reach the portal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import PlatformError, UserError
+from .measure import Measurements, measure, read_validation, to_csv
+from .model import PLACEHOLDER
+
+CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json",
+                 ".jsonl": "application/jsonlines"}
+
+
+@dataclass(frozen=True)
+class PackageFacts:
+    """What DescribeModelPackage tells a listing."""
+
+    arn: str
+    description: str
+    realtime: list[str]
+    batch: list[str]
+    content_types: list[str]
+    response_types: list[str]
+    environment: dict[str, str]
+    model_data_url: str | None
+    certified: bool
+
+    @property
+    def metering(self) -> str:
+        """``per-inference`` when the container is configured to send the metering header."""
+        value = self.environment.get("SMKIT_METERING", "none").strip().lower()
+        return "per-inference" if value == "per-inference" else "none"
+
+
+def package_facts(description: dict[str, Any]) -> PackageFacts:
+    """Pick the listing's facts out of a DescribeModelPackage answer."""
+    spec = description.get("InferenceSpecification") or {}
+    containers = spec.get("Containers") or [{}]
+    return PackageFacts(
+        arn=str(description.get("ModelPackageArn", "")),
+        description=str(description.get("ModelPackageDescription") or ""),
+        realtime=list(spec.get("SupportedRealtimeInferenceInstanceTypes") or []),
+        batch=list(spec.get("SupportedTransformInstanceTypes") or []),
+        content_types=list(spec.get("SupportedContentTypes") or []),
+        response_types=list(spec.get("SupportedResponseMIMETypes") or []),
+        environment={str(k): str(v) for k, v in (containers[0].get("Environment") or {}).items()},
+        model_data_url=containers[0].get("ModelDataUrl"),
+        certified=bool(description.get("CertifyForMarketplace")),
+    )
+
+
+def describe_package(sagemaker: Any, arn: str) -> PackageFacts:
+    """DescribeModelPackage through boto3, as PackageFacts."""
+    try:
+        return package_facts(sagemaker.describe_model_package(ModelPackageName=arn))
+    except ClientError as e:
+        err = e.response.get("Error", {})
+        raise PlatformError(f"DescribeModelPackage {arn}: {err.get('Code')}: "
+                            f"{err.get('Message')}") from e
+    except BotoCoreError as e:
+        raise PlatformError(f"DescribeModelPackage {arn}: {e}") from e
+
+
+def read_manifest(model_dir: Path) -> dict[str, Any]:
+    """``manifest.json`` of the model directory, or {} when it is missing or unreadable."""
+    try:
+        data = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _model_section(manifest: dict[str, Any]) -> dict[str, Any]:
+    model = manifest.get("model")
+    return model if isinstance(model, dict) else {}
+
+
+def fetch_model(s3: Any, url: str, into: Path) -> Path:
+    """Download ``model.tar.gz`` from S3 and unpack it (no paths outside ``into``)."""
+    if not url.startswith("s3://"):
+        raise UserError(f"ModelDataUrl {url} is not an s3:// URL; pass --model-dir")
+    bucket, _, key = url[5:].partition("/")
+    tarball = into / "model.tar.gz"
+    try:
+        s3.download_file(bucket, key, str(tarball))
+    except (ClientError, BotoCoreError) as e:
+        raise PlatformError(f"cannot download {url}: {e}") from e
+    target = into / "model"
+    with tarfile.open(tarball) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def _sample(model_dir: Path, manifest: dict[str, Any], validation: Path | None,
+            task: str) -> tuple[bytes, str, str]:
+    """The sample request body, its content type and its file suffix."""
+    name = manifest.get("sample_input")
+    candidates = [model_dir / name] if isinstance(name, str) else []
+    candidates += [model_dir / f"sample_input{s}" for s in CONTENT_TYPES]
+    for path in candidates:
+        if path.is_file() and path.suffix in CONTENT_TYPES:
+            return path.read_bytes().rstrip(b"\n"), CONTENT_TYPES[path.suffix], path.suffix
+    if validation is not None:
+        features, labels = read_validation(validation)
+        rows: list[list[str]] = []
+        if task == "classification":
+            seen: set[str] = set()
+            for row, label in zip(features, labels, strict=True):
+                if label not in seen:  # one sample per class, as Marketplace recommends
+                    seen.add(label)
+                    rows.append(row)
+        else:
+            rows = features[:3]
+        return to_csv(rows[:10]), "text/csv", ".csv"
+    raise UserError("no sample input: add sample_input.csv to the model directory (or name one "
+                    "in manifest.json), or pass --validation with labeled rows")
+
+
+def _usage(content_type: str, sample_name: str, probabilities: bool) -> str:
+    lines = [
+        "1. Subscribe to the product, then create a model from its model package and deploy an "
+        "endpoint (real-time) or start a batch transform job.",
+        "2. Invoke the endpoint with the sample input:",
+        "   aws sagemaker-runtime invoke-endpoint --endpoint-name <your-endpoint> \\",
+        f"     --content-type {content_type} --accept {content_type} \\",
+        f"     --body fileb://{sample_name} output{Path(sample_name).suffix}",
+        "3. Batch transform: one record per line, SplitType=Line, AssembleWith=Line.",
+    ]
+    if probabilities:
+        lines.append("4. For class probabilities, add --custom-attributes output=probabilities.")
+    return "\n".join(lines)
+
+
+def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements | None,
+                  *, sample_name: str, output_name: str, content_type: str,
+                  access_role_arn: str | None, validation: Path | None,
+                  region: str) -> dict[str, Any]:
+    """The starter listing as plain data (written to YAML by ``init``)."""
+    model = _model_section(manifest)
+    model_type = str(model.get("type") or "scikit-learn model")
+    task = str(model.get("task") or "classification")
+    classes = model.get("classes") or []
+    features = model.get("feature_names") or []
+    n_features = model.get("n_features") or (len(features) if features else None)
+    realtime = facts.realtime or ["ml.m5.large"]
+    batch = facts.batch or realtime
+    todo = f"{PLACEHOLDER}: "
+    per_inference = facts.metering == "per-inference"
+    if per_inference:
+        pricing: dict[str, Any] = {"model": "per-inference",
+                                   "per_inference": f"{todo}USD per record",
+                                   "batch": {i: f"{todo}USD per hour" for i in batch}}
+    else:
+        pricing = {"model": "hourly",
+                   "realtime": {i: f"{todo}USD per hour" for i in realtime},
+                   "batch": {i: f"{todo}USD per hour" for i in batch},
+                   "free_trial_days": 14}
+    if features:
+        params = [{"name": str(f), "description": f"feature column {i + 1}", "required": True}
+                  for i, f in enumerate(features)]
+    else:
+        params = []
+    count = f"{n_features} feature values" if n_features else "the feature values"
+    input_desc = ("One record per line (CSV, no header) or per JSON row: "
+                  f"{count} in training order"
+                  + (f": {', '.join(map(str, features))}" if features else "") + ".")
+    if task == "classification":
+        output_desc = "The predicted class label per record" + (
+            f", one of {', '.join(map(str, classes))}" if classes else "") + "."
+        custom = [{"name": "output=probabilities",
+                   "description": "return the class probabilities instead of labels",
+                   "constraints": "X-Amzn-SageMaker-Custom-Attributes", "required": False}]
+    else:
+        output_desc = "The predicted value per record."
+        custom = []
+    perf: dict[str, Any]
+    if m is not None:
+        perf = {"instance_type": realtime[0], "latency_ms_p50": round(m.latency_ms_p50, 2),
+                "latency_ms_p95": round(m.latency_ms_p95, 2),
+                "throughput_per_s": round(m.throughput_per_s, 1),
+                "measured_on": f"local Docker on the seller's machine ({os.cpu_count()} CPUs), "
+                               f"not on {realtime[0]}"}
+    else:
+        perf = {"instance_type": realtime[0], "latency_ms_p50": f"{todo}measure",
+                "latency_ms_p95": f"{todo}measure", "throughput_per_s": f"{todo}measure",
+                "measured_on": f"{todo}where"}
+    if m is not None and m.accuracy is not None and validation is not None:
+        accuracy: dict[str, Any] = {
+            "metric": m.accuracy.metric, "value": round(m.accuracy.value, 4),
+            "dataset": f"{m.accuracy.rows} held-out rows ({validation.name})",
+            "measured_by": "smkit listing init"}
+    else:
+        accuracy = {"metric": f"{todo}e.g. accuracy", "value": f"{todo}number",
+                    "dataset": f"{todo}validation data"}
+    types = facts.content_types or [content_type]
+    return {
+        "format": "smkit-listing/1",
+        "product": {
+            "title": f"{todo}product title ({model_type})",
+            "short_description": f"{todo}what the model does, in one or two sentences",
+            "long_description": f"{todo}what the model does and its use cases"
+                                + (f"\n\n{facts.description}" if facts.description else ""),
+            "highlights": [f"{todo}first highlight"],
+            "categories": [f"{todo}category"],
+            "keywords": [],
+            "logo_url": f"{todo}https URL of the logo",
+        },
+        "support": {"description": f"{todo}how buyers get support",
+                    "refund_policy": f"{todo}refund policy"},
+        "eula": {"type": "standard"},
+        "training_data": {"source": f"{todo}source", "size": f"{todo}size",
+                          "limitations": f"{todo}what the model cannot do"},
+        "accuracy": accuracy,
+        "performance": perf,
+        "delivery": {
+            "model_package_arn": facts.arn,
+            "access_role_arn": access_role_arn or f"{todo}arn:aws:iam::<account>:role/<name>",
+            "version_title": "1.0",
+            "release_notes": "First release.",
+            "usage_instructions": _usage(content_type, sample_name, task == "classification"),
+            "sample_notebook_url": f"{todo}https URL of a notebook that runs end to end "
+                                   "without the buyer's data",
+            "supported_instance_types": {"realtime": realtime, "batch": batch},
+            "recommended_instance_types": {"realtime": realtime[0], "batch": batch[0]},
+            "metering": facts.metering,
+            "input": {"description": input_desc, "limitations": "",
+                      "content_types": types, "sample_file": sample_name,
+                      "parameters": params, "custom_attributes": custom},
+            "output": {"description": output_desc,
+                       "content_types": facts.response_types or types,
+                       "sample_file": output_name, "parameters": []},
+        },
+        "pricing": pricing,
+        "regions": [region],
+        "visibility": "Public",
+    }
+
+
+def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
+                 validation: Path | None, access_role_arn: str | None, measure_it: bool = True,
+                 echo: Callable[[str], None] = print) -> Path:
+    """Write ``out`` (listing.yaml) and its sample files beside it; return the YAML path."""
+    if not facts.certified:
+        raise UserError(f"model package {facts.arn} has CertifyForMarketplace=False: the "
+                        "Marketplace portal refuses it; create the package again with "
+                        "CertifyForMarketplace=True")
+    manifest = read_manifest(model_dir)
+    if not manifest:
+        echo(f"note: {model_dir}/manifest.json is missing or unreadable; features and classes "
+             "are left for you to describe")
+    model = _model_section(manifest)
+    task = str(model.get("task") or "classification")
+    body, content_type, suffix = _sample(model_dir, manifest, validation, task)
+    samples_dir = out.parent / "samples"
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    sample_name, output_name = f"samples/input{suffix}", f"samples/output{suffix}"
+    (out.parent / sample_name).write_bytes(body)
+    m = None
+    if measure_it:
+        echo(f"running {image} to measure latency, throughput"
+             + (" and accuracy" if validation else "") + " ...")
+        env = {"SMKIT_METERING": facts.metering} if facts.metering != "none" else {}
+        m = measure(image, model_dir, body, content_type, env=env, validation=validation,
+                    task=task)
+        (out.parent / output_name).write_bytes(m.sample_output)
+        echo(f"  latency {m.latency_ms_p50:.1f} ms median, {m.latency_ms_p95:.1f} ms p95; "
+             f"throughput {m.throughput_per_s:.0f} records/s"
+             + (f"; {m.accuracy.metric} {m.accuracy.value:.4f}" if m.accuracy else ""))
+        if facts.metering == "per-inference":
+            if m.metering is None:
+                raise PlatformError("the model package sets SMKIT_METERING=per-inference but "
+                                    "the container sent no metering header")
+            echo(f"  metering header: {json.dumps(m.metering)}")
+    region = facts.arn.split(":")[3] if facts.arn.count(":") >= 4 else "us-east-1"
+    data = build_starter(facts, manifest, m, sample_name=sample_name, output_name=output_name,
+                         content_type=content_type, access_role_arn=access_role_arn,
+                         validation=validation, region=region)
+    header = ("# smkit listing: fill in every TODO, then `smkit listing check`.\n"
+              "# samples/ holds the sample input and the model's own answer to it.\n")
+    out.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
+                   encoding="utf-8")
+    return out
+
+
+def model_dir_for(facts: PackageFacts, model_dir: Path | None, s3: Callable[[], Any],
+                  scratch: Path) -> Path:
+    """The model directory: the one given, or the package's model.tar.gz unpacked."""
+    if model_dir is not None:
+        if not (model_dir / "model.joblib").is_file() and not any(model_dir.glob("model.*")):
+            raise UserError(f"--model-dir {model_dir} holds no model file")
+        return model_dir
+    if not facts.model_data_url:
+        raise UserError("the model package has no ModelDataUrl; pass --model-dir")
+    return fetch_model(s3(), facts.model_data_url, scratch)
+
+
+def scratch_dir() -> Path:
+    """A temporary directory the caller removes with ``shutil.rmtree``."""
+    return Path(tempfile.mkdtemp(prefix="smkit-listing-"))

@@ -1,0 +1,156 @@
+"""Helpers for the listing tests: a valid listing, servers started as subprocesses, packages."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+import yaml
+from smkit_testkit import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/iris-tree"
+ROLE_ARN = "arn:aws:iam::123456789012:role/MarketplaceAccess"
+
+VALID: dict[str, Any] = {
+    "format": "smkit-listing/1",
+    "product": {
+        "title": "Iris species classifier",
+        "short_description": "Tells the iris species from four flower measurements.",
+        "long_description": "A decision tree trained on the classic iris data.\n\n"
+                            "Use it to sort flowers in the field.",
+        "highlights": ["Answers in milliseconds", "Explains nothing, predicts well"],
+        "categories": ["Machine Learning"],
+        "keywords": ["iris", "classification"],
+        "logo_url": "https://example.com/logo.png",
+        "additional_resources": [{"text": "Docs", "url": "https://example.com/docs"}],
+    },
+    "support": {"description": "Email support@example.com.",
+                "refund_policy": "No refunds after 30 days."},
+    "eula": {"type": "standard"},
+    "training_data": {"source": "UCI iris", "size": "150 rows",
+                      "limitations": "Only three species."},
+    "accuracy": {"metric": "accuracy", "value": 0.96, "dataset": "30 held-out rows"},
+    "performance": {"instance_type": "ml.m5.large", "latency_ms_p50": 3.2,
+                    "latency_ms_p95": 5.1, "throughput_per_s": 400,
+                    "measured_on": "local Docker"},
+    "delivery": {
+        "model_package_arn": PACKAGE_ARN,
+        "access_role_arn": ROLE_ARN,
+        "version_title": "1.0",
+        "release_notes": "First release.",
+        "usage_instructions": "Deploy, then invoke with text/csv.",
+        "sample_notebook_url": "https://example.com/notebook.ipynb",
+        "supported_instance_types": {"realtime": ["ml.m5.large", "ml.c5.xlarge"],
+                                     "batch": ["ml.m5.large"]},
+        "recommended_instance_types": {"realtime": "ml.m5.large", "batch": "ml.m5.large"},
+        "metering": "none",
+        "input": {"description": "Four measurements in cm.", "content_types": ["text/csv"],
+                  "sample_file": "samples/input.csv"},
+        "output": {"description": "The species.", "content_types": ["text/csv"],
+                   "sample_file": "samples/output.csv"},
+    },
+    "pricing": {"model": "hourly",
+                "realtime": {"ml.m5.large": "0.50", "ml.c5.xlarge": "0.80"},
+                "batch": {"ml.m5.large": "0.40"},
+                "free_trial_days": 14},
+    "regions": ["us-east-1"],
+    "visibility": "Public",
+}
+
+
+def valid_data() -> dict[str, Any]:
+    """A deep copy of a listing that passes every check."""
+    return copy.deepcopy(VALID)
+
+
+def write_listing(directory: Path, data: dict[str, Any]) -> Path:
+    """Write listing.yaml and its sample files into ``directory``."""
+    (directory / "samples").mkdir(parents=True, exist_ok=True)
+    (directory / "samples" / "input.csv").write_text("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3")
+    (directory / "samples" / "output.csv").write_text("0\n2")
+    path = directory / "listing.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@dataclass
+class Server:
+    """A server started as a subprocess."""
+
+    url: str
+    proc: subprocess.Popen
+
+
+def wait_http(url: str, proc: subprocess.Popen, deadline_s: float = 20) -> None:
+    """Poll ``url`` until anything answers; fail if the process exits first."""
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {deadline_s}s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server we started, and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_catalog(sagemaker_url: str | None = None, delay: float = 0.2) -> Server:
+    """Start ``python -m smkit.emulators.catalog`` on a free port and wait for its ready line."""
+    port = free_port()
+    args = [sys.executable, "-m", "smkit.emulators.catalog", "--host", "127.0.0.1",
+            "--port", str(port), "--delay", str(delay)]
+    if sagemaker_url:
+        args += ["--sagemaker-endpoint", sagemaker_url]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "ready on http://127.0.0.1" in line, line
+    return Server(f"http://127.0.0.1:{port}", proc)
+
+
+
+def create_package(moto_url: str, name: str, *, realtime: list[str], batch: list[str],
+                   certify: bool = True, metering: str | None = None) -> str:
+    """Create a model package in moto over HTTP; return its ARN."""
+    sm = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1")
+    container: dict[str, Any] = {
+        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/smkit:1",
+        "ModelDataUrl": "s3://smkit-models/iris/model.tar.gz",
+    }
+    if metering:
+        container["Environment"] = {"SMKIT_METERING": metering}
+    resp = sm.create_model_package(
+        ModelPackageName=name,
+        ModelPackageDescription="Iris decision tree",
+        InferenceSpecification={
+            "Containers": [container],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+            "SupportedRealtimeInferenceInstanceTypes": realtime,
+            "SupportedTransformInstanceTypes": batch,
+        },
+        CertifyForMarketplace=certify,
+    )
+    return str(resp["ModelPackageArn"])
