@@ -1,0 +1,266 @@
+"""``smkit package``: a deterministic ``model.tar.gz`` with a manifest, proven in the image.
+
+Same input, same bytes: entries are sorted, owners, modes and mtimes fixed, and the gzip
+header carries no time or name. Before anything is uploaded the model's pickled
+scikit-learn version is compared with the image's, and the tarball's own bytes are unpacked
+and served by the actual image (``--network none``) to predict the validation sample.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smkit_contract import content_types as ct
+from smkit_contract import manifest as mf
+
+from . import __version__, docker
+from .errors import PlatformError, UserError
+from .spec import Spec
+
+#: Fixed metadata of every tar entry (2000-01-01T00:00:00Z; 0 upsets some extractors).
+MTIME = 946684800
+FILE_MODE = 0o644
+#: Never packed: caches and VCS metadata; manifest.json is always regenerated.
+SKIP_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints", mf.FILENAME})
+SAMPLE_NAMES = {ct.CSV: "sample_input.csv", ct.JSONLINES: "sample_input.jsonl",
+                ct.JSON: "sample_input.json", ct.NPY: "sample_input.npy"}
+#: The in-image proof sends at most this many records of the validation input.
+PROOF_RECORDS = 200
+_VERSIONS_SCRIPT = (
+    "import json,os,platform,sklearn,numpy,joblib,scipy,pandas;"
+    "print(json.dumps({'python':platform.python_version(),'scikit-learn':sklearn.__version__,"
+    "'numpy':numpy.__version__,'joblib':joblib.__version__,'scipy':scipy.__version__,"
+    "'pandas':pandas.__version__,'smkit':os.environ.get('SMKIT_VERSION','')}))"
+)
+
+
+@dataclass
+class Artifact:
+    """A built ``model.tar.gz`` and what it holds."""
+
+    path: Path
+    sha256: str
+    size: int
+    manifest: dict[str, Any]
+    build_seconds: float
+    #: Seconds the image took to answer /ping with this artifact (None when not proven).
+    startup_seconds: float | None = None
+    proof_seconds: float | None = None
+
+
+@functools.lru_cache(maxsize=8)
+def image_versions(image: str) -> dict[str, str]:
+    """Python and library versions inside ``image`` (runs it once, with no network)."""
+    if not docker.image_exists(image):
+        raise UserError(f"image {image} is not built; run `make build-container` or fix "
+                        "image.local in the spec")
+    proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
+                         "--entrypoint", "/opt/venv/bin/python", image, "-c", _VERSIONS_SCRIPT,
+                         timeout=120)
+    try:
+        versions = dict(json.loads(proc.stdout.decode().strip().splitlines()[-1]))
+    except (ValueError, IndexError) as e:
+        raise PlatformError(f"could not read the versions inside {image}: {proc.stdout!r}") from e
+    return {k: str(v) for k, v in versions.items()}
+
+
+def model_file(model_dir: Path) -> Path:
+    """The joblib file the server will load (same search order as the server)."""
+    for name in ("model.joblib", "model.pkl", "model.pickle"):
+        if (model_dir / name).is_file():
+            return model_dir / name
+    raise UserError(f"model_dir: no model.joblib in {model_dir}; save the fitted estimator "
+                    "or Pipeline with joblib.dump(model, 'model.joblib')")
+
+
+def inspect_model(path: Path, image_sklearn: str) -> dict[str, Any]:
+    """Load the model on the host; refuse it if pickled with another scikit-learn version.
+
+    The version is what sklearn recorded at pickling time (``_sklearn_version``), which
+    ``InconsistentVersionWarning`` reports on load when it differs from the running one.
+    """
+    import joblib
+    import sklearn
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InconsistentVersionWarning)
+        try:
+            model = joblib.load(path)
+        except Exception as e:  # any unpickling failure is the seller's file
+            raise UserError(f"model_dir: {path.name} cannot be loaded ({type(e).__name__}: "
+                            f"{e}); re-save it with joblib.dump") from e
+    pickled = {str(w.message.original_sklearn_version) for w in caught
+               if isinstance(w.message, InconsistentVersionWarning)}
+    if not pickled:
+        pickled = {sklearn.__version__}
+    wrong = sorted(v for v in pickled if v != image_sklearn)
+    if wrong:
+        raise UserError(
+            f"model_dir: {path.name} was saved with scikit-learn {', '.join(wrong)} but the "
+            f"image serves scikit-learn {image_sklearn}; pickles are not portable across "
+            f"versions: retrain or re-save it with scikit-learn=={image_sklearn}"
+        )
+    task = "classification" if is_classifier(model) else (
+        "regression" if is_regressor(model) else "other")
+    n = getattr(model, "n_features_in_", None)
+    names = getattr(model, "feature_names_in_", None)
+    classes = getattr(model, "classes_", None)
+    return {
+        "type": type(model).__name__,
+        "task": task,
+        "n_features": int(n) if n is not None else None,
+        "feature_names": [str(x) for x in names] if names is not None else None,
+        "classes": [c.item() if hasattr(c, "item") else c for c in classes]
+        if classes is not None else None,
+    }
+
+
+def collect(model_dir: Path) -> list[str]:
+    """Relative paths of the files to pack from ``model_dir``, sorted."""
+    out = []
+    for path in sorted(model_dir.rglob("*")):
+        rel = path.relative_to(model_dir)
+        if any(part in SKIP_NAMES for part in rel.parts) or path.suffix == ".pyc":
+            continue
+        if path.is_symlink():
+            raise UserError(f"model_dir: {rel} is a symlink; copy the file in instead")
+        if path.is_file():
+            out.append(rel.as_posix())
+    return out
+
+
+def records(data: bytes, spec: Spec) -> list[bytes]:
+    """The validation input's records (lines for split_type Line, else the whole file)."""
+    if spec.validation.split_type == "Line":
+        return [line for line in data.splitlines() if line.strip()]
+    return [data]
+
+
+def sample_from_validation(spec: Spec) -> tuple[str, bytes] | None:
+    """A one-record ``sample_input.*`` for the server's start-up check, from validation data."""
+    v = spec.validation
+    data = v.input.read_bytes()
+    recs = records(data, spec)
+    if not recs:
+        raise UserError(f"validation.input: {v.input} holds no records")
+    if v.split_type == "Line" or len(recs[0]) <= 1024 * 1024:
+        return SAMPLE_NAMES[v.content_type], recs[0]
+    return None
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = MTIME
+    info.mode = FILE_MODE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_tarball(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (relpath -> bytes) as a deterministic gzip'd tar at ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
+    ):
+        for name in sorted(files):
+            _add(tar, name, files[name])
+    tmp.replace(out)
+
+
+def build(spec: Spec, *, out: Path | None = None) -> Artifact:
+    """Build ``model.tar.gz`` (with ``manifest.json``) from the spec's model directory."""
+    t0 = time.monotonic()
+    versions = image_versions(spec.image.local)
+    versions["smkit"] = __version__
+    model_info = inspect_model(model_file(spec.model_dir), versions["scikit-learn"])
+    rels = collect(spec.model_dir)
+    contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
+    sample_name = next((n for n in SAMPLE_NAMES.values() if n in contents), None)
+    if sample_name is None:
+        derived = sample_from_validation(spec)
+        if derived is not None:
+            sample_name, contents[derived[0]] = derived
+    entries = {rel: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+               for rel, b in contents.items()}
+    image_uri = spec.image.uri or spec.image.local
+    digest = image_uri.split("@", 1)[1] if "@" in image_uri else None
+    manifest = mf.build(entries, versions, image_uri, digest, model_info, sample_name)
+    contents[mf.FILENAME] = mf.dumps(manifest)
+    path = out or spec.output_dir / spec.name / "model.tar.gz"
+    write_tarball(path, contents)
+    data = path.read_bytes()
+    return Artifact(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                    manifest=manifest, build_seconds=time.monotonic() - t0)
+
+
+def unpack(tarball: Path, dest: Path) -> None:
+    """Extract like SageMaker does, refusing anything outside ``dest`` (tarfile data filter)."""
+    with tarfile.open(tarball, "r:gz") as tar:
+        tar.extractall(dest, filter="data")
+
+
+def prove(artifact: Artifact, spec: Spec) -> Artifact:
+    """Unpack the artifact and have the actual image predict the validation sample.
+
+    Runs with ``--network none`` as buyers do. Raises UserError with the server's answer
+    and log when it does not start or does not return one record per input record.
+    """
+    t0 = time.monotonic()
+    v = spec.validation
+    recs = records(v.input.read_bytes(), spec)[:PROOF_RECORDS]
+    body = b"\n".join(recs) if v.split_type == "Line" else recs[0]
+    accept = v.accept or spec.response_types[0]
+    tmp = Path(tempfile.mkdtemp(prefix="smkit-prove-"))
+    try:
+        model_dir = tmp / "model"
+        unpack(artifact.path, model_dir)
+        problems = mf.verify(model_dir)
+        if problems:
+            raise PlatformError(f"{artifact.path} does not match its manifest: {problems}")
+        model_dir.chmod(0o755)
+        with docker.serve(spec.image.local, model_dir, env=spec.environment, network="none",
+                          startup_timeout=240) as server:
+            artifact.startup_seconds = server.ready_after
+            status, _headers, out = server.request_inside(
+                "POST", "/invocations", body, {"Content-Type": v.content_type,
+                                               "Accept": accept})
+            if status != 200:
+                raise UserError(
+                    f"validation.input: the image answered {status} to the first "
+                    f"{len(recs)} validation record(s): {out[:500].decode(errors='replace')}. "
+                    f"Container log tail:\n{server.logs()[-1500:]}"
+                )
+            if v.split_type == "Line" and accept in (ct.CSV, ct.JSONLINES):
+                got = len(out.splitlines())
+                if got != len(recs):
+                    raise UserError(f"validation.input: the image returned {got} records for "
+                                    f"{len(recs)} inputs; it must return one per record")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    artifact.proof_seconds = time.monotonic() - t0
+    return artifact
+
+
+def package(spec: Spec, *, verify: bool = True, out: Path | None = None) -> Artifact:
+    """Build the artifact and (unless ``verify`` is False) prove it in the image."""
+    artifact = build(spec, out=out)
+    return prove(artifact, spec) if verify else artifact

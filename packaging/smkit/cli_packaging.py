@@ -1,0 +1,156 @@
+"""Packaging commands: spec, package, push, publish, preflight, emulators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import artifact as artifact_mod
+from . import aws as aws_mod
+from . import preflight as preflight_mod
+from . import publish as publish_mod
+from . import push as push_mod
+from . import spec as spec_mod
+from .emulators import manager
+from .errors import PlatformError, UserError
+
+SPEC_ARG = click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path),
+                          default="smkit.yaml")
+PROFILE_OPT = click.option("--profile", default=None, help="AWS profile (default: the usual "
+                           "chain: env vars, AWS_PROFILE, ...).")
+
+
+def _err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _artifact_lines(art: artifact_mod.Artifact) -> None:
+    click.echo(f"artifact: {art.path}")
+    click.echo(f"  sha256 {art.sha256}  {art.size:,} bytes  built in {art.build_seconds:.2f} s")
+    if art.startup_seconds is not None:
+        click.echo(f"  proven in the image (--network none): healthy after "
+                   f"{art.startup_seconds:.1f} s, validation sample predicted")
+
+
+def register(group: click.Group) -> None:
+    """Add the packaging commands to the ``smkit`` group."""
+
+    @group.group("spec")
+    def spec_group() -> None:
+        """Write or check a package spec (YAML)."""
+
+    @spec_group.command("init")
+    @click.argument("path", type=click.Path(path_type=Path), default="smkit.yaml")
+    def spec_init(path: Path) -> None:
+        """Write a starter spec to PATH (refuses to overwrite)."""
+        if path.exists():
+            raise UserError(f"{path} already exists; edit it or choose another path")
+        path.write_text(spec_mod.STARTER)
+        click.echo(f"wrote {path}; fill in name, model_dir, s3.bucket and validation")
+
+    @spec_group.command("check")
+    @SPEC_ARG
+    def spec_check(spec_file: Path) -> None:
+        """Validate SPEC without touching AWS or Docker."""
+        spec = spec_mod.load(spec_file)
+        click.echo(f"{spec_file}: ok ({spec.name}, {spec.region}, account "
+                   f"{spec.account or 'from credentials'})")
+
+    @group.command("package")
+    @SPEC_ARG
+    @click.option("--out", type=click.Path(path_type=Path), default=None,
+                  help="Where to write model.tar.gz (default: output_dir/name/).")
+    @click.option("--no-verify", is_flag=True, help="Skip the prediction inside the image.")
+    def package(spec_file: Path, out: Path | None, no_verify: bool) -> None:
+        """Build a deterministic model.tar.gz with a manifest and prove it in the image."""
+        spec = spec_mod.load(spec_file)
+        _artifact_lines(artifact_mod.package(spec, verify=not no_verify, out=out))
+
+    @group.command("push")
+    @SPEC_ARG
+    @PROFILE_OPT
+    def push(spec_file: Path, profile: str | None) -> None:
+        """Push the image to the spec's ECR repository; prints the reference by digest."""
+        spec = spec_mod.load(spec_file)
+        pushed = push_mod.push(spec, aws_mod.connect(spec.region, profile))
+        if pushed.created_repository:
+            _err(f"created ECR repository {pushed.repository_uri}")
+        if pushed.pushed_to != pushed.repository_uri.split("/")[0]:
+            _err(f"layers pushed to {pushed.pushed_to} ({push_mod.REGISTRY_OVERRIDE})")
+        click.echo(pushed.reference)
+
+    @group.command("publish")
+    @SPEC_ARG
+    @PROFILE_OPT
+    @click.option("--no-wait", is_flag=True, help="Return once the package is created.")
+    @click.option("--timeout", type=float, default=6 * 3600, show_default=True,
+                  help="Seconds to wait for validation.")
+    @click.option("--no-verify", is_flag=True, help="Skip the prediction inside the image.")
+    def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
+                no_verify: bool) -> None:
+        """Package, push, upload and create the certified model package (once per content)."""
+        spec = spec_mod.load(spec_file)
+        aws = aws_mod.connect(spec.region, profile)
+        publish_mod.check_account(aws, spec)
+        art = artifact_mod.package(spec, verify=not no_verify)
+        _artifact_lines(art)
+        image_ref = spec.image.uri or push_mod.push(spec, aws).reference
+        click.echo(f"image: {image_ref}")
+        result = publish_mod.publish(spec, aws, art, image_ref, _err, wait_for=not no_wait,
+                                     timeout=timeout)
+        click.echo(f"model package: {result.arn}")
+        click.echo(f"status: {result.status}")
+        if result.failures:
+            raise PlatformError("validation failed: " + "; ".join(result.failures))
+
+    @group.command("preflight")
+    @SPEC_ARG
+    @PROFILE_OPT
+    @click.option("--image-uri", default=None,
+                  help="The pushed image by digest to check (default: image.uri in the spec).")
+    @click.option("--no-aws", is_flag=True, help="Skip the checks that call AWS.")
+    def preflight(spec_file: Path, profile: str | None, image_uri: str | None,
+                  no_aws: bool) -> None:
+        """Run Marketplace's checks locally; one pass/fail line per check."""
+        spec = spec_mod.load(spec_file)
+        aws = None
+        if not no_aws:
+            try:
+                aws = aws_mod.connect(spec.region, profile)
+            except UserError as e:
+                _err(f"note: AWS checks skipped: {e}")
+        report = preflight_mod.run(spec, aws, image_ref=image_uri or spec.image.uri)
+        click.echo(report.render())
+        if report.figures:
+            click.echo("figures: " + ", ".join(f"{k}={v}" for k, v in report.figures.items()))
+        if not report.ok:
+            names = ", ".join(c.name for c in report.failed())
+            raise UserError(f"preflight failed: {names}")
+
+    @group.group("emulators")
+    def emulators() -> None:
+        """Local stand-ins for AWS: moto, a registry, the Catalog API emulator."""
+
+    @emulators.command("up")
+    def emulators_up() -> None:
+        """Start them (no-op when they already run); then: eval "$(smkit emulators env)"."""
+        services = manager.up()
+        for svc in services.values():
+            click.echo(f"{svc.name:9} {svc.url}  (pid {svc.pid}, log {svc.log})")
+        click.echo('point the kit at them: eval "$(smkit emulators env)"')
+
+    @emulators.command("down")
+    def emulators_down() -> None:
+        """Stop the emulators this checkout started."""
+        stopped = manager.down()
+        click.echo("stopped: " + (", ".join(stopped) or "nothing was running"))
+
+    @emulators.command("env")
+    def emulators_env() -> None:
+        """Print export lines pointing boto3 and smkit push at the running emulators."""
+        services = manager.read_state()
+        if not manager.healthy(services):
+            raise UserError("the emulators are not running; start them with "
+                            "`smkit emulators up`")
+        click.echo(manager.env_lines(services))

@@ -1,0 +1,250 @@
+"""``smkit preflight``: the checks Marketplace would make, run locally before submission.
+
+Each check returns pass, fail or skip with a one-line detail: the spec, role ARNs, one
+account and region (against the credentials, the bucket and the pushed image when AWS or
+the emulators answer), the artifact (versions, manifest), the image under ``--network none``
+(/ping within 2 s, healthy in under 4 minutes), the validation profile's transform through
+smkit's transform runner, and the CreateModelPackage request itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smkit_contract import env as envnames
+from smkit_contract import limits
+
+from . import artifact as artifact_mod
+from . import docker
+from .aws import Aws, call
+from .errors import SmkitError
+from .publish import model_package_request, s3_layout
+from .spec import ROLE_ARN_RE, Spec
+
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+@dataclass
+class Check:
+    """One line of the report."""
+
+    name: str
+    status: str
+    detail: str
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    """Every check, in order; ``ok`` when none failed."""
+
+    checks: list[Check] = field(default_factory=list)
+    #: Figures worth quoting (startup seconds, artifact size, ...).
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed (skips do not fail the report)."""
+        return all(c.status != FAIL for c in self.checks)
+
+    def failed(self) -> list[Check]:
+        """The checks that failed."""
+        return [c for c in self.checks if c.status == FAIL]
+
+    def render(self) -> str:
+        """The report as aligned text lines."""
+        width = max((len(c.name) for c in self.checks), default=10)
+        lines = [f"{c.status.upper():4}  {c.name:<{width}}  {c.detail}" for c in self.checks]
+        verdict = "ready to submit" if self.ok else f"{len(self.failed())} check(s) failed"
+        lines.append(f"preflight: {verdict}")
+        return "\n".join(lines)
+
+
+def _run(report: Report, name: str, fn: Callable[[], tuple[str, str]],
+         echo: Callable[[str], None] | None) -> str:
+    """Run one check; an expected smkit error becomes a failure with its message."""
+    t0 = time.monotonic()
+    try:
+        status, detail = fn()
+    except SmkitError as e:
+        status, detail = FAIL, str(e).splitlines()[0] if str(e) else type(e).__name__
+    check = Check(name, status, detail, time.monotonic() - t0)
+    report.checks.append(check)
+    if echo is not None:
+        echo(f"{check.status.upper():4}  {name}: {detail}")
+    return status
+
+
+def check_roles(spec: Spec, aws: Aws | None) -> tuple[str, str]:
+    """Role ARNs well formed (the spec enforces it) and, with AWS, the role exists."""
+    role = spec.validation.role
+    if not ROLE_ARN_RE.match(role):
+        return FAIL, f"validation.role {role!r} is not a role ARN"
+    if aws is None:
+        return PASS, f"{role} is a well-formed role ARN (existence not checked: no AWS)"
+    name = role.split(":role/", 1)[1].split("/")[-1]
+    try:
+        with call("iam", "GetRole"):
+            aws.client("iam").get_role(RoleName=name)
+    except SmkitError as e:
+        if "NoSuchEntity" in str(e):
+            return FAIL, f"{role} is well formed but the role does not exist; create it"
+        if "AccessDenied" in str(e):
+            return SKIP, f"{role} is well formed; not allowed to read it (iam:GetRole)"
+        raise
+    return PASS, f"{role} is well formed and exists"
+
+
+def check_account_region(spec: Spec, aws: Aws | None, image_ref: str | None) -> tuple[str, str]:
+    """Credentials, roles, bucket and image in one account and the spec's region."""
+    if aws is None:
+        return SKIP, "no AWS credentials or emulator: account and bucket region not checked"
+    from .publish import check_account
+
+    account = check_account(aws, spec)
+    s3 = aws.client("s3")
+    try:
+        with call("s3", "GetBucketLocation"):
+            loc = s3.get_bucket_location(Bucket=spec.s3.bucket).get("LocationConstraint")
+        bucket_region = loc or "us-east-1"
+    except SmkitError as e:
+        if "NoSuchBucket" not in str(e):
+            raise
+        bucket_region = None
+    if bucket_region is not None and bucket_region != spec.region:
+        return FAIL, (f"s3.bucket {spec.s3.bucket} is in {bucket_region}, region is "
+                      f"{spec.region}; use a bucket in {spec.region}")
+    if image_ref:
+        model_package_request(spec, image_ref, s3_layout(spec, "0" * 64, "0" * 64))
+    where = "bucket will be created" if bucket_region is None else f"bucket in {bucket_region}"
+    image = f", image {image_ref.split('/')[0]}" if image_ref else ""
+    return PASS, f"account {account}, region {spec.region}, {where}{image}"
+
+
+def check_network_none(spec: Spec, model_dir: Path, report: Report) -> tuple[str, str]:
+    """The image starts with no network and answers /ping 200 within 2 s, healthy < 4 min."""
+    with docker.serve(spec.image.local, model_dir, env=spec.environment, network="none",
+                      startup_timeout=limits.STARTUP_LIMIT_SECONDS) as server:
+        startup = server.ready_after or 0.0
+        t0 = time.monotonic()
+        status, _, _ = server.request_inside("GET", "/ping",
+                                             timeout=limits.PING_TIMEOUT_SECONDS)
+        ping_s = time.monotonic() - t0
+    report.figures["startup_seconds"] = round(startup, 2)
+    report.figures["ping_roundtrip_seconds"] = round(ping_s, 3)
+    if status != 200:
+        return FAIL, f"/ping answered {status} under --network none"
+    if startup >= limits.STARTUP_LIMIT_SECONDS:
+        limit = limits.STARTUP_LIMIT_SECONDS
+        return FAIL, f"healthy after {startup:.1f} s; SageMaker allows {limit} s"
+    return PASS, (f"healthy {startup:.1f} s after start (limit {limits.STARTUP_LIMIT_SECONDS} s);"
+                  f" /ping 200 within {limits.PING_TIMEOUT_SECONDS} s (round trip via docker "
+                  f"exec {ping_s:.2f} s)")
+
+
+def batch_env(spec: Spec) -> dict[str, str]:
+    """The variables SageMaker batch transform sets for the validation job."""
+    v = spec.validation
+    env = {**spec.environment, envnames.BATCH: "true"}
+    if v.max_payload_mb is not None:
+        env[envnames.MAX_PAYLOAD_IN_MB] = str(v.max_payload_mb)
+    if v.batch_strategy is not None:
+        env[envnames.BATCH_STRATEGY] = {"SingleRecord": "SINGLE_RECORD",
+                                        "MultiRecord": "MULTI_RECORD"}[v.batch_strategy]
+    if v.max_concurrent_transforms is not None:
+        env[envnames.MAX_CONCURRENT_TRANSFORMS] = str(v.max_concurrent_transforms)
+    return env
+
+
+def check_transform(spec: Spec, model_dir: Path, report: Report) -> tuple[str, str]:
+    """The validation profile's transform, through smkit's transform runner."""
+    try:
+        from .transform import TransformConfig, run_transform
+    except ImportError as e:
+        return SKIP, f"skipped: transform runner unavailable ({e})"
+    v = spec.validation
+    out = Path(tempfile.mkdtemp(prefix="smkit-preflight-"))
+    try:
+        with docker.serve(spec.image.local, model_dir, env=batch_env(spec)) as server:
+            assert server.url is not None
+            cfg = TransformConfig(
+                inputs=[v.input], output_dir=out, content_type=v.content_type,
+                accept=v.accept, split_type=v.split_type, batch_strategy=v.batch_strategy,
+                max_payload_mb=v.max_payload_mb,
+                max_concurrent_transforms=v.max_concurrent_transforms,
+                assemble_with=v.assemble_with, progress=False,
+            )
+            result = run_transform(cfg, endpoint_url=server.url)
+        report.figures["transform_seconds"] = round(result.seconds, 2)
+        report.figures["transform_records"] = result.records
+        if not result.ok:
+            return FAIL, result.summary().replace("\n", " | ")
+        return PASS, result.summary().splitlines()[0]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def check_request(spec: Spec, image_ref: str | None) -> tuple[str, str]:
+    """The CreateModelPackage request smkit would send is complete and certifiable."""
+    ref = image_ref or (f"{spec.account or '123456789012'}.dkr.ecr.{spec.region}.amazonaws.com/"
+                        f"{spec.image.repository}@sha256:{'0' * 64}")
+    request = model_package_request(spec, ref, s3_layout(spec, "0" * 64, "0" * 64))
+    inference = request["InferenceSpecification"]
+    problems = []
+    if request.get("CertifyForMarketplace") is not True:
+        problems.append("CertifyForMarketplace is not true")
+    for key in ("SupportedRealtimeInferenceInstanceTypes", "SupportedTransformInstanceTypes",
+                "SupportedContentTypes", "SupportedResponseMIMETypes"):
+        if not inference.get(key):
+            problems.append(f"{key} is empty")
+    if problems:
+        return FAIL, "; ".join(problems)
+    by = image_ref.split("@")[1][:19] + "..." if image_ref else "digest after smkit push"
+    return PASS, f"CertifyForMarketplace=True, image by {by}, 1 validation profile"
+
+
+def run(spec: Spec, aws: Aws | None, *, image_ref: str | None = None,
+        echo: Callable[[str], None] | None = None) -> Report:
+    """Run every check and return the report (never raises for a failed check)."""
+    report = Report()
+    _run(report, "spec", lambda: (PASS, f"{spec.name}: {len(spec.instance_types.realtime)} "
+                                  f"real-time, {len(spec.instance_types.transform)} transform "
+                                  "instance types, content types " + ", ".join(spec.content_types)),
+         echo)
+    _run(report, "role ARNs", lambda: check_roles(spec, aws), echo)
+    _run(report, "one account and region", lambda: check_account_region(spec, aws, image_ref),
+         echo)
+    _run(report, "model package request", lambda: check_request(spec, image_ref), echo)
+    tmp = Path(tempfile.mkdtemp(prefix="smkit-preflight-art-"))
+    try:
+        built: dict[str, Any] = {}
+
+        def build() -> tuple[str, str]:
+            art = artifact_mod.build(spec, out=tmp / "model.tar.gz")
+            built["art"] = art
+            artifact_mod.unpack(art.path, tmp / "model")
+            (tmp / "model").chmod(0o755)
+            report.figures["artifact_build_seconds"] = round(art.build_seconds, 3)
+            report.figures["artifact_bytes"] = art.size
+            versions = art.manifest["versions"]
+            return PASS, (f"{art.size:,} bytes, sha256 {art.sha256[:12]}..., scikit-learn "
+                          f"{versions['scikit-learn']} as in the image")
+
+        if _run(report, "artifact and versions", build, echo) != PASS:
+            for name in ("image under --network none", "validation transform"):
+                report.checks.append(Check(name, SKIP, "skipped: no artifact"))
+            return report
+        model_dir = tmp / "model"
+        _run(report, "image under --network none",
+             lambda: check_network_none(spec, model_dir, report), echo)
+        _run(report, "validation transform", lambda: check_transform(spec, model_dir, report),
+             echo)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return report
