@@ -19,7 +19,8 @@ Gotchas found by running it here (each handled below):
 - The endpoint binds 0.0.0.0:``port`` (8080). If the port is busy the SDK would happily ping
   whatever answers there, so smkit checks first: a container an earlier, dead smkit run left
   is removed; anything else is an error that names it.
-- Creating an endpoint polls ``/ping`` every 5 s (so a deploy takes 5-8 s).
+- Creating an endpoint polls ``/ping`` every 5 s (so a deploy takes 5-8 s) for up to 120 s;
+  ``local.health_check_timeout`` is read by the code but refused by the config schema.
 - The local transform runs synchronously inside ``transform(wait=False)``, never checks
   the HTTP status (an error body lands in the ``.out`` file), forces MaxConcurrentTransforms
   to 1 and ignores InputFilter/JoinSource/OutputFilter. smkit runs it in a thread with a
@@ -28,6 +29,7 @@ Gotchas found by running it here (each handled below):
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -41,7 +43,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from botocore.exceptions import BotoCoreError
 
 from . import docker
 from .errors import PlatformError, UserError
@@ -248,36 +252,82 @@ class LocalRun:
         return f"http://127.0.0.1:{self.port}"
 
 
+class _ThreadSplitStdout(io.TextIOBase):
+    """sys.stdout that sends what the SDK's hosting threads write to ``logs`` (or nowhere)
+    and everything else to the real stdout."""
+
+    def __init__(self, real: TextIO, logs: TextIO | None) -> None:
+        self.real = real
+        self.logs = logs
+
+    def write(self, s: str) -> int:
+        if type(threading.current_thread()).__name__ == "_HostingContainer":
+            if self.logs is not None:
+                self.logs.write(s)
+            return len(s)
+        return self.real.write(s)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+@contextmanager
+def _quiet_sdk(logs: TextIO | None) -> Iterator[None]:
+    """Send the SDK's container log (it writes to sys.stdout from a thread) to ``logs``, and
+    drop the error its hosting thread raises when teardown kills ``docker-compose up``."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        text = str(args.exc_value)
+        if isinstance(args.exc_value, RuntimeError) and "docker-compose" in text and (
+            "code: -15" in text or "code: -9" in text
+        ):
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    real = sys.stdout
+    sys.stdout = _ThreadSplitStdout(real, logs)
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        threading.excepthook = previous
+
+
 @contextmanager
 def local_run(image: str, model: Path, *, env: Mapping[str, str] | None = None,
-              port: int = DEFAULT_PORT, health_timeout: int = 120) -> Iterator[LocalRun]:
+              port: int = DEFAULT_PORT, logs: TextIO | None = None) -> Iterator[LocalRun]:
     """A LocalSession with ``model`` registered for ``image``; everything is removed after,
-    also on Ctrl-C or an error."""
+    also on Ctrl-C or an error. The container log goes to ``logs`` (default: dropped)."""
     if not docker.image_exists(image):
         raise UserError(f"image {image} is not built; run `make build-container`")
     run_id = uuid.uuid4().hex[:12]
     with tempfile.TemporaryDirectory(prefix="smkit-local-") as tmp:
         workdir = Path(tmp)
         tarball = make_tarball(model, workdir / "model")
-        with offline_environment(workdir):
+        with offline_environment(workdir), _quiet_sdk(logs):
             claim_port(port)
             try:
-                from sagemaker.core.local import LocalSession
+                try:
+                    from sagemaker.core.local import LocalSession
 
-                session = LocalSession()
-                session.config = {"local": {
-                    "serving_port": port,
-                    "health_check_timeout": health_timeout,
-                    "container_root": str(workdir),
-                    "container_config": {"labels": {RUN_LABEL: run_id,
-                                                    PID_LABEL: str(os.getpid())}},
-                }}
-                model_name = f"smkit-{run_id}"
-                session.sagemaker_client.create_model(
-                    ModelName=model_name,
-                    PrimaryContainer={"Image": image, "ModelDataUrl": f"file://{tarball}",
-                                      "Environment": dict(env or {})},
-                )
+                    session = LocalSession()
+                    session.config = {"local": {
+                        "serving_port": port,
+                        "container_root": str(workdir),
+                        "container_config": {"labels": {RUN_LABEL: run_id,
+                                                        PID_LABEL: str(os.getpid())}},
+                    }}
+                    model_name = f"smkit-{run_id}"
+                    session.sagemaker_client.create_model(
+                        ModelName=model_name,
+                        PrimaryContainer={"Image": image, "ModelDataUrl": f"file://{tarball}",
+                                          "Environment": dict(env or {})},
+                    )
+                except (ImportError, RuntimeError, ValueError, BotoCoreError) as e:
+                    raise PlatformError(f"the SageMaker SDK's local mode failed to start: "
+                                        f"{type(e).__name__}: {e}") from e
                 yield LocalRun(session, run_id, port, workdir, model_name)
             finally:
                 remove_run(run_id)
@@ -321,10 +371,10 @@ class LocalEndpoint:
 
 @contextmanager
 def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = None,
-                   port: int = DEFAULT_PORT, health_timeout: int = 120
+                   port: int = DEFAULT_PORT, logs: TextIO | None = None
                    ) -> Iterator[LocalEndpoint]:
     """Deploy ``model`` on ``image`` as an SDK local endpoint; tear it all down afterwards."""
-    with local_run(image, model, env=env, port=port, health_timeout=health_timeout) as run:
+    with local_run(image, model, env=env, port=port, logs=logs) as run:
         client = run.session.sagemaker_client
         name = f"smkit-{run.run_id}"
         client.create_endpoint_config(
@@ -336,9 +386,8 @@ def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = N
             try:
                 client.create_endpoint(EndpointName=name, EndpointConfigName=name)
             except RuntimeError as e:
-                logs = _run_logs(run.run_id)
                 raise PlatformError(f"the local endpoint did not become healthy: {e}. "
-                                    f"Container log:\n{logs[-3000:]}") from None
+                                    f"Container log:\n{_run_logs(run.run_id)[-3000:]}") from None
             yield LocalEndpoint(run, name)
         finally:
             client.delete_endpoint(EndpointName=name)
@@ -370,7 +419,7 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
                   strategy: str | None = None, assemble_with: str | None = "Line",
                   accept: str | None = None, max_payload_mb: int | None = None,
                   env: Mapping[str, str] | None = None, port: int = DEFAULT_PORT,
-                  deadline_s: float = 600) -> SdkTransformResult:
+                  deadline_s: float = 600, logs: TextIO | None = None) -> SdkTransformResult:
     """Run a batch transform through the SDK's local mode on a file or a folder of files.
 
     ``data``'s files each give ``<name>.out`` in ``output_dir``. The SDK does the work inside
@@ -384,7 +433,7 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
     files = [data] if data.is_file() else sorted(p for p in data.iterdir() if p.is_file())
     expected = [output_dir / (p.name + ".out") for p in files]
     started = time.monotonic()
-    with local_run(image, model, env=env, port=port) as run:
+    with local_run(image, model, env=env, port=port, logs=logs) as run:
         from sagemaker.core.transformer import Transformer
 
         transformer = Transformer(
