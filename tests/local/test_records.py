@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from smkit.errors import UserError
 from smkit.transform import TransformConfig, resolve
 from smkit.transform import records as rec
