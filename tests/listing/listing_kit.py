@@ -134,7 +134,8 @@ def start_catalog(sagemaker_url: str | None = None, delay: float = 0.2) -> Serve
 def create_package(moto_url: str, name: str, *, realtime: list[str], batch: list[str],
                    certify: bool = True, metering: str | None = None) -> str:
     """Create a model package in moto over HTTP; return its ARN."""
-    sm = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1")
+    sm = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
     container: dict[str, Any] = {
         "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/smkit:1",
         "ModelDataUrl": "s3://smkit-models/iris/model.tar.gz",

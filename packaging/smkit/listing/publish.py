@@ -131,9 +131,8 @@ def publish(client: Any, request: dict[str, Any], intent: Intent, *,
         if change.get("ChangeName") == "CreateOffer" and ident:
             outcome.offer_id = _entity_id(ident)
     if outcome.status != "SUCCEEDED":
-        why = final.get("FailureDescription") or final.get("FailureCode") or ""
+        code = f" ({final['FailureCode']})" if final.get("FailureCode") else ""
+        why = f": {final['FailureDescription']}" if final.get("FailureDescription") else ""
         details = "\n  ".join(outcome.errors) or "(no error details)"
-        raise PlatformError(
-            f"change set {cs_id} {outcome.status}{': ' + why if why else ''}\n  {details}"
-        )
+        raise PlatformError(f"change set {cs_id} {outcome.status}{code}{why}\n  {details}")
     return outcome

@@ -1,0 +1,261 @@
+"""Publishing through boto3's marketplace-catalog client against the Catalog emulator, which
+runs as a real subprocess and reads model packages from a moto server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from listing_kit import Server, create_package, start_catalog, stop, valid_data, write_listing
+
+from smkit.cli import main
+from smkit.errors import PlatformError
+from smkit.listing.publish import publish
+
+PRODUCT = "MachineLearningProduct@1.0"
+
+
+@pytest.fixture(scope="module")
+def packages(moto: Server) -> dict[str, str]:
+    """Model packages in moto: the listing's own, a narrower one, and an uncertified one."""
+    return {
+        "iris": create_package(moto.url, "iris-tree", realtime=["ml.m5.large", "ml.c5.xlarge"],
+                               batch=["ml.m5.large"]),
+        "narrow": create_package(moto.url, "iris-narrow",
+                                 realtime=["ml.m5.large", "ml.m5.xlarge"], batch=["ml.m5.large"]),
+        "uncertified": create_package(moto.url, "iris-uncertified", realtime=["ml.m5.large"],
+                                      batch=["ml.m5.large"], certify=False),
+    }
+
+
+@pytest.fixture
+def client(catalog: Server, packages: dict[str, str],
+           monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A marketplace-catalog client selected onto the emulator by the environment variable."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_CATALOG", catalog.url)
+    return boto3.client("marketplace-catalog", region_name="us-east-1")
+
+
+def _products(client: Any) -> list[dict[str, Any]]:
+    return client.list_entities(Catalog="AWSMarketplace",
+                                EntityType="MachineLearningProduct")["EntitySummaryList"]
+
+
+def _wait(client: Any, cs_id: str, deadline_s: float = 10) -> dict[str, Any]:
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        d = client.describe_change_set(Catalog="AWSMarketplace", ChangeSetId=cs_id)
+        if d["Status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return d
+        time.sleep(0.1)
+    raise AssertionError(f"change set {cs_id} did not finish")
+
+
+def test_validate_is_a_dry_run_that_succeeds_and_creates_nothing(
+        client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = len(_products(client))
+    path = write_listing(tmp_path, valid_data())
+    code = main(["listing", "publish", str(path), "--intent", "VALIDATE", "--interval", "0.1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "PREPARING" in out
+    assert "SUCCEEDED" in out
+    assert "validated" in out
+    assert len(_products(client)) == before
+    assert not (tmp_path / ".smkit" / "listing-state.json").exists()
+
+
+def test_apply_with_release_creates_the_product_and_offer_and_reruns_converge(
+        client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = valid_data()
+    data["product"]["title"] = "Iris classifier, applied"
+    path = write_listing(tmp_path, data)
+    args = ["listing", "publish", str(path), "--intent", "APPLY", "--release", "--interval", "0.1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "APPLYING" in out
+    assert "SUCCEEDED" in out
+    state = json.loads((tmp_path / ".smkit" / "listing-state.json").read_text())
+    assert state["product_id"].startswith("prod-")
+    assert state["offer_id"].startswith("offer-")
+
+    product = client.describe_entity(Catalog="AWSMarketplace", EntityId=state["product_id"])
+    assert product["EntityType"] == PRODUCT
+    details = product["DetailsDocument"]
+    assert details["Description"]["ProductTitle"] == "Iris classifier, applied"
+    assert details["Visibility"] == "Public"
+    assert details["Versions"][0]["VersionTitle"] == "1.0"
+    offer = client.describe_entity(Catalog="AWSMarketplace", EntityId=state["offer_id"])
+    assert offer["DetailsDocument"]["ProductId"] == state["product_id"]
+    assert offer["DetailsDocument"]["State"] == "Released"
+    listed = client.list_change_sets(
+        Catalog="AWSMarketplace",
+        FilterList=[{"Name": "EntityId", "ValueList": [state["product_id"]]}])
+    assert [s["Status"] for s in listed["ChangeSetSummaryList"]] == ["SUCCEEDED"]
+
+    # A second publish updates the same product instead of creating another one.
+    assert main(args[:-2] + ["--interval", "0.1"]) == 0
+    capsys.readouterr()
+    titles = [p["Name"] for p in _products(client)]
+    assert titles.count("Iris classifier, applied") == 1
+    again = json.loads((tmp_path / ".smkit" / "listing-state.json").read_text())
+    assert again["product_id"] == state["product_id"]
+    assert again["change_set_id"] != state["change_set_id"]
+
+
+def test_a_rejected_change_set_shows_every_error_the_service_returned(
+        client: Any, packages: dict[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    data = valid_data()
+    # The listing agrees with itself but not with the model package it names: the package
+    # supports ml.m5.xlarge (unpriced here) and not the recommended ml.c5.xlarge.
+    data["delivery"]["model_package_arn"] = packages["narrow"]
+    data["delivery"]["recommended_instance_types"]["realtime"] = "ml.c5.xlarge"
+    data["performance"]["instance_type"] = "ml.c5.xlarge"
+    path = write_listing(tmp_path, data)
+    code = main(["listing", "publish", str(path), "--intent", "APPLY", "--interval", "0.1"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "FAILED" in captured.out
+    err = captured.err
+    assert "Traceback" not in err
+    assert ("AddDeliveryOptions ($CreateProduct.Entity.Identifier): "
+            "INVALID_RECOMMENDED_INSTANCE_TYPE: RecommendedInstanceTypes.RealtimeInference "
+            "ml.c5.xlarge is not among") in err
+    assert ("UpdatePricingTerms ($CreateOffer.Entity.Identifier): UPDATE_PRICING_REQUIRED: "
+            "every supported instance type must be priced; no price for ml.m5.xlarge.m.i.r") in err
+    assert not (tmp_path / ".smkit" / "listing-state.json").exists()
+
+
+def test_limits_and_assets_fail_asynchronously_with_error_codes(client: Any) -> None:
+    request = {
+        "Catalog": "AWSMarketplace",
+        "ChangeSet": [
+            {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT},
+             "DetailsDocument": {}, "ChangeName": "CreateProduct"},
+            {"ChangeType": "UpdateInformation",
+             "Entity": {"Type": PRODUCT, "Identifier": "$CreateProduct.Entity.Identifier"},
+             "DetailsDocument": {"ProductTitle": "T" * 73, "Highlights": ["a", "b", "c", "d"],
+                                 "Categories": ["ML"], "LogoUrl": "http://example.com/l.png"}},
+        ],
+    }
+    with pytest.raises(PlatformError) as err:
+        publish(client, request, "VALIDATE", echo=lambda _: None, interval=0.1, timeout=10)
+    message = str(err.value)
+    assert "FAILED (CLIENT_ERROR)" in message
+    assert "INVALID_INPUT: ProductTitle allows at most 72 characters, got 73" in message
+    assert "INVALID_INPUT: Highlights takes 1 to 3 items, got 4" in message
+    assert "ASSET_VALIDATION_EXCEPTION: LogoUrl must be a public https URL" in message
+
+
+def test_an_uncertified_model_package_is_refused(client: Any, packages: dict[str, str]) -> None:
+    details = {
+        "Version": {"VersionTitle": "1.0", "ReleaseNotes": "x"},
+        "DeliveryOptions": [{"Details": {"SageMakerModelPackageDeliveryOptionDetails": {
+            "SageMakerModelPackageArn": packages["uncertified"],
+            "AccessRoleArn": "MarketplaceAccess",
+            "UsageInstructions": "Invoke it.",
+        }}}],
+    }
+    started = client.start_change_set(Catalog="AWSMarketplace", Intent="VALIDATE", ChangeSet=[
+        {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {},
+         "ChangeName": "CreateProduct"},
+        {"ChangeType": "AddDeliveryOptions",
+         "Entity": {"Type": PRODUCT, "Identifier": "$CreateProduct.Entity.Identifier"},
+         "Details": json.dumps(details)},
+    ])
+    final = _wait(client, started["ChangeSetId"])
+    assert final["Status"] == "FAILED"
+    errors = final["ChangeSet"][1]["ErrorDetailList"]
+    messages = [e["ErrorMessage"] for e in errors]
+    assert any("AccessRoleArn must be an IAM role ARN, not a role name" in m for m in messages)
+    assert any("CertifyForMarketplace=True" in m for m in messages)
+    assert final["ChangeSet"][0]["ErrorDetailList"] == []
+
+
+@pytest.mark.parametrize(("call", "code", "message"), [
+    (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "AddRevisions", "Entity": {"Type": PRODUCT}, "DetailsDocument": {}}]),
+     "ValidationException", "ChangeType 'AddRevisions' does not apply"),
+    (lambda c: c.start_change_set(Catalog="Elsewhere", ChangeSet=[
+        {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {}}]),
+     "ValidationException", "Catalog must be AWSMarketplace"),
+    (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "UpdateInformation",
+         "Entity": {"Type": PRODUCT, "Identifier": "prod-doesnotexist"},
+         "DetailsDocument": {}}]),
+     "ResourceNotFoundException", "prod-doesnotexist"),
+    (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "UpdateInformation",
+         "Entity": {"Type": PRODUCT, "Identifier": "$Missing.Entity.Identifier"},
+         "DetailsDocument": {}}]),
+     "ValidationException", "does not name an earlier"),
+    (lambda c: c.describe_entity(Catalog="AWSMarketplace", EntityId="prod-nothere"),
+     "ResourceNotFoundException", "prod-nothere"),
+    (lambda c: c.describe_change_set(Catalog="AWSMarketplace", ChangeSetId="nothere"),
+     "ResourceNotFoundException", "nothere"),
+], ids=["unknown change type", "wrong catalog", "unknown entity", "dangling reference",
+        "describe unknown entity", "describe unknown change set"])
+def test_malformed_requests_fail_synchronously_with_the_aws_error_code(
+        client: Any, call: Any, code: str, message: str) -> None:
+    with pytest.raises(ClientError) as err:
+        call(client)
+    assert err.value.response["Error"]["Code"] == code
+    assert message in err.value.response["Error"]["Message"]
+
+
+def test_the_same_client_request_token_returns_the_same_change_set(client: Any) -> None:
+    kwargs: dict[str, Any] = {
+        "Catalog": "AWSMarketplace", "Intent": "VALIDATE", "ClientRequestToken": "token-1",
+        "ChangeSet": [{"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT},
+                       "DetailsDocument": {}}],
+    }
+    first = client.start_change_set(**kwargs)["ChangeSetId"]
+    assert client.start_change_set(**kwargs)["ChangeSetId"] == first
+
+
+@pytest.fixture
+def slow_client(moto: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A client on a second emulator whose asynchronous steps take 1.5 s each."""
+    server = start_catalog(moto.url, delay=1.5)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_CATALOG", server.url)
+    try:
+        yield boto3.client("marketplace-catalog", region_name="us-east-1")
+    finally:
+        stop(server.proc)
+    assert server.proc.returncode == 0  # SIGTERM is a clean shutdown
+
+
+def test_a_preparing_change_set_can_be_cancelled_and_locks_its_entities(slow_client: Any) -> None:
+    c = slow_client
+    created = c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {},
+         "ChangeName": "CreateProduct"}])
+    final = _wait(c, created["ChangeSetId"])
+    assert final["Status"] == "SUCCEEDED"
+    product_id = final["ChangeSet"][0]["Entity"]["Identifier"].split("@")[0]
+
+    update = [{"ChangeType": "UpdateInformation",
+               "Entity": {"Type": PRODUCT, "Identifier": product_id},
+               "DetailsDocument": {"ProductTitle": "Locked"}}]
+    running = c.start_change_set(Catalog="AWSMarketplace", ChangeSet=update)
+    with pytest.raises(ClientError) as err:
+        c.start_change_set(Catalog="AWSMarketplace", ChangeSet=update)
+    assert err.value.response["Error"]["Code"] == "ResourceInUseException"
+
+    c.cancel_change_set(Catalog="AWSMarketplace", ChangeSetId=running["ChangeSetId"])
+    described = c.describe_change_set(Catalog="AWSMarketplace",
+                                      ChangeSetId=running["ChangeSetId"])
+    assert described["Status"] == "CANCELLED"
+    with pytest.raises(ClientError) as err:
+        c.cancel_change_set(Catalog="AWSMarketplace", ChangeSetId=running["ChangeSetId"])
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    time.sleep(1.7)  # the cancelled change set's scheduled step must not apply it
+    entity = c.describe_entity(Catalog="AWSMarketplace", EntityId=product_id)
+    assert "Description" not in entity["DetailsDocument"]
