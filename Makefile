@@ -6,7 +6,7 @@ IMAGE_LATEST := $(firstword $(subst :, ,$(IMAGE))):latest
 PY := .venv/bin/python
 export SMKIT_IMAGE := $(IMAGE)
 
-.PHONY: help install engine build-container emulators-up emulators-down browser test test-unit lint demo bench clean
+.PHONY: help install engine build-container emulators-up emulators-down browser test test-unit lint demo bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,8 +42,12 @@ lint: install ## ruff and mypy
 demo: ## the end-to-end journey, offline
 	@echo "make demo: not yet — it lands with the demo issue (#6). Try 'make test' meanwhile."
 
-bench: install build-container ## performance benchmarks (figures and ratios)
-	@echo "make bench: not yet — it lands with the performance issue (#8)."
+bench: install build-container ## benchmarks: figures and ratios in bench/results/ (ARGS=--quick)
+	@bash scripts/ensure-bench-tools.sh
+	$(PY) bench/run.py $(ARGS)
+
+bench-quick: ## the benchmark in under a minute
+	@$(MAKE) --no-print-directory bench ARGS=--quick
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

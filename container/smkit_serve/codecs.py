@@ -21,6 +21,8 @@ from smkit_contract import content_types as ct
 
 from .errors import BadRequest, NotAcceptable, UnsupportedMediaType
 
+_ASCII_COMPATIBLE = ("utf-8", "utf8", "ascii", "us-ascii", "latin-1", "iso-8859-1")
+
 NUMBER = "number"
 STRING = "string"
 
@@ -187,8 +189,43 @@ def _frame(matrix: np.ndarray, schema: Schema) -> Any:
     return pd.DataFrame(matrix, columns=list(schema.feature_names))
 
 
+_NUMERIC_BYTES = b"0123456789.eE+-, \t\n\r"
+
+
+def _numeric_csv_fast(body: bytes, schema: Schema) -> Decoded | None:
+    """Parse an all-numeric CSV body as one flat JSON array (orjson is several times faster
+    than splitting in Python); None sends anything unusual to the precise path, which also
+    words the errors."""
+    if body.translate(None, _NUMERIC_BYTES) or not body.strip():
+        return None
+    if b"\r" in body:
+        body = body.replace(b"\r\n", b"\n")
+    body = body.rstrip(b"\n")
+    rows = body.count(b"\n") + 1
+    try:
+        flat = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:
+        return None  # empty cells, "1.", ".5", "+1" and the like: CSV, but not JSON
+    width, extra = divmod(len(flat), rows)
+    if extra or (schema.n_features is not None and width != schema.n_features):
+        return None
+    if rows > 1:
+        # Equal totals can hide ragged lines; count the commas of every line.
+        raw = np.frombuffer(body, dtype=np.uint8)
+        commas = np.flatnonzero(raw == 44)
+        per_line = np.diff(np.searchsorted(commas, np.flatnonzero(raw == 10)), prepend=0)
+        if np.any(per_line != width - 1):
+            return None
+    matrix = np.array(flat, dtype=np.float64).reshape(rows, width)
+    return Decoded(_frame(matrix, schema), rows)
+
+
 def decode_csv(body: bytes, charset: str | None, schema: Schema) -> Decoded:
     """Headerless CSV, one record per line; quoted fields allowed."""
+    if schema.all_numeric and (charset is None or charset.lower() in _ASCII_COMPATIBLE):
+        fast = _numeric_csv_fast(body, schema)
+        if fast is not None:
+            return fast
     text = _text(body, charset)
     if "\r" in text:
         text = text.replace("\r\n", "\n")

@@ -365,6 +365,8 @@ def test_empty_csv_cells_are_missing_values(tmp_path: Path, iris) -> None:
         (b"5.1,3.5,1.4\n6.7,3.0,5.2,2.3", "text/csv", "expected 4 columns, got 3 on line 1"),
         (b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2", "text/csv", "expected 4 columns, got 3 on line 2"),
         (b"5.1,3.5,1.4,0.2\n\n6.7,3.0,5.2,2.3", "text/csv", "line 2 is empty"),
+        # Eight numbers on two lines, but ragged: the fast path must not reshape them.
+        (b"1,2,3\n4,5,6,7,8", "text/csv", "expected 4 columns, got 3 on line 1"),
         (b"", "text/csv", "empty"),
         (b"\xff\xfe,1,2,3", "text/csv", "not valid utf-8"),
         (b'"5.1,3.5', "text/csv", "malformed CSV"),

@@ -1,0 +1,473 @@
+"""`make bench`: measure smkit's server against the model alone and an HTTP floor, in one run.
+
+Prints a table (requests/s, rows/s, p50/p99, errors per scenario and content type; in-process
+predict time; ratios to the model-alone limit and to the floor; cold start; PSS memory; image
+size; a batch transform over a large CSV through smkit's runner) and writes it to
+``bench/results/<date>.md`` with the raw figures in a ``.json`` beside it.
+
+All load stays on 127.0.0.1 and every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.datasets import load_iris, make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
+WORKERS = 2
+FLOOR_APP = '''
+def app(environ, start_response):
+    environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/csv"), ("Content-Length", "1")])
+    return [b"0"]
+'''
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ping(url: str) -> int | None:
+    """Status of GET /ping, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=2) as r:  # noqa: S310
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except OSError:
+        return None
+
+
+def wait_ready(url: str, deadline_s: float = 60) -> float:
+    """Seconds until /ping answered 200; raises after ``deadline_s``."""
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        if ping(url) == 200:
+            return time.monotonic() - start
+        time.sleep(0.01)
+    raise TimeoutError(f"{url}/ping not healthy within {deadline_s}s")
+
+
+def pss_kib(pids: list[int]) -> int:
+    """Total proportional set size of ``pids`` (shared pages split between them)."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        m = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+        total += int(m.group(1)) if m else 0
+    return total
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid``."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+@dataclass
+class Server:
+    """A server process on the host."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    cold_start_s: float
+
+
+@contextmanager
+def host_server(cmd: list[str], env: dict[str, str], port: int, cwd: Path | None = None
+                ) -> Iterator[Server]:
+    """Start ``cmd`` (a server on ``port``), wait for it, stop it with SIGTERM afterwards."""
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cold = wait_ready(url) + 0.0
+        cold = time.monotonic() - t0
+        # Let every worker boot before measuring.
+        deadline = time.monotonic() + 20
+        while len(children(proc.pid)) < WORKERS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        yield Server(url, proc, cold)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass
+class Load:
+    """What wrk measured."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def wrk(url: str, body_file: Path, content_type: str, connections: int, seconds: float,
+        accept: str | None = None) -> Load:
+    """Run wrk against POST ``url`` with the body in ``body_file``."""
+    script = body_file.with_suffix(".lua")
+    accept_line = f'wrk.headers["Accept"] = "{accept}"\n' if accept else ""
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*a"); f:close()\n'
+        f'wrk.headers["Content-Type"] = "{content_type}"\n{accept_line}'
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, timeout=seconds + 60, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(g) for g in sock.groups()) if sock else 0
+    )
+    return Load(rps, _latency(out, "50%"), _latency(out, "99%"), errors, requests)
+
+
+def _latency(out: str, pct: str) -> float:
+    m = re.search(rf"^\s+{re.escape(pct)}\s+([\d.]+)(us|ms|s)", out, re.M)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def predict_seconds(model: Any, X: np.ndarray, budget_s: float) -> float:
+    """Median seconds of one in-process ``model.predict(X)`` call."""
+    model.predict(X)
+    times: list[float] = []
+    end = time.monotonic() + budget_s
+    while time.monotonic() < end or len(times) < 5:
+        t0 = time.perf_counter()
+        model.predict(X)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Scenario:
+    """One model and payload."""
+
+    name: str
+    model_dir: Path
+    X: np.ndarray
+    rows: int
+    connections: int
+    #: "floor" (iris: compare to the HTTP floor) or "model" (RF: compare to model-alone).
+    target: str
+
+
+def write_payloads(sc: Scenario, work: Path) -> dict[str, Path]:
+    """The scenario's request body as CSV and as JSON."""
+    X = sc.X[: sc.rows]
+    slug = re.sub(r"[^a-z0-9]+", "-", sc.name.lower()).strip("-")
+    csv_path = work / f"{slug}.csv"
+    csv_path.write_text("\n".join(",".join(repr(float(v)) for v in row) for row in X))
+    json_path = work / f"{slug}.json"
+    json_path.write_text(json.dumps({"instances": X.tolist()}))
+    return {"text/csv": csv_path, "application/json": json_path}
+
+
+def build_models(work: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+    """Train the iris tree and the 100-tree forest on 20 features into ``work``."""
+    X, y = load_iris(return_X_y=True)
+    iris_dir = work / "iris"
+    iris_dir.mkdir()
+    joblib.dump(DecisionTreeClassifier(random_state=0).fit(X, y), iris_dir / "model.joblib")
+    Xr, yr = make_classification(n_samples=5000, n_features=20, random_state=0)
+    rf_dir = work / "rf"
+    rf_dir.mkdir()
+    joblib.dump(RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1).fit(Xr, yr),
+                rf_dir / "model.joblib")
+    rng = np.random.default_rng(0)
+    iris_rows = X[rng.integers(0, len(X), 1000)]
+    rf_rows = Xr[rng.integers(0, len(Xr), 1000)]
+    return iris_dir, rf_dir, iris_rows, rf_rows
+
+
+def serve_cmd() -> list[str]:
+    """The server as the image runs it, but on the host's Python."""
+    return [sys.executable, "-m", "smkit_serve", "serve"]
+
+
+def server_env(model_dir: Path, port: int) -> dict[str, str]:
+    """Environment for a 2-worker server on ``port``."""
+    return {"SMKIT_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
+            "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS), "SMKIT_ACCESS_LOG": "false"}
+
+
+@dataclass
+class Report:
+    """Everything measured in one run."""
+
+    started: str
+    quick: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+    def target(self, name: str, value: float, goal: float, higher_is_better: bool, unit: str
+               ) -> None:
+        """Record a target and whether this run met it."""
+        ok = value >= goal if higher_is_better else value <= goal
+        self.targets.append({"target": name, "value": value, "goal": goal, "unit": unit,
+                             "met": ok, "higher_is_better": higher_is_better})
+
+
+def run_throughput(report: Report, scenarios: list[Scenario], work: Path, seconds: float,
+                   predict_budget: float) -> None:
+    """Each scenario x content type against the server, plus the HTTP floor."""
+    floor_dir = work / "floor"
+    floor_dir.mkdir()
+    (floor_dir / "floorapp.py").write_text(FLOOR_APP)
+    cpus = len(os.sched_getaffinity(0))
+    for sc in scenarios:
+        payloads = write_payloads(sc, work)
+        model = joblib.load(sc.model_dir / "model.joblib")
+        t_pred = predict_seconds(model, sc.X[: sc.rows], predict_budget)
+        model_alone_rps = cpus / t_pred
+        port = free_port()
+        with host_server(serve_cmd(), server_env(sc.model_dir, port), port) as srv:
+            loads = {ct: wrk(f"{srv.url}/invocations", p, ct, sc.connections, seconds)
+                     for ct, p in payloads.items()}
+        port = free_port()
+        floor_cmd = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(WORKERS), "-b",
+                     f"127.0.0.1:{port}", "--log-level", "warning", "floorapp:app"]
+        with host_server(floor_cmd, {}, port, cwd=floor_dir) as floor:
+            floor_load = wrk(f"{floor.url}/", payloads["text/csv"], "text/csv", sc.connections,
+                             seconds)
+        for ct, load in loads.items():
+            report.rows.append({
+                "scenario": sc.name, "content_type": ct, "rps": load.rps,
+                "rows_per_s": load.rps * sc.rows, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms,
+                "errors": load.errors, "requests": load.requests,
+                "predict_us": t_pred * 1e6, "model_alone_rps": model_alone_rps,
+                "ratio_model": load.rps / model_alone_rps, "floor_rps": floor_load.rps,
+                "ratio_floor": load.rps / floor_load.rps,
+            })
+        csv_row = next(r for r in report.rows
+                       if r["scenario"] == sc.name and r["content_type"] == "text/csv")
+        if sc.target == "floor":
+            goal = 0.6 if sc.rows == 1 else 0.3
+            report.target(f"{sc.name} CSV: share of the HTTP floor", csv_row["ratio_floor"],
+                          goal, True, "ratio")
+        else:
+            report.target(f"{sc.name} CSV: share of model-alone throughput",
+                          csv_row["ratio_model"], 0.85, True, "ratio")
+
+
+def run_cold_start_and_memory(report: Report, iris_dir: Path) -> None:
+    """Cold start outside Docker and in the container; PSS of a 2-worker server."""
+    port = free_port()
+    with host_server(serve_cmd(), server_env(iris_dir, port), port) as srv:
+        report.facts["cold_start_host_s"] = srv.cold_start_s
+        pids = [srv.proc.pid, *children(srv.proc.pid)]
+        report.facts["pss_2_workers_mib"] = pss_kib(pids) / 1024
+        report.facts["processes_measured"] = len(pids)
+    report.target("cold start to healthy /ping, host", report.facts["cold_start_host_s"], 1.0,
+                  False, "s")
+    report.target("PSS of a 2-worker server (iris)", report.facts["pss_2_workers_mib"], 150,
+                  False, "MiB")
+    if shutil.which("docker") is None:
+        return
+    name = f"smkit-bench-{os.getpid()}"
+    port = free_port()
+    t0 = time.monotonic()
+    subprocess.run(["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080",
+                    "-e", f"SAGEMAKER_MODEL_SERVER_WORKERS={WORKERS}",
+                    "-v", f"{iris_dir}:/opt/ml/model:ro", IMAGE, "serve"],
+                   check=True, capture_output=True)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        report.facts["cold_start_container_s"] = time.monotonic() - t0
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    report.target("cold start to healthy /ping, container",
+                  report.facts["cold_start_container_s"], 3.0, False, "s")
+    size = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", IMAGE],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    report.facts["image_mb"] = int(size) / 1e6
+    report.target("image size", report.facts["image_mb"], 400, False, "MB")
+
+
+def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work: Path,
+                        size_mb: int, predict_budget: float) -> None:
+    """A batch transform over a ``size_mb`` CSV through smkit's runner against the image."""
+    try:
+        from smkit.transform import TransformConfig, run_transform
+    except ImportError as e:
+        report.facts["transform_skipped"] = f"transform runner not available: {e}"
+        return
+    from smkit.docker import serve
+
+    src = work / "big.csv"
+    line_block = "\n".join(",".join(f"{v:.6g}" for v in row) for row in rf_rows) + "\n"
+    rows_per_block = len(rf_rows)
+    blocks = max(1, int(size_mb * 1e6 // len(line_block)))
+    with src.open("w") as f:
+        for _ in range(blocks):
+            f.write(line_block)
+    total_rows = blocks * rows_per_block
+    model = joblib.load(rf_dir / "model.joblib")
+    cpus = len(os.sched_getaffinity(0))
+    # In-process throughput on the same kind of mini-batch the runner sends (6 MB of rows).
+    batch_rows = min(total_rows, int(6e6 // (len(line_block) / rows_per_block)))
+    Xb = np.tile(rf_rows, (batch_rows // rows_per_block + 1, 1))[:batch_rows]
+    t_batch = predict_seconds(model, Xb, predict_budget)
+    inproc_rows_s = cpus * batch_rows / t_batch
+    out = work / "out"
+    env = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS),
+           "SMKIT_ACCESS_LOG": "false"}
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with serve(IMAGE, rf_dir, env=env) as srv:
+        assert srv.url is not None
+        t0 = time.monotonic()
+        result = run_transform(TransformConfig(inputs=[src], output_dir=out,
+                                               content_type="text/csv", split_type="Line"),
+                               endpoint_url=srv.url)
+        elapsed = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rows_s = total_rows / elapsed
+    report.facts.update({
+        "transform_file_mb": src.stat().st_size / 1e6, "transform_rows": total_rows,
+        "transform_seconds": elapsed, "transform_rows_per_s": rows_s,
+        "transform_inprocess_rows_per_s": inproc_rows_s,
+        "transform_ratio": rows_s / inproc_rows_s, "transform_ok": bool(result.ok),
+        "transform_runner_peak_rss_growth_mib": max(0, after - before) / 1024,
+    })
+    report.target("batch transform: share of in-process predict throughput (RF)",
+                  rows_s / inproc_rows_s, 0.85, True, "ratio")
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def render(report: Report) -> str:
+    """The report as Markdown."""
+    lines = [f"# smkit bench, {report.started}{' (quick)' if report.quick else ''}", "",
+             f"{len(os.sched_getaffinity(0))} CPUs, {WORKERS} workers, wrk over loopback.", "",
+             "| scenario | type | req/s | rows/s | p50 ms | p99 ms | errors | predict µs "
+             "| model-alone req/s | ratio to model | floor req/s | ratio to floor |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report.rows:
+        lines.append(
+            f"| {r['scenario']} | {r['content_type']} | {r['rps']:,.0f} | {r['rows_per_s']:,.0f} "
+            f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['predict_us']:,.0f} "
+            f"| {r['model_alone_rps']:,.0f} | {r['ratio_model']:.2f} | {r['floor_rps']:,.0f} "
+            f"| {r['ratio_floor']:.2f} |")
+    lines += ["", "| fact | value |", "|---|---|"]
+    for k, v in report.facts.items():
+        lines.append(f"| {k} | {v:,.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
+    lines += ["", "| target | this run | goal | met |", "|---|---:|---:|---|"]
+    for t in report.targets:
+        op = "≥" if t["higher_is_better"] else "≤"
+        lines.append(f"| {t['target']} | {t['value']:.3f} {t['unit']} | {op} {t['goal']} "
+                     f"| {'yes' if t['met'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; ``--quick`` finishes in under a minute."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, a 50 MB transform")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--transform-mb", type=int, default=None,
+                        help="size of the transform input (default 1000, quick 50)")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench: wrk is missing; run `make bench` (it installs it)", file=sys.stderr)
+        return 2
+    seconds = 2.0 if args.quick else 8.0
+    budget = 0.5 if args.quick else 2.0
+    size_mb = args.transform_mb or (50 if args.quick else 1000)
+    report = Report(started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                    quick=args.quick)
+    with tempfile.TemporaryDirectory(prefix="smkit-bench-") as tmp:
+        work = Path(tmp)
+        iris_dir, rf_dir, iris_rows, rf_rows = build_models(work)
+        scenarios = [
+            Scenario("iris, 1 row", iris_dir, iris_rows, 1, 8, "floor"),
+            Scenario("iris, 1,000 rows", iris_dir, iris_rows, 1000, 4, "floor"),
+            Scenario("RF 100 trees, 1 row", rf_dir, rf_rows, 1, 8, "model"),
+            Scenario("RF 100 trees, 1,000 rows", rf_dir, rf_rows, 1000, 4, "model"),
+        ]
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("throughput", lambda: run_throughput(report, scenarios, work, seconds, budget)),
+            ("cold start and memory", lambda: run_cold_start_and_memory(report, iris_dir)),
+            ("batch transform", lambda: run_transform_bench(report, rf_dir, rf_rows, work,
+                                                            size_mb, budget)),
+        ]
+        for label, step in steps:
+            t0 = time.monotonic()
+            print(f"bench: {label}...", file=sys.stderr, flush=True)
+            step()
+            print(f"bench: {label} done in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    text = render(report)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d-%H%M")
+    suffix = "-quick" if args.quick else ""
+    (RESULTS / f"{stamp}{suffix}.md").write_text(text)
+    (RESULTS / f"{stamp}{suffix}.json").write_text(json.dumps(
+        {"started": report.started, "quick": report.quick, "rows": report.rows,
+         "facts": report.facts, "targets": report.targets}, indent=1))
+    missed = [t["target"] for t in report.targets if not t["met"]]
+    if missed:
+        print("bench: targets missed: " + "; ".join(missed), file=sys.stderr)
+    return 1 if (missed and args.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
