@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from listing_kit import PACKAGE_ARN, ROLE_ARN, valid_data, write_listing
-
 from smkit.cli import main
 from smkit.listing.changesets import Samples, build_request
 from smkit.listing.model import parse_listing

@@ -1,4 +1,4 @@
-"""listing.yaml validation: every documented limit fails with the field, the limit and the length."""
+"""listing.yaml validation: each documented limit fails naming the field, limit and length."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from listing_kit import valid_data, write_listing
-
 from smkit.cli import main
 from smkit.errors import UserError
 from smkit.listing.model import load_listing, parse_listing
@@ -192,7 +191,8 @@ def test_check_exits_2_with_a_clear_error_and_no_traceback(
     assert "Traceback" not in err
 
 
-def test_check_of_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_of_a_missing_file_exits_2(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["listing", "check", str(tmp_path / "nope.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
 
@@ -218,3 +218,18 @@ def test_check_refuses_a_listing_whose_sample_files_are_missing(
     (tmp_path / "samples" / "output.csv").unlink()
     assert main(["listing", "check", str(path)]) == 2
     assert "delivery.output.sample_file: cannot read" in capsys.readouterr().err
+
+
+def test_numbers_typed_in_yaml_are_taken_as_text_and_prices_in_plain_notation(
+        tmp_path: Path) -> None:
+    data = valid_data()
+    data["delivery"]["version_title"] = 1.0
+    data["pricing"]["realtime"] = {"ml.m5.large": 0.5, "ml.c5.xlarge": 1}
+    listing = parse_listing(data)
+    assert listing.delivery.version_title == "1.0"
+    assert listing.pricing.realtime == {"ml.m5.large": "0.5", "ml.c5.xlarge": "1"}
+    data = valid_data()
+    data["delivery"]["metering"] = "per-inference"
+    data["pricing"] = {"model": "per-inference", "per_inference": 1e-05,
+                       "batch": {"ml.m5.large": "0.40"}}
+    assert parse_listing(data).pricing.per_inference == "0.00001"

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from listing_kit import valid_data, write_listing
-
 from smkit.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="no chromium: run `make browser` (scripts/ensure-chromium.sh)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium: run `make browser` (scripts/ensure-chromium.sh)")
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from listing_kit import Server, create_package, start_catalog, stop, valid_data, write_listing
-
 from smkit.cli import main
 from smkit.errors import PlatformError
 from smkit.listing.publish import publish
@@ -100,7 +99,7 @@ def test_apply_with_release_creates_the_product_and_offer_and_reruns_converge(
     assert [s["Status"] for s in listed["ChangeSetSummaryList"]] == ["SUCCEEDED"]
 
     # A second publish updates the same product instead of creating another one.
-    assert main(args[:-2] + ["--interval", "0.1"]) == 0
+    assert main(["listing", "publish", str(path), "--intent", "APPLY", "--interval", "0.1"]) == 0
     capsys.readouterr()
     titles = [p["Name"] for p in _products(client)]
     assert titles.count("Iris classifier, applied") == 1

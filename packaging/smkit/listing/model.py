@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import UserError
 from . import limits
@@ -54,7 +62,9 @@ def _count(field: str, items: list[Any], lo: int, hi: int) -> list[Any]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # YAML turns `version_title: 1.0` or `ml.m5.large: 0.50` into numbers; accept them as text.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              coerce_numbers_to_str=True)
 
 
 class Resource(_Strict):
@@ -301,7 +311,15 @@ class Delivery(_Strict):
         return self
 
 
-Price = Annotated[str, Field(min_length=1)]
+def _plain_decimal(value: str) -> str:
+    """``1e-05`` -> ``0.00001``: the Catalog API takes prices in plain notation."""
+    try:
+        return format(Decimal(value), "f")
+    except InvalidOperation:
+        return value  # reported with the field name by Pricing's validator
+
+
+Price = Annotated[str, Field(min_length=1), AfterValidator(_plain_decimal)]
 
 
 def _price(field: str, value: str) -> Decimal:

@@ -254,6 +254,23 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
     }
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as ``|`` blocks, so usage instructions stay readable."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """YAML a seller can edit: keys in order, multi-line text as blocks."""
+    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
 def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                  validation: Path | None, access_role_arn: str | None, measure_it: bool = True,
                  echo: Callable[[str], None] = print) -> Path:
@@ -295,8 +312,7 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                          validation=validation, region=region)
     header = ("# smkit listing: fill in every TODO, then `smkit listing check`.\n"
               "# samples/ holds the sample input and the model's own answer to it.\n")
-    out.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
-                   encoding="utf-8")
+    out.write_text(header + dump_yaml(data), encoding="utf-8")
     return out
 
 
