@@ -17,7 +17,6 @@ import pytest
 import yaml
 from listing_kit import ROLE_ARN, Server, create_package
 from sklearn.datasets import load_iris
-
 from smkit.cli import main
 
 SAMPLE_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]]
