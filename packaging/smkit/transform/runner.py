@@ -60,6 +60,8 @@ class FileResult:
     records: int = 0
     #: Records answered with a placeholder (keep_going).
     placeholders: int = 0
+    #: Mini-batches (requests) made for the file, retries of single records not counted.
+    batches: int = 0
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -359,6 +361,7 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
             return
         assert outcome is not None
         progress.advance(item.end - item.start, item.records)
+        state.result.batches += 1
         if state.failed:
             return
         if outcome.failure is not None:
