@@ -258,3 +258,52 @@ def test_a_preparing_change_set_can_be_cancelled_and_locks_its_entities(slow_cli
     time.sleep(1.7)  # the cancelled change set's scheduled step must not apply it
     entity = c.describe_entity(Catalog="AWSMarketplace", EntityId=product_id)
     assert "Description" not in entity["DetailsDocument"]
+
+
+def test_a_private_listing_can_never_become_public(
+        client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = valid_data()
+    data["product"]["title"] = "Private iris"
+    data["visibility"] = "Private"
+    data["buyer_accounts"] = ["111122223333"]
+    path = write_listing(tmp_path, data)
+    assert main(["listing", "publish", str(path), "--intent", "APPLY", "--release",
+                 "--interval", "0.1"]) == 0
+    product_id = json.loads((tmp_path / ".smkit" / "listing-state.json").read_text())["product_id"]
+    entity = client.describe_entity(Catalog="AWSMarketplace", EntityId=product_id)
+    assert entity["DetailsDocument"]["Visibility"] == "Limited"
+    assert entity["DetailsDocument"]["Targeting"] == {
+        "PositiveTargeting": {"BuyerAccounts": ["111122223333"]}}
+
+    started = client.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "UpdateVisibility", "Entity": {"Type": PRODUCT, "Identifier": product_id},
+         "DetailsDocument": {"TargetVisibility": "Public"}}])
+    final = _wait(client, started["ChangeSetId"])
+    assert final["Status"] == "FAILED"
+    assert final["ChangeSet"][0]["ErrorDetailList"] == [
+        {"ErrorCode": "INVALID_INPUT", "ErrorMessage": "a Private listing can never become Public"}]
+
+
+def test_free_trials_outside_5_to_120_days_or_on_per_inference_pricing_fail(client: Any) -> None:
+    created = client.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {},
+         "ChangeName": "CreateProduct"},
+        {"ChangeType": "CreateOffer", "Entity": {"Type": "Offer@1.0"},
+         "DetailsDocument": {"ProductId": "$CreateProduct.Entity.Identifier"},
+         "ChangeName": "CreateOffer"},
+        {"ChangeType": "UpdatePricingTerms",
+         "Entity": {"Type": "Offer@1.0", "Identifier": "$CreateOffer.Entity.Identifier"},
+         "DetailsDocument": {"PricingModel": "Usage", "Terms": [
+             {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD",
+              "RateCards": [{"RateCard": [{"DimensionKey": "m.i.c", "Price": "0.001"}]}]},
+             {"Type": "FreeTrialPricingTerm", "Duration": "P4D",
+              "Grants": [{"DimensionKey": "m.i.c"}]}]}},
+    ], Intent="VALIDATE")
+    final = _wait(client, created["ChangeSetId"])
+    assert final["Status"] == "FAILED"
+    assert final["ChangeSet"][2]["ErrorDetailList"] == [
+        {"ErrorCode": "INVALID_INPUT",
+         "ErrorMessage": "FreeTrialPricingTerm.Duration must be P5D to P120D, got 'P4D'"},
+        {"ErrorCode": "INVALID_INPUT",
+         "ErrorMessage": "a free trial applies to hourly pricing only, not m.i.c"},
+    ]

@@ -63,6 +63,10 @@ _DIMENSION = re.compile(r"^(ml\.[a-z0-9]+\.[a-z0-9]+)\.m\.i\.([rb])$")
 PackageLookup = Callable[[str], dict[str, Any] | None]
 
 
+class PackageLookupError(Exception):
+    """SageMaker could not be asked about a model package (as opposed to: it does not exist)."""
+
+
 class ApiError(Exception):
     """A synchronous AWS error: HTTP status, error code and message."""
 
@@ -222,7 +226,11 @@ def _delivery_errors(details: dict[str, Any], sim: _Sim,
         rec = sm.get("RecommendedInstanceTypes") or {}
         package = None
         if sim.lookup is not None and _PACKAGE_ARN.match(str(arn)):
-            package = sim.lookup(str(arn))
+            try:
+                package = sim.lookup(str(arn))
+            except PackageLookupError as e:
+                errs.append(("INVALID_INPUT", str(e)))
+                continue
             if package is None:
                 errs.append(("INVALID_INPUT", f"model package {arn} does not exist"))
             elif not package.get("CertifyForMarketplace"):
@@ -764,13 +772,19 @@ def sagemaker_lookup(endpoint: str, region: str) -> PackageLookup:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client("sagemaker", endpoint_url=endpoint, region_name=region)
+    # The endpoint is a local stand-in, so dummy credentials do when none are configured.
+    session = boto3.session.Session()
+    creds = {} if session.get_credentials() is not None else {
+        "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    client = boto3.client("sagemaker", endpoint_url=endpoint, region_name=region, **creds)
 
     def lookup(arn: str) -> dict[str, Any] | None:
         try:
             return dict(client.describe_model_package(ModelPackageName=arn))
-        except (ClientError, BotoCoreError):
+        except ClientError:
             return None
+        except BotoCoreError as e:
+            raise PackageLookupError(f"could not read {arn} from {endpoint}: {e}") from e
 
     return lookup
 
