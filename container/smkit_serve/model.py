@@ -21,8 +21,12 @@ from .codecs import NUMBER, STRING, Schema
 
 log = logging.getLogger("smkit.model")
 
-#: Model file names tried in order when no model_fn hook is given.
-MODEL_FILES = ("model.joblib", "model.pkl", "model.pickle")
+#: Model file names tried in order when no model_fn hook is given. ``.skops`` files load
+#: without unpickling arbitrary objects; the others are pickles, which run code when loaded.
+MODEL_FILES = ("model.joblib", "model.skops", "model.pkl", "model.pickle")
+#: Extra types a seller trusts in model.skops, one fully qualified name per line.
+SKOPS_TRUSTED_FILE = "skops-trusted.txt"
+_SKOPS_OWN = ("sklearn.", "numpy.", "scipy.")
 #: Sample inputs (by extension) used for the start-up smoke prediction, in order.
 SAMPLE_FILES = {
     "sample_input.csv": "text/csv",
@@ -144,6 +148,55 @@ def _load_joblib(path: Path) -> Any:
     return model
 
 
+def _load_skops(path: Path) -> Any:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as e:
+        raise ModelLoadError(f"{path.name} is not a readable skops file ({e})") from e
+    trusted_file = path.parent / SKOPS_TRUSTED_FILE
+    trusted = set()
+    if trusted_file.is_file():
+        trusted = {ln.strip() for ln in trusted_file.read_text().splitlines() if ln.strip()}
+    # Types of the libraries in the image are trusted; anything else the seller must name.
+    refused = [t for t in untrusted if t not in trusted and not t.startswith(_SKOPS_OWN)]
+    if refused:
+        raise ModelLoadError(
+            f"{path.name} uses types skops does not trust by default: {', '.join(refused)}. "
+            f"If you trust them, list them one per line in {SKOPS_TRUSTED_FILE} next to it"
+        )
+    try:
+        return sio.load(path, trusted=untrusted)
+    except Exception as e:
+        raise ModelLoadError(f"{path.name} could not be loaded by skops ({e})") from e
+
+
+def verify_manifest(model_dir: str) -> str | None:
+    """Check the model directory against its manifest.json; return a problem or None.
+
+    No manifest means no check (a plain model directory still serves); a manifest that
+    does not match means the artifact was altered after ``smkit package`` built it.
+    """
+    from smkit_contract import manifest
+
+    if not (Path(model_dir) / manifest.FILENAME).is_file():
+        log.warning("no manifest.json in the model directory: its integrity is not checked "
+                    "(smkit package writes one)")
+        return None
+    try:
+        problems = manifest.verify(Path(model_dir))
+    except manifest.ManifestError as e:
+        return f"manifest.json is not valid: {e}; rebuild the artifact with `smkit package`"
+    if problems:
+        return (
+            "the model directory does not match manifest.json (tampered or incomplete): "
+            + "; ".join(problems[:5]) + ". Rebuild the artifact with `smkit package`"
+        )
+    log.info("model files match manifest.json")
+    return None
+
+
 def _first_step(model: Any) -> Any:
     steps = getattr(model, "steps", None)
     if isinstance(steps, list) and steps:
@@ -248,6 +301,11 @@ def load_model(model_dir: str, program: str = "inference.py") -> LoadedModel:
     """Load hooks and model; on failure return a not-ready model with the reason."""
     loaded = LoadedModel()
     try:
+        if Path(model_dir).is_dir():
+            # Before importing hooks or unpickling anything: both run the artifact's code.
+            problem = verify_manifest(model_dir)
+            if problem is not None:
+                raise ModelLoadError(problem)
         loaded.hooks = load_hooks(model_dir, program)
         if loaded.hooks.model_fn is not None:
             try:
@@ -260,7 +318,7 @@ def load_model(model_dir: str, program: str = "inference.py") -> LoadedModel:
                 raise ModelLoadError(f"model_fn in code/{program} returned None")
         else:
             path = find_model_file(model_dir)
-            loaded.model = _load_joblib(path)
+            loaded.model = _load_skops(path) if path.suffix == ".skops" else _load_joblib(path)
             if not (hasattr(loaded.model, "predict") or loaded.hooks.predict_fn):
                 raise ModelLoadError(
                     f"{path.name} holds a {type(loaded.model).__name__}, which has no "

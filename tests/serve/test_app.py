@@ -14,6 +14,7 @@ import orjson
 import pandas as pd
 import pytest
 from flask.testing import FlaskClient
+from sklearn.tree import DecisionTreeClassifier
 from smkit_serve.app import create_app
 from smkit_serve.handler import smoke_check
 from smkit_serve.model import load_model
@@ -593,3 +594,80 @@ def test_concurrency_times_payload_stays_within_100() -> None:
     s = Settings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "64",
                            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "10", "SAGEMAKER_BATCH": "true"})
     assert s.max_concurrent_transforms * s.batch_payload_mb <= 100
+
+
+# ------------------------------------------------------------------ integrity and skops
+
+
+def write_manifest(model_dir: Path) -> None:
+    from smkit_contract import manifest
+
+    rels = [p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()]
+    versions = {k: "x" for k in manifest.VERSION_KEYS}
+    doc = manifest.build(manifest.file_entries(model_dir, rels), versions, "img", None,
+                         {"task": "classification"}, None)
+    (model_dir / manifest.FILENAME).write_bytes(manifest.dumps(doc))
+
+
+def test_a_model_matching_its_manifest_serves(tmp_path: Path, iris) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris
+    joblib.dump(DecisionTreeClassifier().fit(X, y), tmp_path / "model.joblib")
+    write_manifest(tmp_path)
+    assert make_client(tmp_path).get("/ping").status_code == 200
+
+
+def test_a_tampered_model_is_refused_before_it_is_unpickled(tmp_path: Path, iris) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris
+    joblib.dump(DecisionTreeClassifier().fit(X, y), tmp_path / "model.joblib")
+    write_manifest(tmp_path)
+    joblib.dump(DecisionTreeClassifier(max_depth=1).fit(X, y), tmp_path / "model.joblib")
+    r = make_client(tmp_path).get("/ping")
+    assert r.status_code == 503
+    assert "model.joblib: " in r.json["error"]
+    assert "does not match manifest.json" in r.json["error"]
+
+
+def test_code_added_after_packaging_is_refused(tmp_path: Path, iris) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris
+    joblib.dump(DecisionTreeClassifier().fit(X, y), tmp_path / "model.joblib")
+    write_manifest(tmp_path)
+    (tmp_path / "code").mkdir()
+    marker = tmp_path / "ran"
+    (tmp_path / "code" / "inference.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    r = make_client(tmp_path).get("/ping")
+    assert r.status_code == 503
+    assert "code/inference.py: not listed" in r.json["error"]
+    assert not marker.exists()  # the injected code never ran
+
+
+def test_a_skops_model_serves_without_pickle(tmp_path: Path, iris, iris_expected) -> None:
+    import skops.io as sio
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris
+    sio.dump(DecisionTreeClassifier(random_state=0).fit(X, y), tmp_path / "model.skops")
+    client = make_client(tmp_path)
+    assert client.get("/ping").status_code == 200
+    r = client.post("/invocations", data=csv_body(ROWS), content_type="text/csv")
+    assert [int(v) for v in r.data.split(b"\n")] == iris_expected.tolist()
+
+
+class Custom(DecisionTreeClassifier):
+    """A subclass skops does not trust by default."""
+
+
+def test_a_skops_model_with_untrusted_types_names_them(tmp_path: Path, iris) -> None:
+    import skops.io as sio
+
+    X, y = iris
+    sio.dump(Custom().fit(X, y), tmp_path / "model.skops")
+    r = make_client(tmp_path).get("/ping")
+    assert r.status_code == 503
+    assert "Custom" in r.json["error"]
+    assert "skops-trusted.txt" in r.json["error"]
