@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import boto3
 import click
-from botocore.config import Config
 
+from .aws import connect
 from .errors import UserError
 from .listing import limits
 from .listing.changesets import build_request, read_samples
@@ -23,9 +22,8 @@ DEFAULT_IMAGE = "smkit-inference:latest"
 FILE_ARG = click.argument("listing_file", type=click.Path(path_type=Path), default="listing.yaml")
 
 
-def _aws_client(service: str, region: str | None) -> Any:
-    return boto3.client(service, region_name=region or "us-east-1",
-                        config=Config(retries={"mode": "standard", "max_attempts": 5}))
+def _aws_client(service: str, region: str) -> Any:
+    return connect(region).client(service)
 
 
 def _state_path(listing_file: Path) -> Path:
