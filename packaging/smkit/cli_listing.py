@@ -26,6 +26,15 @@ def _aws_client(service: str, region: str) -> Any:
     return connect(region).client(service)
 
 
+def _write(path: Path, text: str) -> None:
+    """Write a file the user asked for; an unwritable path is their error, not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def _state_path(listing_file: Path) -> Path:
     return listing_file.resolve().parent / ".smkit" / "listing-state.json"
 
@@ -155,7 +164,7 @@ def register(group: click.Group) -> None:
         listing, ids = _load(listing_file)
         request = build_request(listing, read_samples(listing, listing_file.parent),
                                 release=release, **ids)
-        out.write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _write(out, json.dumps(request, indent=2, ensure_ascii=False) + "\n")
         click.echo(f"wrote {out}: {len(request['ChangeSet'])} changes "
                    f"({', '.join(c['ChangeType'] for c in request['ChangeSet'])})")
 
@@ -178,8 +187,7 @@ def register(group: click.Group) -> None:
                      "offer_id": outcome.offer_id or ids["offer_id"],
                      "change_set_id": outcome.change_set_id}
             path = _state_path(listing_file)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+            _write(path, json.dumps(state, indent=2) + "\n")
             click.echo(f"published: product {state['product_id']}, offer {state['offer_id']}")
         else:
             click.echo("validated: the Catalog API accepts this change set (nothing was changed)")
@@ -192,5 +200,5 @@ def register(group: click.Group) -> None:
         """Write a static HTML page showing the product as a buyer would see it."""
         listing, _ = _load(listing_file)
         html = render_preview(listing, read_samples(listing, listing_file.parent))
-        out.write_text(html, encoding="utf-8")
+        _write(out, html)
         click.echo(f"wrote {out}")

@@ -233,3 +233,26 @@ def test_numbers_typed_in_yaml_are_taken_as_text_and_prices_in_plain_notation(
     data["pricing"] = {"model": "per-inference", "per_inference": 1e-05,
                        "batch": {"ml.m5.large": "0.40"}}
     assert parse_listing(data).pricing.per_inference == "0.00001"
+
+
+def test_an_unwritable_output_is_a_clear_error_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_listing(tmp_path, valid_data())
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["listing", "render", str(path), "--out", str(blocker / "changeset.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {blocker / 'changeset.json'}" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ["", "- just\n- a list\n", "product: {title: 1\n"],
+                         ids=["empty", "a list", "broken"])
+def test_listing_files_that_are_not_a_mapping_fail_clearly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> None:
+    path = tmp_path / "listing.yaml"
+    path.write_text(text)
+    assert main(["listing", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err
+    assert "Traceback" not in err

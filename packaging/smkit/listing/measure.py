@@ -89,8 +89,11 @@ def to_csv(rows: list[list[str]]) -> bytes:
 
 def _score(predictions: list[str], labels: list[str], task: str) -> Accuracy:
     if task == "regression":
-        y = [float(v) for v in labels]
-        p = [float(v) for v in predictions]
+        try:
+            y = [float(v) for v in labels]
+            p = [float(v) for v in predictions]
+        except ValueError as e:
+            raise UserError(f"a regression's validation labels must be numbers: {e}") from None
         mean = statistics.fmean(y)
         ss_tot = sum((v - mean) ** 2 for v in y)
         ss_res = sum((a - b) ** 2 for a, b in zip(y, p, strict=True))

@@ -254,6 +254,14 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
     }
 
 
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 class _BlockDumper(yaml.SafeDumper):
     """Writes multi-line strings as ``|`` blocks, so usage instructions stay readable."""
 
@@ -286,10 +294,8 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
     model = _model_section(manifest)
     task = str(model.get("task") or "classification")
     body, content_type, suffix = _sample(model_dir, manifest, validation, task)
-    samples_dir = out.parent / "samples"
-    samples_dir.mkdir(parents=True, exist_ok=True)
     sample_name, output_name = f"samples/input{suffix}", f"samples/output{suffix}"
-    (out.parent / sample_name).write_bytes(body)
+    _write(out.parent / sample_name, body)
     m = None
     if measure_it:
         echo(f"running {image} to measure latency, throughput"
@@ -297,7 +303,7 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         env = {"SMKIT_METERING": facts.metering} if facts.metering != "none" else {}
         m = measure(image, model_dir, body, content_type, env=env, validation=validation,
                     task=task)
-        (out.parent / output_name).write_bytes(m.sample_output)
+        _write(out.parent / output_name, m.sample_output)
         echo(f"  latency {m.latency_ms_p50:.1f} ms median, {m.latency_ms_p95:.1f} ms p95; "
              f"throughput {m.throughput_per_s:.0f} records/s"
              + (f"; {m.accuracy.metric} {m.accuracy.value:.4f}" if m.accuracy else ""))
@@ -312,7 +318,7 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                          validation=validation, region=region)
     header = ("# smkit listing: fill in every TODO, then `smkit listing check`.\n"
               "# samples/ holds the sample input and the model's own answer to it.\n")
-    out.write_text(header + dump_yaml(data), encoding="utf-8")
+    _write(out, (header + dump_yaml(data)).encode())
     return out
 
 
