@@ -4,6 +4,7 @@ one listening port, nothing secret in the layers; killed workers, SIGTERM under 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -31,7 +32,7 @@ def test_runs_like_a_marketplace_buyer_runs_it(image: str, iris_model_dir: Path)
                startup_timeout=60) as srv:
         status, _, _ = srv.request_inside("GET", "/ping")
         assert status == 200
-        status, headers, body = srv.request_inside(
+        status, _headers, body = srv.request_inside(
             "POST", "/invocations", CSV.encode(), {"Content-Type": "text/csv"})
         assert status == 200
         assert len(body.split(b"\n")) == 2
@@ -76,7 +77,7 @@ def test_no_secret_credential_or_build_time_ca_in_any_layer(image: str) -> None:
             if data is None:
                 continue
             try:
-                layer = tarfile.open(fileobj=io.BytesIO(data.read()))
+                layer = tarfile.open(fileobj=io.BytesIO(data.read()))  # noqa: SIM115
             except tarfile.ReadError:
                 continue  # a config blob, not a layer
             with layer:
@@ -136,10 +137,8 @@ def test_a_killed_worker_is_replaced_and_the_next_requests_succeed(
     victims = _worker_pids(c.name)
     assert len(victims) == 2
     def doomed() -> None:  # its worker is killed under it: a dropped connection is expected
-        try:
+        with contextlib.suppress(requests.ConnectionError):
             c.post("98,3,4,1", "text/csv")
-        except requests.ConnectionError:
-            pass
 
     t = threading.Thread(target=doomed, daemon=True)
     t.start()
