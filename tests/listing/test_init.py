@@ -153,6 +153,9 @@ def test_init_downloads_the_model_from_the_package_when_no_dir_is_given(
     assert data["pricing"]["model"] == "hourly"
     assert data["performance"]["latency_ms_p50"].startswith("TODO")
     assert (tmp_path / "samples" / "input.csv").read_text().startswith("5.1,3.5,1.4,0.2")
+    notebook = json.loads((tmp_path / "notebook" / "sample-notebook.ipynb").read_text())
+    assert arn in "".join(notebook["cells"][1]["source"])
+    assert "notebook/sample-notebook.ipynb" in data["delivery"]["sample_notebook_url"]
 
 
 def test_init_refuses_a_package_not_certified_for_marketplace(

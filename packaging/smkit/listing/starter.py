@@ -24,7 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..errors import PlatformError, UserError
 from .measure import Measurements, measure, read_validation, to_csv
 from .model import PLACEHOLDER
+from .notebook import build_notebook
 
+NOTEBOOK = "notebook/sample-notebook.ipynb"
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json",
                  ".jsonl": "application/jsonlines"}
 
@@ -236,8 +238,8 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
             "version_title": "1.0",
             "release_notes": "First release.",
             "usage_instructions": _usage(content_type, sample_name, task == "classification"),
-            "sample_notebook_url": f"{todo}https URL of a notebook that runs end to end "
-                                   "without the buyer's data",
+            "sample_notebook_url": f"{todo}https URL where you publish {NOTEBOOK} (written "
+                                   "by init: it runs end to end without the buyer's data)",
             "supported_instance_types": {"realtime": realtime, "batch": batch},
             "recommended_instance_types": {"realtime": realtime[0], "batch": batch[0]},
             "metering": facts.metering,
@@ -313,6 +315,12 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                                     "the container sent no metering header")
             echo(f"  metering header: {json.dumps(m.metering)}")
     region = facts.arn.split(":")[3] if facts.arn.count(":") >= 4 else "us-east-1"
+    model_type = str(_model_section(manifest).get("type") or "scikit-learn model")
+    notebook = build_notebook(title=model_type, model_package_arn=facts.arn,
+                              sample_input=body.decode(errors="replace"),
+                              content_type=content_type,
+                              instance_type=facts.realtime[0] if facts.realtime else "ml.m5.large")
+    _write(out.parent / NOTEBOOK, (json.dumps(notebook, indent=1) + "\n").encode())
     data = build_starter(facts, manifest, m, sample_name=sample_name, output_name=output_name,
                          content_type=content_type, access_role_arn=access_role_arn,
                          validation=validation, region=region)
