@@ -9,7 +9,6 @@ import re
 
 import pytest
 from listing_kit import ROLE_ARN, Server, create_package
-
 from smkit.listing.notebook import build_notebook
 
 SAMPLE = "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3"
