@@ -13,12 +13,19 @@ import yaml
 from pkg_helpers import base_spec, unique
 from sklearn.datasets import load_iris
 from smkit.emulators import manager
+from smkit_testkit import docker
 
 
 @pytest.fixture(scope="session")
-def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """moto + docker-registry (+ Catalog emulator) in a private SMKIT_HOME; their env vars."""
-    home = tmp_path_factory.mktemp("smkit-home")
+def emulator_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private SMKIT_HOME, so the tests never touch emulators a developer runs."""
+    return tmp_path_factory.mktemp("smkit-home")
+
+
+@pytest.fixture(scope="session")
+def emulators(emulator_home: Path) -> Iterator[dict[str, str]]:
+    """moto + docker-registry (+ Catalog emulator) started by smkit's manager; their env."""
+    home = emulator_home
     services = manager.up(home)
     try:
         yield manager.environ(services)
@@ -45,8 +52,20 @@ def spec_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def pinned_image(image: str) -> Iterator[str]:
+    """A private tag on the image under test: a concurrent rebuild of ``:latest`` must not
+    change the digest halfway through a test (that would rightly be a new package)."""
+    tag = f"{image.split(':')[0]}:{unique('pkgtest')}"
+    docker("tag", image, tag)
+    try:
+        yield tag
+    finally:
+        docker("rmi", tag, check=False)
+
+
 @pytest.fixture
-def write_spec(tmp_path: Path, iris_model_dir: Path, image: str) -> Callable[..., Path]:
+def write_spec(tmp_path: Path, iris_model_dir: Path, pinned_image: str) -> Callable[..., Path]:
     """Write model/, validation/input.csv and smkit.yaml into tmp_path; returns the spec path.
 
     Keyword arguments update the spec dict at the top level (``model_dir`` may point at
@@ -63,7 +82,7 @@ def write_spec(tmp_path: Path, iris_model_dir: Path, image: str) -> Callable[...
         (tmp_path / "validation").mkdir(exist_ok=True)
         X, _ = load_iris(return_X_y=True)
         np.savetxt(tmp_path / "validation" / "input.csv", X[:rows], delimiter=",", fmt="%g")
-        spec = base_spec(overrides.pop("name", unique("iris")), image)
+        spec = base_spec(overrides.pop("name", unique("iris")), pinned_image)
         spec.update(overrides)
         path = tmp_path / "smkit.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
