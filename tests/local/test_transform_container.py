@@ -236,6 +236,7 @@ def test_a_bad_record_in_a_mini_batch_names_the_batch_range(server, bad_file, tm
     (failure,) = report.files[bad_file].failures
     assert (failure.first_record, failure.last_record, failure.status) == (1, 150, 400)
     assert "records 1-150 (lines 1-150)" in failure.describe()
+    assert "(line 57 of the mini-batch is record 57)" in failure.message
 
 
 def test_keep_going_writes_a_placeholder_for_the_bad_record_only(server, bad_file, iris_files,

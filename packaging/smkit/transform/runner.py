@@ -10,6 +10,7 @@ in flight, so memory stays within a few MaxPayloadInMB whatever the file size.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections import deque
@@ -24,6 +25,8 @@ import urllib3
 from ..errors import PlatformError
 from . import records as rec
 from .config import Resolved, TransformConfig, resolve
+
+_LINE_IN_MESSAGE = re.compile(r"\b(?:on )?line (\d+)\b")
 
 
 @dataclass
@@ -260,6 +263,12 @@ class _Job:
         self.streamed = params.max_payload_bytes is None
 
     def fail(self, batch: rec.Batch, status: int | None, message: str) -> Failure:
+        match = _LINE_IN_MESSAGE.search(message)
+        if match and batch.records > 1 and not batch.whole_file:
+            n = int(match.group(1))
+            if 1 <= n <= batch.records:
+                # The container counts lines of the request body; say which record that is.
+                message += f" (line {n} of the mini-batch is record {batch.first_record + n - 1})"
         return Failure(batch.path, batch.first_record, batch.last_record, batch.first_line,
                        batch.last_line, status, message)
 
