@@ -4,6 +4,7 @@ runs as a real subprocess and reads model packages from a moto server."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -307,3 +308,25 @@ def test_free_trials_outside_5_to_120_days_or_on_per_inference_pricing_fail(clie
         {"ErrorCode": "INVALID_INPUT",
          "ErrorMessage": "a free trial applies to hourly pricing only, not m.i.c"},
     ]
+
+
+def test_rerunning_a_failed_publish_after_fixing_the_cause_starts_a_new_change_set(
+        client: Any, moto: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = valid_data()
+    data["delivery"]["model_package_arn"] = \
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/iris-later"
+    path = write_listing(tmp_path, data)
+    args = ["listing", "publish", str(path), "--intent", "VALIDATE", "--interval", "0.1"]
+    assert main(args) == 1
+    first = capsys.readouterr()
+    assert "model package arn:aws:sagemaker:us-east-1:123456789012:model-package/iris-later " \
+           "does not exist" in first.err
+    failed_id = re.search(r"change set (\w+) started", first.out).group(1)  # type: ignore[union-attr]
+
+    create_package(moto.url, "iris-later", realtime=["ml.m5.large", "ml.c5.xlarge"],
+                   batch=["ml.m5.large"])
+    time.sleep(2.5)  # the failed attempt must be visibly older than the re-run
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"change set {failed_id} (same request) ended FAILED in an earlier run" in out
+    assert "SUCCEEDED" in out

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ..aws import call, connect, poll
@@ -68,14 +69,42 @@ def describe_errors(description: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ended_before(description: dict[str, Any], moment: datetime) -> bool:
+    """True for a change set that had already ended before ``moment`` (an earlier attempt)."""
+    if description.get("Status") not in ("FAILED", "CANCELLED"):
+        return False
+    try:
+        ended = datetime.strptime(str(description.get("EndTime")), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return ended.replace(tzinfo=UTC) < moment - timedelta(seconds=2)
+
+
 def publish(client: Any, request: dict[str, Any], intent: Intent, *,
             echo: Callable[[str], None] = print, interval: float = 1.0,
             timeout: float = 3600) -> Outcome:
-    """Start the change set, follow it, and return the outcome; raise if it failed."""
+    """Start the change set, follow it, and return the outcome; raise if it failed.
+
+    The same request answers with the same change set (its ClientRequestToken), so an
+    interrupted publish converges. If that change set had already failed or been cancelled
+    in an earlier run, a new one is started with a token derived from the old ID, so a
+    re-run after fixing the cause (say, the model package) is tried again, and is itself
+    idempotent.
+    """
     token = client_request_token(request, intent)
-    with call("marketplace-catalog", "StartChangeSet"):
-        started = client.start_change_set(**request, Intent=intent, ClientRequestToken=token)
-    cs_id = started["ChangeSetId"]
+    for _ in range(20):
+        asked = datetime.now(UTC)
+        with call("marketplace-catalog", "StartChangeSet"):
+            started = client.start_change_set(**request, Intent=intent,
+                                              ClientRequestToken=token)
+        cs_id = started["ChangeSetId"]
+        with call("marketplace-catalog", "DescribeChangeSet"):
+            first = client.describe_change_set(Catalog=limits.CATALOG, ChangeSetId=cs_id)
+        if not _ended_before(first, asked):
+            break
+        echo(f"change set {cs_id} (same request) ended {first['Status']} in an earlier run; "
+             "starting it again")
+        token = "smkit-" + hashlib.sha256(f"{token}/{cs_id}".encode()).hexdigest()[:40]
     echo(f"change set {cs_id} started ({intent}, {len(request['ChangeSet'])} changes)")
 
     def fetch() -> dict[str, Any]:
