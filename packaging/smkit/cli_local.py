@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import click
-from smkit_contract import content_types as ct
+import smkit_contract.content_types as ct
 
 from .errors import PlatformError, UserError
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smkit_contract import content_types as ct
-from smkit_contract import limits
+import smkit_contract.content_types as ct
+import smkit_contract.limits as limits
 
 from ..errors import UserError
 from . import jsonpath

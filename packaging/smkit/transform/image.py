@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smkit_contract import env as env_names
+import smkit_contract.env as env_names
 
 from .. import docker
 from .config import TransformConfig

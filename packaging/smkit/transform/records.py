@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smkit_contract import content_types as ct
+import smkit_contract.content_types as ct
 
 from . import jsonpath
 from .config import Resolved, TransformConfig
