@@ -314,6 +314,11 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                 raise PlatformError("the model package sets SMKIT_METERING=per-inference but "
                                     "the container sent no metering header")
             echo(f"  metering header: {json.dumps(m.metering)}")
+            records = len(body.splitlines()) if content_type == "text/csv" else None
+            if records is not None and m.metering.get("ConsumedUnits") != records:
+                raise PlatformError(f"the container metered {m.metering.get('ConsumedUnits')} "
+                                    f"units for a sample of {records} records; per-inference "
+                                    "billing needs one unit per record")
     region = facts.arn.split(":")[3] if facts.arn.count(":") >= 4 else "us-east-1"
     model_type = str(_model_section(manifest).get("type") or "scikit-learn model")
     notebook = build_notebook(title=model_type, model_package_arn=facts.arn,
