@@ -182,3 +182,15 @@ def test_the_placeholder_follows_the_output_format(tmp_path):
     got = rec.placeholder(_cfg(tmp_path, accept="application/jsonlines"), 400, "bad")
     assert json.loads(got) == {"SageMakerError": {"status": 400, "message": "bad"}}
     assert rec.placeholder(_cfg(tmp_path, placeholder="NA"), 400, "bad") == b"NA"
+
+
+def test_progress_prints_a_line_on_stderr_when_asked(capsys):
+    from smkit.transform.runner import _Progress
+
+    progress = _Progress(total_bytes=4 * MB, enabled=True)
+    progress.advance(MB, 1000)
+    progress.close()
+    assert "transform: 25% of 4.0 MB, 1000 records" in capsys.readouterr().err
+    quiet = _Progress(total_bytes=MB, enabled=False)
+    quiet.advance(MB, 10)
+    assert capsys.readouterr().err == ""

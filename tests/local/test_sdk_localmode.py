@@ -78,6 +78,20 @@ def test_local_endpoint_command_answers_the_sample_and_leaves_nothing_behind(
     assert localmode.port_free(port_8080)
 
 
+def test_local_invoke_command_sends_a_file_and_prints_the_answer(
+        port_8080, iris_model_dir, tmp_path, capsys):
+    body = tmp_path / "rows.jsonl"
+    body.write_text("[5.1,3.5,1.4,0.2]\n[6.7,3.0,5.2,2.3]\n")
+    code = main(["local", "invoke", str(iris_model_dir), str(body),
+                 "--accept", "application/jsonlines"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    expected = _predict(iris_model_dir, [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])
+    assert captured.out.strip().splitlines() == expected
+    assert "HTTP 200 application/jsonlines" in captured.err
+    assert _ours_left() == []
+
+
 def _invoke_then_interrupt(image: str, tarball: Path, expected: list[str]) -> None:
     """Invoke a local endpoint with good and bad bodies, then interrupt as Ctrl-C would."""
     with localmode.local_endpoint(image, tarball) as ep:

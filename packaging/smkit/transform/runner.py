@@ -200,7 +200,8 @@ class _Progress:
         self.started = time.monotonic()
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
-        self.last_line = self.started
+        # Explicitly enabled: the first line comes at once; automatic: after a few seconds.
+        self.last_line = self.started - (10 if enabled else 0)
         self.bar: Any = None
         self.task: Any = None
 
@@ -281,7 +282,10 @@ class _Job:
             body = batch.body
         else:
             body = batch.stream(self.transform, lines=not batch.whole_file)
-        status, data, ctype = self.client.invoke(body)
+        try:
+            status, data, ctype = self.client.invoke(body)
+        except OSError as e:  # the input file vanished or became unreadable mid-run
+            return self._failed(batch, None, f"could not read {batch.path}: {e}")
         if status != 200:
             message = _error_message(status, data) if status is not None else data.decode()
             return self._failed(batch, status, message)
@@ -386,21 +390,22 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
 
     window = params.max_concurrent_transforms * 2
     inflight: deque[tuple[rec.Batch | rec.FileEnd, Future[_Outcome] | None]] = deque()
+    pool = ThreadPoolExecutor(params.max_concurrent_transforms,
+                              thread_name_prefix="smkit-transform")
     try:
-        with ThreadPoolExecutor(params.max_concurrent_transforms,
-                                thread_name_prefix="smkit-transform") as pool:
-            for item in produce():
-                future = pool.submit(job.run_batch, item) if isinstance(item, rec.Batch) \
-                    else None
-                inflight.append((item, future))
-                while inflight and (len(inflight) > window or inflight[0][1] is None
-                                    or inflight[0][1].done()):
-                    head, fut = inflight.popleft()
-                    consume(head, fut.result() if fut is not None else None)
-            while inflight:
+        for item in produce():
+            future = pool.submit(job.run_batch, item) if isinstance(item, rec.Batch) else None
+            inflight.append((item, future))
+            while inflight and (len(inflight) > window or inflight[0][1] is None
+                                or inflight[0][1].done()):
                 head, fut = inflight.popleft()
                 consume(head, fut.result() if fut is not None else None)
+        while inflight:
+            head, fut = inflight.popleft()
+            consume(head, fut.result() if fut is not None else None)
     finally:
+        # On Ctrl-C or an error: drop the queued requests, let the running ones end.
+        pool.shutdown(wait=True, cancel_futures=True)
         progress.close()
         for state in states.values():
             if state.handle is not None and not state.handle.closed:
