@@ -68,12 +68,14 @@ class Report:
 
 def _run(report: Report, name: str, fn: Callable[[], tuple[str, str]],
          echo: Callable[[str], None] | None) -> str:
-    """Run one check; an expected smkit error becomes a failure with its message."""
+    """Run one check; an error becomes a failure with its message, and the next check runs."""
     t0 = time.monotonic()
     try:
         status, detail = fn()
     except SmkitError as e:
         status, detail = FAIL, str(e).splitlines()[0] if str(e) else type(e).__name__
+    except Exception as e:  # noqa: BLE001 - one broken check must not hide the others
+        status, detail = FAIL, f"unexpected {type(e).__name__}: {e}"
     check = Check(name, status, detail, time.monotonic() - t0)
     report.checks.append(check)
     if echo is not None:

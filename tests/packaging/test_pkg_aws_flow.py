@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
@@ -179,3 +180,25 @@ def test_preflight_names_each_failing_check_and_the_cli_exits_2(aws_env: dict[st
     assert "PASS  image under --network none" in out
     assert "preflight: 2 check(s) failed" in out
     assert "preflight failed: role ARNs, one account and region" in proc.stderr
+
+
+def test_a_publish_interrupted_after_the_upload_converges_on_rerun(aws_env: dict[str, str],
+                                                                   write_spec, role: str) -> None:
+    spec = spec_mod.load(write_spec())
+    session = aws.connect("us-east-1")
+    built = artifact.build(spec)
+    image_ref = push.push(spec, session).reference
+    # The interrupted run got as far as creating the bucket and uploading the artifact.
+    publish.ensure_bucket(session, spec)
+    validation_sha = hashlib.sha256(spec.validation.input.read_bytes()).hexdigest()
+    uris = publish.s3_layout(spec, built.sha256, validation_sha)
+    assert publish.upload(session, built.path, uris["model_data"], built.sha256)
+    lines: list[str] = []
+    first = publish.publish(spec, session, built, image_ref, lines.append, interval=0.1)
+    second = publish.publish(spec, session, built, image_ref, lines.append, interval=0.1)
+    assert f"already in S3: {uris['model_data']}" in lines
+    assert f"uploaded: {uris['validation_input']}" in lines
+    assert first.created
+    assert (second.created, second.arn) == (False, first.arn)
+    listed = boto3.client("sagemaker").list_model_packages(NameContains=spec.name)
+    assert [p["ModelPackageArn"] for p in listed["ModelPackageSummaryList"]] == [first.arn]
