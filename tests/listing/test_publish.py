@@ -200,8 +200,25 @@ def test_an_uncertified_model_package_is_refused(client: Any, packages: dict[str
      "ResourceNotFoundException", "prod-nothere"),
     (lambda c: c.describe_change_set(Catalog="AWSMarketplace", ChangeSetId="nothere"),
      "ResourceNotFoundException", "nothere"),
+    (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "Details": "{not json"}]),
+     "ValidationException", "Details is not valid JSON"),
+    (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {}}] * 21),
+     "ValidationException", "ChangeSet must hold 1 to 20 changes"),
+    (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+        {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {},
+         "ChangeName": "CreateProduct"},
+        {"ChangeType": "UpdateInformation",
+         "Entity": {"Type": PRODUCT, "Identifier": "$CreateProduct.Entity.Identifier"},
+         "DetailsDocument": {}},
+        {"ChangeType": "UpdateInformation",
+         "Entity": {"Type": PRODUCT, "Identifier": "$CreateProduct.Entity.Identifier"},
+         "DetailsDocument": {}}]),
+     "ValidationException", "UpdateInformation is already requested"),
 ], ids=["unknown change type", "wrong catalog", "unknown entity", "dangling reference",
-        "describe unknown entity", "describe unknown change set"])
+        "describe unknown entity", "describe unknown change set", "details not JSON",
+        "21 changes", "same change twice on one entity"])
 def test_malformed_requests_fail_synchronously_with_the_aws_error_code(
         client: Any, call: Any, code: str, message: str) -> None:
     with pytest.raises(ClientError) as err:
@@ -330,3 +347,25 @@ def test_rerunning_a_failed_publish_after_fixing_the_cause_starts_a_new_change_s
     out = capsys.readouterr().out
     assert f"change set {failed_id} (same request) ended FAILED in an earlier run" in out
     assert "SUCCEEDED" in out
+
+
+def test_list_entities_pages_with_max_results_and_next_token(client: Any) -> None:
+    for _ in range(3):
+        started = client.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
+            {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {},
+             "ChangeName": "CreateProduct"}])
+        assert _wait(client, started["ChangeSetId"])["Status"] == "SUCCEEDED"
+    everything = _products(client)
+    seen: list[str] = []
+    token = None
+    while True:
+        kwargs = {"NextToken": token} if token else {}
+        page = client.list_entities(Catalog="AWSMarketplace", EntityType="MachineLearningProduct",
+                                    MaxResults=2, **kwargs)
+        assert len(page["EntitySummaryList"]) <= 2
+        seen += [e["EntityId"] for e in page["EntitySummaryList"]]
+        token = page.get("NextToken")
+        if token is None:
+            break
+    assert seen == [e["EntityId"] for e in everything]
+    assert len(seen) >= 3
