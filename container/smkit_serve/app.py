@@ -211,8 +211,10 @@ def create_app(settings: Settings, loaded: LoadedModel) -> Flask:
                 404, f"no route {request.path}; use /ping, /invocations or /execution-parameters"
             ))
         if status == 405:
-            message = f"{request.method} is not allowed on {request.path}"
-            return _response(error_answer(405, message))
+            allowed = ", ".join(getattr(e, "valid_methods", None) or [])
+            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+            code, headers, body = error_answer(405, message)
+            return _response((code, [*headers, ("Allow", allowed)], body))
         return _response(error_answer(status, e.description or e.name))
 
     @app.errorhandler(Exception)

@@ -439,6 +439,7 @@ def test_unknown_routes_and_methods_are_json_errors(iris_client: FlaskClient) ->
     assert iris_client.get("/nope").status_code == 404
     r = iris_client.get("/invocations")
     assert r.status_code == 405
+    assert "POST" in r.headers["Allow"]  # RFC 9110 requires Allow on a 405
     assert "error" in r.json
 
 
