@@ -99,8 +99,8 @@ def bodies(draw: st.DrawFn) -> tuple[bytes, str]:
         body = "5,1,3,4\n".encode(draw(st.sampled_from(["utf-16", "utf-32", "cp1252"])))
     elif kind == "npy":
         shape = draw(st.lists(st.integers(0, 5), min_size=0, max_size=3))
-        header = ("{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }"
-                  % ",".join(map(str, shape)) + ",")
+        dims = ",".join(map(str, shape))
+        header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + dims + "), },"
         body = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
         body += draw(st.binary(max_size=64))
     else:
