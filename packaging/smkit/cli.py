@@ -11,7 +11,13 @@ from . import __version__
 from .errors import SmkitError
 
 #: Modules that add commands; each defines ``register(group: click.Group) -> None``.
-AREAS = ("smkit.cli_local", "smkit.cli_packaging", "smkit.cli_listing", "smkit.cli_buyer")
+AREAS = (
+    "smkit.cli_local",
+    "smkit.cli_packaging",
+    "smkit.cli_listing",
+    "smkit.cli_buyer",
+    "smkit.cli_demo",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
