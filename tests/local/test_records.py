@@ -194,3 +194,12 @@ def test_progress_prints_a_line_on_stderr_when_asked(capsys):
     quiet = _Progress(total_bytes=MB, enabled=False)
     quiet.advance(MB, 10)
     assert capsys.readouterr().err == ""
+
+
+def test_a_malformed_csv_record_under_an_input_filter_fails_only_that_record(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b'1,2,3\n1,"2,3\n4,5,6\n')
+    cfg = _cfg(tmp_path, input_filter="$[1:]")
+    *data, _ = _batches(path, cfg, Resolved("MultiRecord", 6, 1, ("",) * 3))
+    assert [(b.first_line, b.error is None) for b in data] == [(1, True), (2, False), (3, True)]
+    assert "malformed CSV record" in data[1].error

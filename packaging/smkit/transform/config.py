@@ -44,7 +44,8 @@ class TransformConfig:
     split_type: str = "Line"
     #: None asks /execution-parameters (then MultiRecord); or "MultiRecord" / "SingleRecord".
     batch_strategy: str | None = None
-    #: None asks /execution-parameters (then 6); 0 streams each request with chunked encoding.
+    #: None asks /execution-parameters (then 6); 0 streams each request with chunked encoding
+    #: (then a mini-batch has no size limit; JoinSource=Input holds its records to join them).
     max_payload_mb: int | None = None
     #: None asks /execution-parameters (then 1).
     max_concurrent_transforms: int | None = None

@@ -287,7 +287,10 @@ def parse_csv_record(data: bytes) -> list[str]:
     text = data.decode("utf-8")
     if '"' not in text:
         return text.split(",")
-    rows = list(csv.reader(io.StringIO(text), strict=True))
+    try:
+        rows = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error as e:
+        raise ValueError(f"malformed CSV record: {e}") from None
     if len(rows) != 1:
         raise ValueError("a CSV record may not contain a line break")
     return rows[0]

@@ -311,6 +311,12 @@ class _Job:
         if batch.records == 1 or batch.whole_file:
             return _Outcome(rec.assemble([rec.placeholder(self.cfg, status, message)],
                                          self.cfg.assemble_with), failure, batch.records)
+        if status is None:
+            # No answer at all (the container is gone): retrying record by record would
+            # only repeat the connection failure, so every record gets a placeholder.
+            filler = [rec.placeholder(self.cfg, status, message)] * batch.records
+            return _Outcome(rec.assemble(filler, self.cfg.assemble_with), failure,
+                            batch.records)
         # Find the bad records: resend the batch one record at a time.
         pieces: list[bytes] = []
         bad = 0
