@@ -6,7 +6,7 @@ IMAGE_LATEST := $(firstword $(subst :, ,$(IMAGE))):latest
 PY := .venv/bin/python
 export SMKIT_IMAGE := $(IMAGE)
 
-.PHONY: help install engine build-container emulators-up emulators-down browser test test-unit lint demo bench bench-quick clean
+.PHONY: help install engine build-container emulators-up emulators-down browser test test-unit lint demo bench bench-quick soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ demo: ## the end-to-end journey, offline
 bench: install build-container ## benchmarks: figures and ratios in bench/results/ (ARGS=--quick)
 	@bash scripts/ensure-bench-tools.sh
 	$(PY) bench/run.py $(ARGS)
+
+soak: install build-container ## memory soak: 100k requests, RSS before/after (ARGS=--requests N)
+	$(PY) bench/soak.py $(ARGS)
 
 bench-quick: ## the benchmark in under a minute
 	@$(MAKE) --no-print-directory bench ARGS=--quick

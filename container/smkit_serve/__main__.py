@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import time
@@ -50,6 +51,10 @@ def serve() -> int:
             }
         },
     )
+    # Move everything loaded so far (the model included) out of the collector's reach, so
+    # garbage collection in the workers does not write to, and so un-share, those pages.
+    gc.collect()
+    gc.freeze()
     run(app, settings)
     return 0
 
