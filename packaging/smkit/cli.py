@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except SmkitError as e:
         click.secho(f"error: {e}", fg="red", err=True)
         return e.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as e:
