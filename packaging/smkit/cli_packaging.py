@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
 
@@ -17,8 +20,24 @@ from .errors import PlatformError, UserError
 
 SPEC_ARG = click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path),
                           default="smkit.yaml")
+P = ParamSpec("P")
+R = TypeVar("R")
 PROFILE_OPT = click.option("--profile", default=None, help="AWS profile (default: the usual "
                            "chain: env vars, AWS_PROFILE, ...).")
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Report a file-system failure as one line (PlatformError), never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            raise PlatformError(f"{e.strerror or e}{where}") from e
+
+    return wrapper
 
 
 def _err(msg: str) -> None:
@@ -42,6 +61,7 @@ def register(group: click.Group) -> None:
 
     @spec_group.command("init")
     @click.argument("path", type=click.Path(path_type=Path), default="smkit.yaml")
+    @guarded
     def spec_init(path: Path) -> None:
         """Write a starter spec to PATH (refuses to overwrite)."""
         if path.exists():
@@ -51,6 +71,7 @@ def register(group: click.Group) -> None:
 
     @spec_group.command("check")
     @SPEC_ARG
+    @guarded
     def spec_check(spec_file: Path) -> None:
         """Validate SPEC without touching AWS or Docker."""
         spec = spec_mod.load(spec_file)
@@ -62,6 +83,7 @@ def register(group: click.Group) -> None:
     @click.option("--out", type=click.Path(path_type=Path), default=None,
                   help="Where to write model.tar.gz (default: output_dir/name/).")
     @click.option("--no-verify", is_flag=True, help="Skip the prediction inside the image.")
+    @guarded
     def package(spec_file: Path, out: Path | None, no_verify: bool) -> None:
         """Build a deterministic model.tar.gz with a manifest and prove it in the image."""
         spec = spec_mod.load(spec_file)
@@ -70,6 +92,7 @@ def register(group: click.Group) -> None:
     @group.command("push")
     @SPEC_ARG
     @PROFILE_OPT
+    @guarded
     def push(spec_file: Path, profile: str | None) -> None:
         """Push the image to the spec's ECR repository; prints the reference by digest."""
         spec = spec_mod.load(spec_file)
@@ -87,6 +110,7 @@ def register(group: click.Group) -> None:
     @click.option("--timeout", type=float, default=6 * 3600, show_default=True,
                   help="Seconds to wait for validation.")
     @click.option("--no-verify", is_flag=True, help="Skip the prediction inside the image.")
+    @guarded
     def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
                 no_verify: bool) -> None:
         """Package, push, upload and create the certified model package (once per content)."""
@@ -110,6 +134,7 @@ def register(group: click.Group) -> None:
     @click.option("--image-uri", default=None,
                   help="The pushed image by digest to check (default: image.uri in the spec).")
     @click.option("--no-aws", is_flag=True, help="Skip the checks that call AWS.")
+    @guarded
     def preflight(spec_file: Path, profile: str | None, image_uri: str | None,
                   no_aws: bool) -> None:
         """Run Marketplace's checks locally; one pass/fail line per check."""
@@ -133,6 +158,7 @@ def register(group: click.Group) -> None:
         """Local stand-ins for AWS: moto, a registry, the Catalog API emulator."""
 
     @emulators.command("up")
+    @guarded
     def emulators_up() -> None:
         """Start them (no-op when they already run); then: eval "$(smkit emulators env)"."""
         services = manager.up()
@@ -141,12 +167,14 @@ def register(group: click.Group) -> None:
         click.echo('point the kit at them: eval "$(smkit emulators env)"')
 
     @emulators.command("down")
+    @guarded
     def emulators_down() -> None:
         """Stop the emulators this checkout started."""
         stopped = manager.down()
         click.echo("stopped: " + (", ".join(stopped) or "nothing was running"))
 
     @emulators.command("env")
+    @guarded
     def emulators_env() -> None:
         """Print export lines pointing boto3 and smkit push at the running emulators."""
         services = manager.read_state()

@@ -235,20 +235,24 @@ def ensure_bucket(aws: Aws, spec: Spec) -> None:
                         f"{spec.region}; SageMaker needs the artifact in the same region")
 
 
-def upload(aws: Aws, path: Path, uri: str, sha256: str) -> bool:
-    """Upload ``path`` to ``uri`` unless an object with the same sha256 is there; True if sent."""
+def upload(aws: Aws, path: Path, uri: str, sha256: str, owner: str | None = None) -> bool:
+    """Upload ``path`` to ``uri`` unless an object with the same sha256 is there; True if sent.
+
+    With ``owner``, S3 refuses (403) a bucket that belongs to another account.
+    """
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     s3 = aws.client("s3")
+    guard = {"ExpectedBucketOwner": owner} if owner else {}
     try:
         with call("s3", "HeadObject"):
-            head = s3.head_object(Bucket=bucket, Key=key)
+            head = s3.head_object(Bucket=bucket, Key=key, **guard)
         if head.get("Metadata", {}).get("sha256") == sha256:
             return False
     except PlatformError as e:
         if error_code(e.__cause__ or e) not in ("404", "NoSuchKey", "NotFound"):
             raise
     with call("s3", "PutObject"), open(path, "rb") as f:
-        s3.put_object(Bucket=bucket, Key=key, Body=f, Metadata={"sha256": sha256})
+        s3.put_object(Bucket=bucket, Key=key, Body=f, Metadata={"sha256": sha256}, **guard)
     return True
 
 
@@ -305,14 +309,14 @@ def wait(aws: Aws, arn: str, echo: Echo, timeout: float = 6 * 3600,
 def publish(spec: Spec, aws: Aws, artifact: Artifact, image_ref: str, echo: Echo, *,
             wait_for: bool = True, timeout: float = 6 * 3600, interval: float = 10) -> Published:
     """Upload, create (or find) the model package, and wait for its validation."""
-    check_account(aws, spec)
+    account = check_account(aws, spec)
     validation_sha = hashlib.sha256(spec.validation.input.read_bytes()).hexdigest()
     uris = s3_layout(spec, artifact.sha256, validation_sha)
     request, key = stamp(model_package_request(spec, image_ref, uris))
     ensure_bucket(aws, spec)
     for path, uri, sha in ((artifact.path, uris["model_data"], artifact.sha256),
                            (spec.validation.input, uris["validation_input"], validation_sha)):
-        sent = upload(aws, path, uri, sha)
+        sent = upload(aws, path, uri, sha, owner=account)
         echo(f"{'uploaded' if sent else 'already in S3'}: {uri}")
     existing = find_existing(aws, spec, request, key)
     created = existing is None
