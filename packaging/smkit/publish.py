@@ -151,7 +151,9 @@ def stamp(request: dict[str, Any]) -> tuple[dict[str, Any], str]:
     out["Tags"] = [{"Key": TAG_KEY, "Value": key[:32]}]
     out["ClientToken"] = key[:36]
     if "ModelPackageName" in out:
-        out["ModelPackageName"] = f"{out['ModelPackageName']}-{key[:10]}"
+        # SageMaker names are at most 63 characters: keep room for "-" and the key.
+        base = out["ModelPackageName"][:52].rstrip("-")
+        out["ModelPackageName"] = f"{base}-{key[:10]}"
     return out, key
 
 

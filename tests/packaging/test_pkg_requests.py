@@ -138,3 +138,10 @@ def test_package_states_are_read_and_failures_explained() -> None:
         "the model package failed",
         "validation validation: ClientError: 415 from /invocations",
     ]
+
+
+def test_a_long_unversioned_name_still_fits_sagemakers_63_characters(spec_dir: Path) -> None:
+    spec = make(spec_dir, name="m" * 51 + "-" + "x" * 11)
+    stamped, key = publish.stamp(publish.model_package_request(spec, IMAGE, URIS))
+    assert stamped["ModelPackageName"] == "m" * 51 + "-" + key[:10]
+    assert len(stamped["ModelPackageName"]) <= 63
