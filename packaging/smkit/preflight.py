@@ -22,6 +22,7 @@ from smkit_contract import limits
 
 from . import artifact as artifact_mod
 from . import docker
+from . import push as push_mod
 from .aws import Aws, call
 from .errors import SmkitError
 from .publish import model_package_request, s3_layout
@@ -129,6 +130,17 @@ def check_account_region(spec: Spec, aws: Aws | None, image_ref: str | None) -> 
     return PASS, f"account {account}, region {spec.region}, {where}{image}"
 
 
+def check_image_pushed(aws: Aws | None, image_ref: str | None) -> tuple[str, str]:
+    """The image the package will reference exists, by digest, in the registry."""
+    if image_ref is None:
+        return SKIP, "no pushed image given (--image-uri or image.uri); run smkit push"
+    if aws is None:
+        return SKIP, "no AWS credentials or emulator: the registry was not asked"
+    if not push_mod.image_present(aws, image_ref):
+        return FAIL, f"{image_ref} is not in the registry; run smkit push"
+    return PASS, f"{image_ref.split('/', 1)[1]} is in the registry"
+
+
 def check_network_none(spec: Spec, model_dir: Path, report: Report) -> tuple[str, str]:
     """The image starts with no network and answers /ping 200 within 2 s, healthy < 4 min."""
     with docker.serve(spec.image.local, model_dir, env=spec.environment, network="none",
@@ -223,6 +235,7 @@ def run(spec: Spec, aws: Aws | None, *, image_ref: str | None = None,
     _run(report, "one account and region", lambda: check_account_region(spec, aws, image_ref),
          echo)
     _run(report, "model package request", lambda: check_request(spec, image_ref), echo)
+    _run(report, "image pushed by digest", lambda: check_image_pushed(aws, image_ref), echo)
     tmp = Path(tempfile.mkdtemp(prefix="smkit-preflight-art-"))
     try:
         built: dict[str, Any] = {}

@@ -18,13 +18,15 @@ import os
 import re
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import docker
 from .aws import Aws, call, error_code
 from .errors import PlatformError, UserError
-from .spec import Spec
+from .spec import ECR_URI_RE, Spec
 
 #: Env var naming a registry (host:port) that receives the push instead of ECR's host.
 REGISTRY_OVERRIDE = "SMKIT_REGISTRY"
@@ -135,3 +137,47 @@ def push(spec: Spec, aws: Aws, registry: str | None = None) -> Pushed:
         raise PlatformError(f"`docker push {target}` printed no digest: {out.strip()[-500:]}")
     return Pushed(repository_uri=repo_uri, digest=m.group(1), pushed_to=host,
                   created_repository=created)
+
+
+#: Manifest types a registry may store an image as (Docker v2, OCI, and their lists).
+MANIFEST_TYPES = ", ".join((
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+))
+
+
+def image_present(aws: Aws, image_ref: str, registry: str | None = None) -> bool:
+    """True when ``repo@sha256:...`` exists where ``push`` would have put it.
+
+    Asks ECR (DescribeImages), or with the SMKIT_REGISTRY override that registry's
+    ``HEAD /v2/<repo>/manifests/<digest>``.
+    """
+    m = ECR_URI_RE.match(image_ref)
+    if m is None or not (m.group("ref") or "").startswith("@sha256:"):
+        raise UserError(f"{image_ref!r} is not an ECR image reference by digest")
+    repo, digest = m.group("repo"), m.group("ref")[1:]
+    registry = registry if registry is not None else os.environ.get(REGISTRY_OVERRIDE) or None
+    if registry:
+        req = urllib.request.Request(f"http://{registry}/v2/{repo}/manifests/{digest}",
+                                     method="HEAD", headers={"Accept": MANIFEST_TYPES})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - local registry
+                return int(r.status) == 200
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return False
+            raise PlatformError(f"registry {registry} answered {e.code} for {repo}") from e
+        except OSError as e:
+            raise PlatformError(f"registry {registry} is unreachable: {e}") from e
+    try:
+        with call("ecr", "DescribeImages"):
+            aws.client("ecr").describe_images(repositoryName=repo,
+                                              imageIds=[{"imageDigest": digest}])
+    except PlatformError as e:
+        if error_code(e.__cause__ or e) in ("ImageNotFoundException",
+                                            "RepositoryNotFoundException"):
+            return False
+        raise
+    return True

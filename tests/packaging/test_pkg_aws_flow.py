@@ -151,10 +151,13 @@ def test_credentials_for_another_account_are_refused_before_any_upload(
 def test_preflight_passes_for_a_good_spec(aws_env: dict[str, str], write_spec,
                                           role: str) -> None:
     spec = spec_mod.load(write_spec())
-    report = preflight.run(spec, aws.connect("us-east-1"))
+    session = aws.connect("us-east-1")
+    image_ref = push.push(spec, session).reference
+    report = preflight.run(spec, session, image_ref=image_ref)
     assert [(c.name, c.status) for c in report.checks] == [
         ("spec", "pass"), ("role ARNs", "pass"), ("one account and region", "pass"),
-        ("model package request", "pass"), ("artifact and versions", "pass"),
+        ("model package request", "pass"), ("image pushed by digest", "pass"),
+        ("artifact and versions", "pass"),
         ("image under --network none", "pass"), ("validation transform", "pass"),
     ], report.render()
     assert report.ok
@@ -170,7 +173,8 @@ def test_preflight_names_each_failing_check_and_the_cli_exits_2(aws_env: dict[st
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     path = write_spec(name=name, validation={"role": "arn:aws:iam::123456789012:role/Missing",
                                              "input": "validation/input.csv"})
-    proc = smkit("preflight", str(path), cwd=path.parent, env=aws_env)
+    absent = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/smkit-test@sha256:{'0' * 64}"
+    proc = smkit("preflight", str(path), "--image-uri", absent, cwd=path.parent, env=aws_env)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     out = proc.stdout
@@ -178,8 +182,10 @@ def test_preflight_names_each_failing_check_and_the_cli_exits_2(aws_env: dict[st
     assert "role/Missing is well formed but the role does not exist" in out
     assert f"FAIL  one account and region      s3.bucket {name} is in eu-west-1" in out
     assert "PASS  image under --network none" in out
-    assert "preflight: 2 check(s) failed" in out
-    assert "preflight failed: role ARNs, one account and region" in proc.stderr
+    assert f"FAIL  image pushed by digest      {absent} is not in the registry" in out
+    assert "preflight: 3 check(s) failed" in out
+    assert ("preflight failed: role ARNs, one account and region, image pushed by digest"
+            in proc.stderr)
 
 
 def test_a_publish_interrupted_after_the_upload_converges_on_rerun(aws_env: dict[str, str],
