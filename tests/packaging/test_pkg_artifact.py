@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 import sklearn
+import yaml
 from smkit import artifact
 from smkit import spec as spec_mod
 from smkit.errors import PlatformError, UserError
@@ -111,3 +114,18 @@ def test_a_tampered_tarball_is_caught_before_serving(write_spec, tmp_path: Path)
     artifact.write_tarball(built.path, files)
     with pytest.raises(PlatformError, match=r"does not match its manifest.*model.joblib: size"):
         artifact.prove(built, spec)
+
+
+def test_smkit_package_prints_the_same_sha256_on_every_run(write_spec) -> None:
+    path = write_spec()
+    runs = [subprocess.run([sys.executable, "-m", "smkit.cli", "package", str(path),
+                            "--no-verify"], capture_output=True, text=True, timeout=120)
+            for _ in range(2)]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr
+    shas = [line.split()[1] for p in runs for line in p.stdout.splitlines()
+            if line.strip().startswith("sha256 ")]
+    assert len(shas) == 2
+    assert shas[0] == shas[1]
+    tarball = path.parent / "build" / "smkit" / yaml.safe_load(path.read_text())["name"]
+    assert sha(tarball / "model.tar.gz") == shas[0]

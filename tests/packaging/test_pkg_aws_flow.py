@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -208,3 +209,26 @@ def test_a_publish_interrupted_after_the_upload_converges_on_rerun(aws_env: dict
     assert (second.created, second.arn) == (False, first.arn)
     listed = boto3.client("sagemaker").list_model_packages(NameContains=spec.name)
     assert [p["ModelPackageArn"] for p in listed["ModelPackageSummaryList"]] == [first.arn]
+
+
+def test_an_emulator_whose_port_was_taken_is_restarted_on_another(tmp_path: Path) -> None:
+    ports: list[int] = []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+
+        def command(port: int) -> list[str]:
+            # The first attempt gets a port someone else holds, as in a race.
+            ports.append(busy if not ports else port)
+            return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                    str(ports[-1])]
+
+        service = manager._start("moto", command, tmp_path)
+    try:
+        assert len(ports) == 2
+        assert ports[0] == busy
+        assert service.port != busy
+        assert manager.HEALTH["moto"](service)
+    finally:
+        manager._stop(service)

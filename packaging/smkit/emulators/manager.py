@@ -158,17 +158,34 @@ def _spawn(name: str, args: list[str], port: int, sdir: Path) -> Service:
     return Service(name=name, pid=proc.pid, port=port, log=str(log))
 
 
-def _wait_ready(service: Service, timeout: float = 30) -> None:
+def _wait_ready(service: Service, timeout: float = 30) -> str:
+    """Poll until the service answers ("ready"), exits ("exited") or times out."""
     def check() -> str:
         if not _alive(service.pid):
             return "exited"
         return "ready" if HEALTH[service.name](service) else "starting"
 
-    state = poll(check, lambda s: s != "starting", timeout=timeout, interval=0.1,
-                 max_interval=0.5, what=f"the {service.name} emulator")
-    if state == "exited":
-        tail = Path(service.log).read_text(errors="replace")[-1500:]
-        raise PlatformError(f"the {service.name} emulator exited at start-up; its log:\n{tail}")
+    return poll(check, lambda s: s != "starting", timeout=timeout, interval=0.1,
+                max_interval=0.5, what=f"the {service.name} emulator")
+
+
+def _start(name: str, command: Callable[[int], list[str]], sdir: Path,
+           attempts: int = 3) -> Service:
+    """Start one emulator on a free port; retry on another port if it exits at start-up
+    (another process may take the port between choosing and binding it)."""
+    for _ in range(attempts):
+        port = free_port()
+        service = _spawn(name, command(port), port, sdir)
+        try:
+            state = _wait_ready(service)
+        except PlatformError:
+            _stop(service)
+            raise
+        if state == "ready":
+            return service
+    tail = Path(service.log).read_text(errors="replace")[-1500:]
+    raise PlatformError(f"the {name} emulator exited at start-up {attempts} times; its log:\n"
+                        f"{tail}")
 
 
 def registry_config(storage: Path, port: int) -> str:
@@ -191,29 +208,30 @@ def up(base: Path | None = None, *, with_catalog: bool = True) -> dict[str, Serv
     sdir = state_dir(base)
     sdir.mkdir(parents=True, exist_ok=True)
     registry_bin = ensure_registry_binary()
-    services: dict[str, Service] = {}
-    try:
-        port = free_port()
-        services["moto"] = _spawn(
-            "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            port, sdir)
-        port = free_port()
-        storage = sdir / "registry-data"
-        storage.mkdir(exist_ok=True)
+    storage = sdir / "registry-data"
+    storage.mkdir(exist_ok=True)
+
+    def registry(port: int) -> list[str]:
         config = sdir / "registry-config.yml"
         config.write_text(registry_config(storage, port))
-        services["registry"] = _spawn("registry", [registry_bin, "serve", str(config)], port,
-                                      sdir)
-        if with_catalog and importlib.util.find_spec(CATALOG_MODULE) is not None:
-            port = free_port()
-            services["catalog"] = _spawn(
-                "catalog", [sys.executable, "-m", CATALOG_MODULE, "--host", "127.0.0.1",
-                            "--port", str(port)], port, sdir)
-        _write_state(base, services)
-        for svc in services.values():
-            _wait_ready(svc)
+        return [registry_bin, "serve", str(config)]
+
+    commands: dict[str, Callable[[int], list[str]]] = {
+        "moto": lambda port: [sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                              "-p", str(port)],
+        "registry": registry,
+    }
+    if with_catalog and importlib.util.find_spec(CATALOG_MODULE) is not None:
+        commands["catalog"] = lambda port: [sys.executable, "-m", CATALOG_MODULE,
+                                            "--host", "127.0.0.1", "--port", str(port)]
+    services: dict[str, Service] = {}
+    try:
+        for name, command in commands.items():
+            services[name] = _start(name, command, sdir)
+            _write_state(base, services)
     except BaseException:
-        down(base) if read_state(base) else _stop_all(services.values())
+        _stop_all(services.values())
+        (sdir / "state.json").unlink(missing_ok=True)
         raise
     return services
 
