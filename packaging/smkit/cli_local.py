@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 import smkit_contract.content_types as ct
@@ -22,6 +27,23 @@ _port_opt = click.option("--port", default=8080, show_default=True,
                          help="Host port of the SDK's local endpoint.")
 _env_opt = click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
                         help="Container environment variable (repeatable).")
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM (``kill``, a CI timeout) unwind like Ctrl-C, so containers are removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _env(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -92,7 +114,8 @@ def local_endpoint_cmd(model: Path, image: str, port: int, env: tuple[str, ...],
             raise UserError(f"{model} has no sample_input.csv (or .json/.jsonl/.npy); "
                             "pass --sample FILE")
         body, media = found
-    with local_endpoint(image, model, env=_env(env), port=port) as ep:
+    with _terminate_as_interrupt(), local_endpoint(image, model, env=_env(env),
+                                                   port=port) as ep:
         click.echo(f"endpoint {ep.name} is InService at {ep.run.url}", err=True)
         answer = ep.invoke(body, media, accept)
     _show(answer.status, answer.content_type, answer.body)
@@ -117,7 +140,8 @@ def local_invoke_cmd(model: Path, body_file: Path, image: str, port: int,
     from .localmode import local_endpoint
 
     media = content_type or guess_content_type(body_file)
-    with local_endpoint(image, model, env=_env(env), port=port) as ep:
+    with _terminate_as_interrupt(), local_endpoint(image, model, env=_env(env),
+                                                   port=port) as ep:
         answer = ep.invoke(body_file.read_bytes(), media, accept, custom_attributes)
     _show(answer.status, answer.content_type, answer.body)
     if not 200 <= answer.status < 300:
@@ -150,11 +174,12 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
     """
     from .localmode import sdk_transform
 
-    result = sdk_transform(image, model, data, output_dir, content_type=content_type,
-                           split_type=split_type, strategy=strategy,
-                           assemble_with=assemble_with, accept=accept,
-                           max_payload_mb=max_payload, env=_env(env), port=port,
-                           deadline_s=deadline)
+    with _terminate_as_interrupt():
+        result = sdk_transform(image, model, data, output_dir, content_type=content_type,
+                               split_type=split_type, strategy=strategy,
+                               assemble_with=assemble_with, accept=accept,
+                               max_payload_mb=max_payload, env=_env(env), port=port,
+                               deadline_s=deadline)
     for out in result.outputs:
         click.echo(str(out))
     click.echo(f"{len(result.outputs)} files in {result.seconds:.1f} s; containers and "
@@ -213,11 +238,12 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
         keep_going=keep_going, placeholder=placeholder, progress=progress,
         environment=_env(env),
     )
-    if model is not None:
-        report = run_transform_with_image(cfg, image, model)
-    else:
-        assert url is not None
-        report = run_transform(cfg, url)
+    with _terminate_as_interrupt():
+        if model is not None:
+            report = run_transform_with_image(cfg, image, model)
+        else:
+            assert url is not None
+            report = run_transform(cfg, url)
     click.echo(report.summary(), err=True)
     for result in report.files.values():
         if result.output is not None:
