@@ -8,6 +8,9 @@ one output record per input record; one bad record fails the file).
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -302,3 +305,47 @@ def test_the_cli_transform_reports_a_failed_file_in_one_line_and_exits_1(
                  "--input-filter", "$..a"])
     assert code == 2
     assert "deep scan" in capsys.readouterr().err
+
+
+def _containers_mounting(directory: Path) -> list[str]:
+    ids = smkit_docker.docker("ps", "-aq", "--filter", "label=smkit.managed=true").stdout.split()
+    found = []
+    for cid in ids:
+        mounts = smkit_docker.docker("inspect", "-f", "{{range .Mounts}}{{.Source}} {{end}}",
+                                     cid.decode(), check=False).stdout.decode()
+        if str(directory) in mounts.split():
+            found.append(cid.decode())
+    return found
+
+
+def test_sigterm_mid_run_removes_the_container_and_the_partial_output(
+        image, iris_model_dir, iris_files, tmp_path):
+    model = tmp_path / "own-model"  # a folder only this run mounts
+    model.mkdir()
+    (model / "model.joblib").write_bytes((iris_model_dir / "model.joblib").read_bytes())
+    big = tmp_path / "slow.csv"
+    big.write_text(iris_files["csv"].read_text() * 200)  # 30k single-record requests
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smkit.cli", "transform", str(big), "-o", str(out),
+         "--model", str(model), "--image", image, "--strategy", "SingleRecord"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "slow.csv.out.partial").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the transform never started writing"
+            time.sleep(0.1)
+        assert _containers_mounting(model)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        left = _containers_mounting(model)
+        if left:  # never leave our container behind, even when the test fails
+            smkit_docker.docker("rm", "-f", *left, check=False)
+    assert proc.returncode == 130, err.decode()
+    assert list(out.iterdir()) == []
+    assert left == []
