@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smkit_contract import content_types as ct
-from smkit_contract import manifest as mf
+import smkit_contract.content_types as ct
+import smkit_contract.manifest as mf
 
 from . import __version__, docker
 from .errors import PlatformError, UserError

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smkit_contract import env as envnames
-from smkit_contract import limits
+import smkit_contract.env as envnames
+import smkit_contract.limits as limits
 
 from . import artifact as artifact_mod
 from . import docker

@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import smkit_contract.content_types as ct
+import smkit_contract.limits as limits
 import yaml
 from pydantic import (
     AfterValidator,
@@ -24,8 +26,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from smkit_contract import content_types as ct
-from smkit_contract import limits
 
 from .errors import UserError
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import smkit_contract.manifest as mf
 from smkit import aws
 from smkit.errors import PlatformError
-from smkit_contract import manifest as mf
 
 VERSIONS = {"python": "3.11.2", "scikit-learn": "1.9.1", "numpy": "2.4.6", "joblib": "1.6.0",
             "scipy": "1.17.1", "pandas": "3.1.1", "smkit": "0.1.0"}
