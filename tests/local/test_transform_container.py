@@ -250,6 +250,8 @@ def test_keep_going_writes_a_placeholder_for_the_bad_record_only(server, bad_fil
     result = report.files[bad_file]
     assert result.ok
     assert result.placeholders == 1
+    (failure,) = result.failures  # the bad record itself, found by resending one by one
+    assert (failure.first_record, failure.last_record, failure.status) == (57, 57, 400)
     expected = [*predictions[:56], "ERROR", *predictions[57:]]
     assert result.output.read_text() == "".join(p + "\n" for p in expected)
     assert report.files[iris_files["csv"]].output.read_text() == "".join(

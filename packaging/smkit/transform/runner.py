@@ -123,9 +123,6 @@ class _Client:
         self.cfg = cfg
         self.timeout = urllib3.Timeout(connect=10, read=cfg.invocation_timeout_s)
 
-    def get(self, path: str, timeout: float = 5) -> urllib3.BaseHTTPResponse:
-        return self.pool.request("GET", self.base + path, timeout=timeout, retries=False)
-
     def invoke(self, body: bytes | Iterator[bytes]) -> tuple[int | None, bytes, str]:
         """Status (None when nothing answered), body and Content-Type of one request."""
         headers = {"Content-Type": self.cfg.content_type}
@@ -251,7 +248,8 @@ class _Outcome:
     """A batch's result as it goes into the .out file."""
 
     data: bytes
-    failure: Failure | None = None
+    #: The failed mini-batch, or with keep_going the failed records one by one.
+    failures: list[Failure] = field(default_factory=list)
     placeholders: int = 0
 
 
@@ -261,7 +259,6 @@ class _Job:
         self.client = client
         self.params = params
         self.transform = rec.input_filter(cfg)
-        self.streamed = params.max_payload_bytes is None
 
     def fail(self, batch: rec.Batch, status: int | None, message: str) -> Failure:
         match = _LINE_IN_MESSAGE.search(message)
@@ -307,19 +304,19 @@ class _Job:
     def _failed(self, batch: rec.Batch, status: int | None, message: str) -> _Outcome:
         failure = self.fail(batch, status, message)
         if not self.cfg.keep_going:
-            return _Outcome(b"", failure)
+            return _Outcome(b"", [failure])
         if batch.records == 1 or batch.whole_file:
             return _Outcome(rec.assemble([rec.placeholder(self.cfg, status, message)],
-                                         self.cfg.assemble_with), failure, batch.records)
+                                         self.cfg.assemble_with), [failure], batch.records)
         if status is None:
             # No answer at all (the container is gone): retrying record by record would
             # only repeat the connection failure, so every record gets a placeholder.
             filler = [rec.placeholder(self.cfg, status, message)] * batch.records
-            return _Outcome(rec.assemble(filler, self.cfg.assemble_with), failure,
+            return _Outcome(rec.assemble(filler, self.cfg.assemble_with), [failure],
                             batch.records)
         # Find the bad records: resend the batch one record at a time.
         pieces: list[bytes] = []
-        bad = 0
+        bad: list[Failure] = []
         for line in rec.iter_lines(batch.path, batch.start, batch.end, batch.first_record,
                                    batch.first_line):
             one = rec.Batch(batch.path, batch.file_index, line.number, line.number, line.line,
@@ -331,11 +328,12 @@ class _Job:
             else:
                 one.body = data + b"\n"
             single = self.run_batch(one)
-            if single.failure is not None:
-                bad += 1
+            bad += single.failures
             pieces.append(single.data[:-1] if self.cfg.assemble_with == "Line"
                           and single.data.endswith(b"\n") else single.data)
-        return _Outcome(rec.assemble(pieces, self.cfg.assemble_with), failure, bad)
+        # Report the records that failed on their own (the batch's failure only if none did).
+        return _Outcome(rec.assemble(pieces, self.cfg.assemble_with), bad or [failure],
+                        len(bad))
 
 
 @dataclass
@@ -383,8 +381,8 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
         state.result.batches += 1
         if state.failed:
             return
-        if outcome.failure is not None:
-            state.result.failures.append(outcome.failure)
+        if outcome.failures:
+            state.result.failures += outcome.failures
             state.result.placeholders += outcome.placeholders
             if not cfg.keep_going:
                 state.failed = True
