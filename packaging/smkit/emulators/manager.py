@@ -222,8 +222,10 @@ def up(base: Path | None = None, *, with_catalog: bool = True) -> dict[str, Serv
         "registry": registry,
     }
     if with_catalog and importlib.util.find_spec(CATALOG_MODULE) is not None:
+        # Started after moto (dict order), so it can read model packages from it.
         commands["catalog"] = lambda port: [sys.executable, "-m", CATALOG_MODULE,
-                                            "--host", "127.0.0.1", "--port", str(port)]
+                                            "--host", "127.0.0.1", "--port", str(port),
+                                            "--sagemaker-endpoint", services["moto"].url]
     services: dict[str, Service] = {}
     try:
         for name, command in commands.items():
