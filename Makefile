@@ -39,8 +39,9 @@ lint: install ## ruff and mypy
 	$(PY) -m ruff check container packaging tests
 	$(PY) -m mypy
 
-demo: ## the end-to-end journey, offline
-	@echo "make demo: not yet — it lands with the demo issue (#6). Try 'make test' meanwhile."
+demo: install build-container ## the end-to-end journey, offline (writes .smkit/demo/)
+	@bash scripts/ensure-registry.sh
+	$(PY) -m smkit.cli demo --image $(IMAGE) $(ARGS)
 
 bench: install build-container ## benchmarks: figures and ratios in bench/results/ (ARGS=--quick)
 	@bash scripts/ensure-bench-tools.sh
