@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from . import docker
+from . import docker, localmode
 from .emulators import manager
 from .errors import PlatformError, UserError
 
@@ -286,6 +286,17 @@ class Journey:
         return proc.stdout
 
 
+def local_mode(j: Journey, *args: str) -> str:
+    """An ``smkit local ...`` or ``smkit buyer ...`` command (SDK local mode), retried once:
+    other local-mode runs on this engine (tests, another terminal) can make one start fail."""
+    try:
+        return j.smkit(*args)
+    except PlatformError as first:
+        j.echo(f"retrying once ({str(first).splitlines()[0]}) ... ", nl=False)
+        localmode.remove_leftovers()
+        return j.smkit(*args)
+
+
 def ensure_image(source: str) -> str:
     """Build ``source`` when the engine lacks it (the project's build script), then tag it
     ``DEMO_TAG``; returns the image ID."""
@@ -371,17 +382,19 @@ def run(out: Path = DEFAULT_OUT, *, image: str | None = None, keep_emulators: bo
     summary.paths["model"] = ex.model_dir / "model.joblib"
 
     with j.step(f"inference image {source}") as d:
+        # Containers of earlier local-mode runs whose process died (a Ctrl-C'd demo).
+        localmode.remove_leftovers()
         image_id = ensure_image(source)
         d.append(f"{DEMO_TAG} = {image_id[7:19]}")
 
     with j.step("local endpoint (SDK local mode): deploy, invoke, tear down") as d:
-        answer = j.smkit("local", "endpoint", "model", "--image", DEMO_TAG, "--port", port,
+        answer = local_mode(j, "local", "endpoint", "model", "--image", DEMO_TAG, "--port", port,
                          "--sample", str(ex.request.relative_to(out)))
         d.append("predicted " + ", ".join(answer.split()))
 
     transform_out = out / "local-transform"
     with j.step("local batch transform (SDK local mode)") as d:
-        j.smkit("local", "transform", "model", "validation/input.csv", str(transform_out),
+        local_mode(j, "local", "transform", "model", "validation/input.csv", str(transform_out),
                 "--image", DEMO_TAG, "--port", port, "--strategy", "MultiRecord")
         result = transform_out / "input.csv.out"
         n = _count_lines(result)
@@ -499,7 +512,7 @@ def _seller(j: Journey, ex: Example, summary: Summary, port: str) -> None:
 
     buyer_out = out / "buyer-transform"
     with j.step("buyer: batch transform from the model package ARN (local mode)") as d:
-        j.smkit("buyer", "transform", "--model-package-arn", arn, "--input",
+        local_mode(j, "buyer", "transform", "--model-package-arn", arn, "--input",
                 "validation/input.csv", "--output", str(buyer_out), "--local",
                 "--port", port)
         result = buyer_out / "input.csv.out"
