@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -136,11 +136,17 @@ def read(model_dir: Path) -> dict[str, Any]:
     return dict(manifest)
 
 
-def verify(model_dir: Path, manifest: Mapping[str, Any] | None = None) -> list[str]:
+def verify(
+    model_dir: Path,
+    manifest: Mapping[str, Any] | None = None,
+    *,
+    ignore_unlisted: Callable[[str], bool] | None = None,
+) -> list[str]:
     """Compare the files under ``model_dir`` with the manifest; return the problems found.
 
     An empty list means every listed file exists with the recorded size and sha256. Files
-    that are present but unlisted are reported too (a tampered artifact may add code).
+    that are present but unlisted are reported too (a tampered artifact may add code),
+    except those ``ignore_unlisted`` says are never read.
     """
     root = Path(model_dir)
     manifest = manifest if manifest is not None else read(root)
@@ -156,6 +162,8 @@ def verify(model_dir: Path, manifest: Mapping[str, Any] | None = None) -> list[s
             problems.append(f"{rel}: sha256 differs from the manifest")
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
+        if ignore_unlisted is not None and ignore_unlisted(rel):
+            continue
         if path.is_file() and rel != FILENAME and rel not in listed:
             problems.append(f"{rel}: not listed in the manifest")
     return problems

@@ -172,6 +172,21 @@ def _load_skops(path: Path) -> Any:
         raise ModelLoadError(f"{path.name} could not be loaded by skops ({e})") from e
 
 
+def read_by_server(rel: str) -> bool:
+    """True for files the server imports or loads; only those must be in the manifest.
+
+    Anything else is never read (SageMaker's local mode, for one, leaves model.tar.gz
+    beside the unpacked files).
+    """
+    return (
+        rel.startswith("code/")
+        or rel in MODEL_FILES
+        or rel in SAMPLE_FILES
+        or rel == SKOPS_TRUSTED_FILE
+        or rel.endswith((".joblib", ".skops", ".pkl", ".pickle"))
+    )
+
+
 def verify_manifest(model_dir: str) -> str | None:
     """Check the model directory against its manifest.json; return a problem or None.
 
@@ -185,7 +200,9 @@ def verify_manifest(model_dir: str) -> str | None:
                     "(smkit package writes one)")
         return None
     try:
-        problems = manifest.verify(Path(model_dir))
+        problems = manifest.verify(
+            Path(model_dir), ignore_unlisted=lambda rel: not read_by_server(rel)
+        )
     except manifest.ManifestError as e:
         return f"manifest.json is not valid: {e}; rebuild the artifact with `smkit package`"
     if problems:

@@ -672,3 +672,16 @@ def test_a_skops_model_with_untrusted_types_names_them(tmp_path: Path, iris) -> 
     assert r.status_code == 503
     assert "Custom" in r.json["error"]
     assert "skops-trusted.txt" in r.json["error"]
+
+
+def test_files_the_server_never_reads_need_not_be_listed(tmp_path: Path, iris) -> None:
+    X, y = iris
+    joblib.dump(DecisionTreeClassifier().fit(X, y), tmp_path / "model.joblib")
+    write_manifest(tmp_path)
+    # SageMaker local mode mounts the tarball beside what it unpacked.
+    (tmp_path / "model.tar.gz").write_bytes(b"\x1f\x8b not read")
+    assert make_client(tmp_path).get("/ping").status_code == 200
+    (tmp_path / "extra.joblib").write_bytes(b"a second model is read: it must be listed")
+    r = make_client(tmp_path).get("/ping")
+    assert r.status_code == 503
+    assert "extra.joblib: not listed" in r.json["error"]
