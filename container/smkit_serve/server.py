@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 
 from . import logs
 from .settings import Settings
@@ -31,6 +32,19 @@ class SmkitServer(BaseApplication):
     def load(self) -> Any:
         """Return the WSGI app (built before fork, so workers share its memory)."""
         return self.application
+
+
+class QuietAccessLogger(GunicornLogger):
+    """gunicorn's logger without its access log: smkit writes one JSON line per request
+    itself, and gunicorn would otherwise format its access atoms on every request."""
+
+    @property
+    def access_log_enabled(self) -> bool:
+        """Never: see the class docstring."""
+        return False
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """Do nothing."""
 
 
 #: The gunicorn worker this process runs as (set after fork), so a timed-out request can
@@ -71,6 +85,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "logconfig_dict": logs.logging_config(settings.log_level),
+        "logger_class": QuietAccessLogger,
         "proc_name": "smkit-serve",
         "control_socket_disable": True,
         "post_fork": _post_fork,
