@@ -29,6 +29,7 @@ Gotchas found by running it here (each handled below):
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import shutil
@@ -43,7 +44,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from botocore.exceptions import BotoCoreError
 
@@ -56,6 +57,7 @@ DEFAULT_PORT = 8080
 RUN_LABEL = "smkit.localmode"
 PID_LABEL = "smkit.localmode.pid"
 NETWORK = "sagemaker-local"
+_COMPOSE_NETWORK_LABEL = "com.docker.compose.network"
 _TELEMETRY_YAML = (
     'SchemaVersion: "1.0"\n'
     "SageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
@@ -177,15 +179,103 @@ def remove_run(run_id: str) -> int:
     ids = [c[0] for c in _containers(f"label={RUN_LABEL}={run_id}")]
     if ids:
         docker.docker("rm", "-f", *ids, check=False)
-    remove_network()
+    with NetworkLock():
+        remove_network()
     return len(ids)
 
 
+class NetworkLock:
+    """A host-wide lock (flock) around creating, joining and removing ``sagemaker-local``.
+
+    Two compose runs starting at once both create the network, and Docker allows two
+    networks with one name; compose then fails ("ambiguous") and leaves a container in
+    Created. smkit creates the network itself under this lock and keeps the lock until its
+    container has joined, so concurrent smkit runs (on different ports) do not collide.
+    """
+
+    path = Path(tempfile.gettempdir()) / "smkit-sagemaker-local.lock"
+
+    def __init__(self, timeout: float = 300) -> None:
+        self.timeout = timeout
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Wait for the lock; PlatformError after ``timeout`` seconds."""
+        if self.handle is not None:
+            return
+        handle = open(self.path, "a")  # noqa: SIM115 (closed in release)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise PlatformError(
+                        f"another smkit local-mode run held {self.path} for over "
+                        f"{self.timeout:.0f} s; wait for it to finish"
+                    ) from None
+                time.sleep(0.2)
+        self.handle = handle
+
+    def release(self) -> None:
+        """Release the lock (idempotent)."""
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self) -> NetworkLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _network_ids() -> list[str]:
+    out = docker.docker("network", "ls", "--no-trunc", "--format", "{{.ID}}\t{{.Name}}",
+                        check=False).stdout.decode()
+    return [line.split("\t")[0] for line in out.splitlines() if line.endswith("\t" + NETWORK)]
+
+
+def _network_unused(network_id: str) -> bool:
+    return not _containers(f"network={network_id}")
+
+
+def ensure_network() -> None:
+    """Make exactly one ``sagemaker-local`` network exist (call under NetworkLock)."""
+    ids = _network_ids()
+    for nid in ids[1:]:
+        if _network_unused(nid):
+            docker.docker("network", "rm", nid, check=False)
+    ids = _network_ids()
+    if len(ids) > 1:
+        raise PlatformError(f"{len(ids)} Docker networks are named {NETWORK} and in use, so "
+                            "compose cannot pick one; remove the extra ones "
+                            f"(`docker network rm {ids[-1]}`)")
+    if ids and _network_label(ids[0]) != NETWORK and _network_unused(ids[0]):
+        docker.docker("network", "rm", ids[0], check=False)
+        ids = _network_ids()
+    if not ids:
+        # compose refuses a network that lacks its label ("incorrect label").
+        docker.docker("network", "create", "--label", f"{_COMPOSE_NETWORK_LABEL}={NETWORK}",
+                      NETWORK)
+
+
+def _network_label(network_id: str) -> str:
+    proc = docker.docker("network", "inspect", "-f",
+                         "{{index .Labels \"" + _COMPOSE_NETWORK_LABEL + "\"}}", network_id,
+                         check=False)
+    return proc.stdout.decode().strip()
+
+
 def remove_network() -> None:
-    """Remove the SDK's ``sagemaker-local`` network unless a container still uses it."""
-    if _containers(f"network={NETWORK}"):
-        return
-    docker.docker("network", "rm", NETWORK, check=False)
+    """Remove every ``sagemaker-local`` network no container uses (call under NetworkLock)."""
+    for nid in _network_ids():
+        if _network_unused(nid):
+            docker.docker("network", "rm", nid, check=False)
 
 
 def remove_leftovers() -> int:
@@ -194,7 +284,8 @@ def remove_leftovers() -> int:
             if not (c[2].isdigit() and _pid_alive(int(c[2])))]
     if dead:
         docker.docker("rm", "-f", *[c[0] for c in dead], check=False)
-    remove_network()
+    with NetworkLock():
+        remove_network()
     return len(dead)
 
 
@@ -245,6 +336,8 @@ class LocalRun:
     port: int
     workdir: Path
     model_name: str
+    #: Held until the run's container has joined ``sagemaker-local``.
+    lock: NetworkLock
 
     @property
     def url(self) -> str:
@@ -308,7 +401,10 @@ def local_run(image: str, model: Path, *, env: Mapping[str, str] | None = None,
         tarball = make_tarball(model, workdir / "model")
         with offline_environment(workdir), _quiet_sdk(logs):
             claim_port(port)
+            lock = NetworkLock()
             try:
+                lock.acquire()
+                ensure_network()
                 try:
                     from sagemaker.core.local import LocalSession
 
@@ -328,8 +424,9 @@ def local_run(image: str, model: Path, *, env: Mapping[str, str] | None = None,
                 except (ImportError, RuntimeError, ValueError, BotoCoreError) as e:
                     raise PlatformError(f"the SageMaker SDK's local mode failed to start: "
                                         f"{type(e).__name__}: {e}") from e
-                yield LocalRun(session, run_id, port, workdir, model_name)
+                yield LocalRun(session, run_id, port, workdir, model_name, lock)
             finally:
+                lock.release()
                 remove_run(run_id)
                 wait_port_free(port, 10)
 
@@ -385,6 +482,7 @@ def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = N
         try:
             try:
                 client.create_endpoint(EndpointName=name, EndpointConfigName=name)
+                run.lock.release()  # the container has joined the network
             except RuntimeError as e:
                 raise PlatformError(f"the local endpoint did not become healthy: {e}. "
                                     f"Container log:\n{_run_logs(run.run_id)[-3000:]}") from None
@@ -393,6 +491,16 @@ def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = N
             client.delete_endpoint(EndpointName=name)
             client.delete_endpoint_config(EndpointConfigName=name)
             client.delete_model(ModelName=run.model_name)
+
+
+def _release_when_joined(run: LocalRun, thread: threading.Thread, timeout: float = 120) -> None:
+    """Release the network lock once the run's container exists (or the work ended)."""
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        if _containers(f"label={RUN_LABEL}={run.run_id}"):
+            break
+        time.sleep(0.2)
+    run.lock.release()
 
 
 def _run_logs(run_id: str) -> str:
@@ -453,7 +561,8 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
 
         thread = threading.Thread(target=work, name="smkit-sdk-transform", daemon=True)
         thread.start()
-        thread.join(deadline_s)
+        _release_when_joined(run, thread)
+        thread.join(max(1.0, deadline_s - (time.monotonic() - started)))
         if thread.is_alive():
             raise PlatformError(f"the SDK's local transform did not finish within "
                                 f"{deadline_s:.0f} s; container log:\n"

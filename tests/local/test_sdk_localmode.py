@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -187,3 +188,27 @@ def test_a_port_held_by_something_else_is_a_clear_error_not_a_hang():
         with pytest.raises(UserError, match=rf"port {port} is busy \(a process that is not"):
             localmode.claim_port(port)
         assert time.monotonic() - started < 15
+
+
+def test_two_local_runs_started_at_once_share_one_network_and_both_answer(
+        image, iris_model_dir, tmp_path):
+    """Two composes creating ``sagemaker-local`` at once make two networks of one name and
+    fail; smkit creates it under a host-wide lock. Ports other than 8080 keep this test off
+    the SDK's default port."""
+    body = tmp_path / "row.csv"
+    body.write_text(SAMPLE + "\n")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "smkit.cli", "local", "invoke", str(iris_model_dir),
+             str(body), "--image", image, "--port", str(free_port())],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    expected = _predict(iris_model_dir, [[5.1, 3.5, 1.4, 0.2]])[0]
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert out.decode().strip() == expected
+    names = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert names.count(localmode.NETWORK) <= 1
