@@ -292,6 +292,8 @@ def local_mode(j: Journey, *args: str) -> str:
     try:
         return j.smkit(*args)
     except PlatformError as first:
+        if "another smkit local-mode run held" in str(first):
+            raise  # waiting again would not help: say so now
         j.echo(f"retrying once ({str(first).splitlines()[0]}) ... ", nl=False)
         localmode.remove_leftovers()
         return j.smkit(*args)
