@@ -47,10 +47,13 @@ def _ours_left() -> list[str]:
 
 
 def _network_left_unused() -> bool:
-    """True when a sagemaker-local network exists with no container on it."""
-    if docker("network", "inspect", localmode.NETWORK, check=False).returncode != 0:
-        return False
-    return not docker("ps", "-aq", "--filter", f"network={localmode.NETWORK}").stdout.split()
+    """True when a sagemaker-local network exists with no container on it. Checked under
+    smkit's lock: a concurrent smkit run holds it from creating the network to joining it."""
+    with localmode.NetworkLock():
+        if docker("network", "inspect", localmode.NETWORK, check=False).returncode != 0:
+            return False
+        return not docker("ps", "-aq", "--filter",
+                          f"network={localmode.NETWORK}").stdout.split()
 
 
 @pytest.fixture
