@@ -256,6 +256,8 @@ def test_keep_going_writes_a_placeholder_for_the_bad_record_only(server, bad_fil
     assert result.output.read_text() == "".join(p + "\n" for p in expected)
     assert report.files[iris_files["csv"]].output.read_text() == "".join(
         p + "\n" for p in predictions)
+    # Both files fit one 6 MB mini-batch together, but a mini-batch never spans files.
+    assert [r.batches for r in report.files.values()] == [1, 1]
 
 
 def test_one_failed_file_does_not_stop_the_others(server, bad_file, iris_files, predictions,
