@@ -7,6 +7,7 @@ transform, packaging and preflight commands.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -22,6 +23,8 @@ from .errors import PlatformError, UserError
 
 #: Label on every container smkit starts, so leftovers from an interrupted run can be found.
 LABEL = "smkit.managed=true"
+#: Label with the pid of the smkit process that started the container.
+OWNER_LABEL = "smkit.owner-pid"
 
 
 def docker(*args: str, check: bool = True, timeout: float = 300,
@@ -157,7 +160,8 @@ def serve(
     if not image_exists(image):
         raise UserError(f"image {image} is not built; run `make build-container`")
     name = f"smkit-{uuid.uuid4().hex[:12]}"
-    args = ["run", "-d", "--name", name, "--label", LABEL]
+    args = ["run", "-d", "--name", name, "--label", LABEL,
+            "--label", f"{OWNER_LABEL}={os.getpid()}"]
     url = None
     if network == "none":
         args += ["--network", "none"]
@@ -183,9 +187,29 @@ def serve(
         docker("rm", "-f", name, check=False)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_leftovers() -> int:
-    """Remove containers an interrupted smkit run left behind; returns how many."""
-    ids = docker("ps", "-aq", "--filter", f"label={LABEL}", check=False).stdout.split()
-    if ids:
-        docker("rm", "-f", *[i.decode() for i in ids], check=False)
-    return len(ids)
+    """Remove containers that smkit runs which have since died left behind; returns how many.
+
+    Containers whose owning smkit process is still alive belong to a run in progress
+    (perhaps another terminal's) and are left alone.
+    """
+    out = docker("ps", "-a", "--filter", f"label={LABEL}", "--format",
+                 f'{{{{.ID}}}} {{{{.Label "{OWNER_LABEL}"}}}}', check=False).stdout.decode()
+    stale = []
+    for line in out.splitlines():
+        cid, _, owner = line.partition(" ")
+        if not owner.strip().isdigit() or not _pid_alive(int(owner)):
+            stale.append(cid)
+    if stale:
+        docker("rm", "-f", *stale, check=False)
+    return len(stale)
