@@ -182,14 +182,21 @@ def _latency(out: str, pct: str) -> float:
 
 
 def predict_seconds(model: Any, X: np.ndarray, budget_s: float) -> float:
-    """Median seconds of one in-process ``model.predict(X)`` call."""
-    model.predict(X)
-    times: list[float] = []
-    end = time.monotonic() + budget_s
-    while time.monotonic() < end or len(times) < 5:
-        t0 = time.perf_counter()
+    """Median seconds of one in-process ``model.predict(X)`` call on one core.
+
+    Native thread pools are capped at one thread, as in each server worker, so that
+    ``cores / predict time`` is what the model alone allows on this machine.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
         model.predict(X)
-        times.append(time.perf_counter() - t0)
+        times: list[float] = []
+        end = time.monotonic() + budget_s
+        while time.monotonic() < end or len(times) < 5:
+            t0 = time.perf_counter()
+            model.predict(X)
+            times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
