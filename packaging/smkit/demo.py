@@ -214,7 +214,7 @@ def fill_listing(path: Path, text: dict[str, Any]) -> int:
     left = _todos(data)
     if left:
         raise UserError(f"{path}: the demo does not know how to fill {', '.join(left)}")
-    path.write_text("# smkit demo listing: `listing init` output, TODOs filled by the demo\n"
+    path.write_text("# smkit demo listing: `listing init` output, filled in by the demo\n"
                     + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
                     encoding="utf-8")
     return len(before)

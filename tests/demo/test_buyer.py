@@ -1,0 +1,115 @@
+"""``smkit buyer``: the request builders, and the buyer's transform from a model package ARN
+against the emulators (moto over HTTP, the real registry, SDK local mode, the real image)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from demo_kit import DemoRun
+from smkit import buyer
+from smkit.errors import PlatformError, UserError
+
+ARN = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/wine-abc"
+
+
+def smkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "smkit.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=600, check=False)
+
+
+def test_the_buyers_model_runs_with_network_isolation() -> None:
+    assert buyer.model_request("m", ARN, "arn:aws:iam::123456789012:role/R") == {
+        "ModelName": "m",
+        "PrimaryContainer": {"ModelPackageName": ARN},
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/R",
+        "EnableNetworkIsolation": True,
+    }
+
+
+def test_the_transform_job_splits_lines_and_assembles_them() -> None:
+    request = buyer.transform_job_request("j", "m", "s3://b/in/", "s3://b/out/",
+                                          instance_type="ml.m5.large", content_type="text/csv",
+                                          accept="application/json")
+    assert request == {
+        "TransformJobName": "j", "ModelName": "m", "BatchStrategy": "MultiRecord",
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                           "S3Uri": "s3://b/in/"}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": "s3://b/out/", "AssembleWith": "Line",
+                            "Accept": "application/json"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+
+
+def test_the_region_comes_from_the_arn_and_a_bad_arn_says_what_is_expected() -> None:
+    assert buyer.region_of(ARN) == "eu-west-1"
+    with pytest.raises(UserError, match="model-package/<name>"):
+        buyer.region_of("wine-abc")
+
+
+def test_a_package_without_an_image_digest_cannot_be_run() -> None:
+    with pytest.raises(PlatformError, match="not referenced by digest"):
+        buyer.resolve_image(None, "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:latest")  # type: ignore[arg-type]
+
+
+@pytest.mark.container
+def test_buyer_transform_local_from_the_arn_matches_the_sellers_transform(
+        demo_run: DemoRun, demo_env: dict[str, str], tmp_path: Path) -> None:
+    arn = demo_run.fact("model package")
+    proc = smkit("buyer", "transform", "--model-package-arn", arn, "--input",
+                 str(demo_run.out / "validation" / "input.csv"), "--output", str(tmp_path),
+                 "--local", env=demo_env)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "input.csv.out"
+    assert proc.stdout.strip() == str(out)
+    assert "1 output file(s) from SageMaker SDK local mode" in proc.stderr
+    assert out.read_bytes() == (demo_run.out / "local-transform" / "input.csv.out").read_bytes()
+
+
+@pytest.mark.container
+def test_buyer_transform_of_an_unknown_package_is_one_clear_line(
+        demo_run: DemoRun, demo_env: dict[str, str], tmp_path: Path) -> None:
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/does-not-exist"
+    proc = smkit("buyer", "transform", "--model-package-arn", arn, "--input",
+                 str(demo_run.out / "validation" / "input.csv"), "--output", str(tmp_path),
+                 env=demo_env)
+    assert proc.returncode == 1
+    assert "DescribeModelPackage" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.container
+def test_buyer_transform_refuses_a_content_type_the_package_does_not_support(
+        demo_run: DemoRun, demo_env: dict[str, str], tmp_path: Path) -> None:
+    proc = smkit("buyer", "transform", "--model-package-arn", demo_run.fact("model package"),
+                 "--input", str(demo_run.out / "validation" / "input.csv"), "--output",
+                 str(tmp_path), "--content-type", "application/x-npy", env=demo_env)
+    assert proc.returncode == 2
+    assert "application/x-npy is not supported by the model package" in proc.stderr
+
+
+@pytest.mark.container
+def test_cloud_transform_creates_the_model_and_a_line_split_job_on_the_emulator(
+        demo_run: DemoRun, demo_env: dict[str, str], tmp_path: Path) -> None:
+    # moto completes transform jobs at once and runs no container, so no .out appears: the
+    # run gets as far as the download and says so. What it created is checked on moto.
+    arn = demo_run.fact("model package")
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    before = {j["TransformJobName"] for j in sm.list_transform_jobs()["TransformJobSummaries"]}
+    with pytest.raises(PlatformError, match="s3:GetObject"):
+        buyer.cloud_transform(arn, demo_run.out / "validation" / "input.csv", tmp_path,
+                              role_arn="arn:aws:iam::123456789012:role/SmkitDemoValidation",
+                              s3_uri="s3://smkit-demo-123456789012/buyer", keep_model=True)
+    jobs = [j["TransformJobName"] for j in sm.list_transform_jobs()["TransformJobSummaries"]
+            if j["TransformJobName"] not in before]
+    assert len(jobs) == 1
+    job = sm.describe_transform_job(TransformJobName=jobs[0])
+    assert job["TransformInput"]["SplitType"] == "Line"
+    # moto does not echo EnableNetworkIsolation back; the request test above pins it.
+    model = sm.describe_model(ModelName=job["ModelName"])
+    assert model["PrimaryContainer"]["ModelPackageName"] == arn
