@@ -113,3 +113,14 @@ def test_cloud_transform_creates_the_model_and_a_line_split_job_on_the_emulator(
     # moto does not echo EnableNetworkIsolation back; the request test above pins it.
     model = sm.describe_model(ModelName=job["ModelName"])
     assert model["PrimaryContainer"]["ModelPackageName"] == arn
+
+
+@pytest.mark.container
+def test_buyer_invoke_answers_from_a_local_endpoint_of_the_package(
+        demo_run: DemoRun, demo_env: dict[str, str]) -> None:
+    proc = smkit("buyer", "invoke", "--model-package-arn", demo_run.fact("model package"),
+                 "--body", str(demo_run.out / "validation" / "request.csv"), "--accept",
+                 "application/jsonlines", env=demo_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "HTTP 200 application/jsonlines" in proc.stderr
+    assert proc.stdout.split() == ['"cultivar_1"', '"cultivar_2"', '"cultivar_3"']
