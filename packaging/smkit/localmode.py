@@ -536,6 +536,10 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
     data = Path(data).resolve()
     if not data.exists():
         raise UserError(f"input {data} does not exist")
+    # Left unset, the SDK's local mode takes BatchStrategy from /execution-parameters, where
+    # SageMaker documents MULTI_RECORD, and then refuses it ("Invalid Batch Strategy"): it
+    # only knows the API spelling. Default to that spelling, as SageMaker does.
+    strategy = strategy or "MultiRecord"
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     files = [data] if data.is_file() else sorted(p for p in data.iterdir() if p.is_file())

@@ -128,7 +128,8 @@ def test_endpoint_from_a_tarball_invokes_and_is_torn_down_on_ctrl_c(
 
 @pytest.mark.parametrize(
     ("fmt", "strategy"),
-    [("csv", "SingleRecord"), ("csv", "MultiRecord"), ("jsonl", "MultiRecord")],
+    # None: neither caller names a strategy, so both take the container's answer.
+    [("csv", "SingleRecord"), ("csv", "MultiRecord"), ("jsonl", "MultiRecord"), ("csv", None)],
 )
 def test_sdk_transform_and_smkit_transform_write_the_same_bytes(
         port_8080, image, iris, iris_model_dir, tmp_path, fmt, strategy):
