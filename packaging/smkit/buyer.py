@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import smkit_contract.manifest as manifest_mod
 from botocore.exceptions import WaiterError
-from smkit_contract import manifest as manifest_mod
 
 from . import docker, localmode
 from .aws import Aws, call, connect
