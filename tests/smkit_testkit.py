@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import requests
+from smkit.docker import free_port  # noqa: F401 (re-exported for the tests)
 
 
 def save_model(model: object, directory: Path) -> Path:
@@ -32,13 +32,6 @@ def penguin_like_frame(n: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.nd
         {"island": island, "bill_length_mm": bill, "sex": sex, "body_mass_g": mass}
     )
     return frame, label
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:

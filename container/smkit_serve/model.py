@@ -256,16 +256,24 @@ def _categorical_values(transformer: Any) -> list[Any] | None:
     return None
 
 
+def _width_and_names(model: Any) -> tuple[int | None, tuple[str, ...] | None]:
+    """``n_features_in_`` (of the model or its first step) and ``feature_names_in_``."""
+    width = getattr(model, "n_features_in_", None)
+    if width is None:
+        width = getattr(_first_step(model), "n_features_in_", None)
+    raw_names = getattr(model, "feature_names_in_", None)
+    names = tuple(str(n) for n in raw_names) if raw_names is not None else None
+    return (int(width) if width is not None else None), names
+
+
 def example_row(model: Any) -> tuple[list[Any], tuple[str, ...]] | None:
     """A plausible one-row input for ``model`` and the kind of each column, or None."""
     first = _first_step(model)
-    width = getattr(model, "n_features_in_", None) or getattr(first, "n_features_in_", None)
+    width, names = _width_and_names(model)
     if width is None:
         return None
-    raw_names = getattr(model, "feature_names_in_", None)
-    names = tuple(str(n) for n in raw_names) if raw_names is not None else None
-    values: list[Any] = [0.0] * int(width)
-    kinds = [NUMBER] * int(width)
+    values: list[Any] = [0.0] * width
+    kinds = [NUMBER] * width
 
     def mark(indices: list[int], reps: list[Any]) -> None:
         for idx, rep in zip(indices, reps, strict=False):
@@ -293,13 +301,10 @@ def example_row(model: Any) -> tuple[list[Any], tuple[str, ...]] | None:
 
 def schema_of(model: Any) -> Schema:
     """What the fitted model says about its input."""
-    first = _first_step(model)
-    n = getattr(model, "n_features_in_", None) or getattr(first, "n_features_in_", None)
-    raw_names = getattr(model, "feature_names_in_", None)
-    names = tuple(str(x) for x in raw_names) if raw_names is not None else None
+    width, names = _width_and_names(model)
     example = example_row(model)
     return Schema(
-        n_features=int(n) if n is not None else None,
+        n_features=width,
         feature_names=names,
         kinds=example[1] if example is not None else None,
     )

@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 
 from . import logs
-from .settings import Settings
+from .settings import Settings, available_cpus
 
 log = logging.getLogger("smkit.server")
 
@@ -66,8 +66,7 @@ def _post_fork(server: Any, worker: Any) -> None:
     from threadpoolctl import threadpool_limits
 
     workers = max(1, int(server.cfg.workers))
-    cpus = len(os.sched_getaffinity(0))
-    threadpool_limits(max(1, cpus // workers))
+    threadpool_limits(max(1, available_cpus() // workers))
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tarfile
 import tempfile
 import time
 import uuid
@@ -30,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import smkit_contract.manifest as manifest_mod
 from botocore.exceptions import WaiterError
 
 from . import docker, localmode
@@ -138,30 +136,6 @@ def fetch_artifact(aws: Aws, url: str, folder: Path) -> Path:
     return target
 
 
-def unpack_for_local_mode(tarball: Path, into: Path) -> Path:
-    """Unpack the artifact into ``into`` and check it against its manifest on the host.
-
-    The SDK's local mode unpacks a model.tar.gz into the folder that holds it and mounts
-    that folder, so the tarball itself shows up in /opt/ml/model, where the server's
-    manifest check rightly calls it an unlisted file (real SageMaker does not do that).
-    So smkit makes the same check here, then hands local mode the files without
-    manifest.json.
-    """
-    into.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tarball) as tar:
-        tar.extractall(into, filter="data")
-    if (into / manifest_mod.FILENAME).is_file():
-        try:
-            problems = manifest_mod.verify(into)
-        except manifest_mod.ManifestError as e:
-            raise PlatformError(f"the model package's artifact has a bad manifest: {e}") from e
-        if problems:
-            raise PlatformError("the model package's artifact does not match its manifest: "
-                                + "; ".join(problems))
-        (into / manifest_mod.FILENAME).unlink()
-    return into
-
-
 # ----------------------------------------------------------------------------- the image
 
 
@@ -235,13 +209,15 @@ def resolve_image(aws: Aws, image: str, registry: str | None = None,
 
 @dataclass
 class LocalPackage:
-    """A model package made runnable here: the image reference and the unpacked artifact."""
+    """A model package made runnable here: the image reference and the downloaded artifact.
+
+    The tarball goes to local mode as it is: the server checks it against its manifest at
+    start-up, as it does under SageMaker.
+    """
 
     package: Package
     image: str
     tarball: Path
-    #: The artifact's files, checked against its manifest (see ``unpack_for_local_mode``).
-    model_dir: Path
 
 
 @contextmanager
@@ -253,9 +229,8 @@ def materialize(arn: str, *, registry: str | None = None,
     echo(f"model package {arn}: image {package.image}, model {package.model_data_url}")
     with tempfile.TemporaryDirectory(prefix="smkit-buyer-") as tmp:
         tarball = fetch_artifact(aws, package.model_data_url, Path(tmp) / "download")
-        model_dir = unpack_for_local_mode(tarball, Path(tmp) / "model")
         image = resolve_image(aws, package.image, registry, echo)
-        yield LocalPackage(package, image, tarball, model_dir)
+        yield LocalPackage(package, image, tarball)
 
 
 def _port(port: int | None) -> int:
@@ -282,7 +257,7 @@ def local_transform(arn: str, data: Path, output_dir: Path, *, content_type: str
     with materialize(arn, registry=registry, echo=echo) as local:
         _check_type(local.package, content_type, accept)
         result = localmode.sdk_transform(
-            local.image, local.model_dir, data, output_dir, content_type=content_type,
+            local.image, local.tarball, data, output_dir, content_type=content_type,
             split_type="Line", strategy=strategy, assemble_with="Line", accept=accept,
             env=local.package.environment, port=_port(port), deadline_s=deadline_s, logs=logs)
     return TransformOutcome(result.outputs, result.seconds, "SageMaker SDK local mode",
@@ -295,7 +270,7 @@ def local_endpoint(arn: str, *, port: int | None = None, registry: str | None = 
                    ) -> Iterator[localmode.LocalEndpoint]:
     """A local real-time endpoint of the package (SDK local mode), removed afterwards."""
     with materialize(arn, registry=registry, echo=echo) as local, localmode.local_endpoint(
-            local.image, local.model_dir, env=local.package.environment, port=_port(port),
+            local.image, local.tarball, env=local.package.environment, port=_port(port),
             logs=logs) as endpoint:
         yield endpoint
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PlatformError, UserError
+from .procs import pid_alive
 
 #: Label on every container smkit starts, so leftovers from an interrupted run can be found.
 LABEL = "smkit.managed=true"
@@ -187,16 +188,6 @@ def serve(
         docker("rm", "-f", name, check=False)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_leftovers() -> int:
     """Remove containers that smkit runs which have since died left behind; returns how many.
 
@@ -208,7 +199,7 @@ def remove_leftovers() -> int:
     stale = []
     for line in out.splitlines():
         cid, _, owner = line.partition(" ")
-        if not owner.strip().isdigit() or not _pid_alive(int(owner)):
+        if not owner.strip().isdigit() or not pid_alive(int(owner)):
             stale.append(cid)
     if stale:
         docker("rm", "-f", *stale, check=False)

@@ -50,6 +50,7 @@ from botocore.exceptions import BotoCoreError
 
 from . import docker
 from .errors import PlatformError, UserError
+from .procs import pid_alive
 
 #: SageMaker's serving port; the SDK's local endpoint binds it on every interface.
 DEFAULT_PORT = 8080
@@ -148,16 +149,6 @@ def _has_credentials() -> bool:
 
 
 # ----------------------------------------------------------------------------- cleanup
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _containers(*filters: str) -> list[tuple[str, str, str]]:
@@ -281,7 +272,7 @@ def remove_network() -> None:
 def remove_leftovers() -> int:
     """Remove containers that earlier smkit local-mode runs left behind (their process died)."""
     dead = [c for c in _containers(f"label={RUN_LABEL}")
-            if not (c[2].isdigit() and _pid_alive(int(c[2])))]
+            if not (c[2].isdigit() and pid_alive(int(c[2])))]
     if dead:
         docker.docker("rm", "-f", *[c[0] for c in dead], check=False)
     with NetworkLock():

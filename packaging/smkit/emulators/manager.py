@@ -29,6 +29,7 @@ from typing import Any
 from ..aws import poll
 from ..docker import free_port
 from ..errors import PlatformError
+from ..procs import pid_alive
 
 REGION = "us-east-1"
 CATALOG_MODULE = "smkit.emulators.catalog"
@@ -64,27 +65,12 @@ def state_dir(base: Path | None = None) -> Path:
     return (base or home()) / "emulators"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of this process counts as gone.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _ours(service: Service) -> bool:
     """True when ``service.pid`` is still the process we started (same port on its cmdline)."""
     try:
         cmdline = Path(f"/proc/{service.pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return _alive(service.pid)
+        return pid_alive(service.pid)
     text = b" ".join(cmdline).decode(errors="replace")
     return str(service.port) in text or "config.yml" in text
 
@@ -128,7 +114,7 @@ def _write_state(base: Path | None, services: dict[str, Service]) -> None:
 def healthy(services: dict[str, Service]) -> bool:
     """True when every recorded service runs and answers."""
     return bool(services) and all(
-        _alive(s.pid) and HEALTH[s.name](s) for s in services.values())
+        pid_alive(s.pid) and HEALTH[s.name](s) for s in services.values())
 
 
 def ensure_registry_binary() -> str:
@@ -161,7 +147,7 @@ def _spawn(name: str, args: list[str], port: int, sdir: Path) -> Service:
 def _wait_ready(service: Service, timeout: float = 30) -> str:
     """Poll until the service answers ("ready"), exits ("exited") or times out."""
     def check() -> str:
-        if not _alive(service.pid):
+        if not pid_alive(service.pid):
             return "exited"
         return "ready" if HEALTH[service.name](service) else "starting"
 
@@ -239,16 +225,16 @@ def up(base: Path | None = None, *, with_catalog: bool = True) -> dict[str, Serv
 
 
 def _stop(service: Service, grace: float = 5) -> None:
-    if not _alive(service.pid) or not _ours(service):
+    if not pid_alive(service.pid) or not _ours(service):
         return
     os.kill(service.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(service.pid):
+    while time.monotonic() < deadline and pid_alive(service.pid):
         # Reap it when it is our child, so it does not linger as a zombie.
         with contextlib.suppress(ChildProcessError):
             os.waitpid(service.pid, os.WNOHANG)
         time.sleep(0.05)
-    if _alive(service.pid):
+    if pid_alive(service.pid):
         os.kill(service.pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(service.pid, os.WNOHANG)

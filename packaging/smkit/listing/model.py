@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -79,6 +80,14 @@ class Resource(_Strict):
         return _https("AdditionalResources.Url", v)
 
 
+#: listing.yaml field -> the Catalog API name its limit is documented under.
+_TEXT_FIELDS = {
+    "title": "ProductTitle",
+    "short_description": "ShortDescription",
+    "long_description": "LongDescription",
+}
+
+
 class Product(_Strict):
     """The product page text (Catalog ``UpdateInformation``)."""
 
@@ -93,20 +102,11 @@ class Product(_Strict):
     additional_resources: list[Resource] = []
     sku: str | None = None
 
-    @field_validator("title")
+    @field_validator("title", "short_description", "long_description")
     @classmethod
-    def _title(cls, v: str) -> str:
-        return _text("ProductTitle", v, limits.TEXT_MAX["ProductTitle"])
-
-    @field_validator("short_description")
-    @classmethod
-    def _short(cls, v: str) -> str:
-        return _text("ShortDescription", v, limits.TEXT_MAX["ShortDescription"])
-
-    @field_validator("long_description")
-    @classmethod
-    def _long(cls, v: str) -> str:
-        return _text("LongDescription", v, limits.TEXT_MAX["LongDescription"])
+    def _texts(cls, v: str, info: ValidationInfo) -> str:
+        api_name = _TEXT_FIELDS[str(info.field_name)]
+        return _text(api_name, v, limits.TEXT_MAX[api_name])
 
     @field_validator("highlights")
     @classmethod
