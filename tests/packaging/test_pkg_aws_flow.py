@@ -19,6 +19,7 @@ from smkit import artifact, aws, preflight, publish, push
 from smkit import spec as spec_mod
 from smkit.emulators import manager
 from smkit.errors import UserError
+from smkit.procs import pid_alive
 
 pytestmark = pytest.mark.container
 ROLE = "SageMakerValidation"
@@ -53,9 +54,9 @@ def test_emulators_up_is_idempotent_and_env_points_at_them(emulators: dict[str, 
 def test_emulators_down_stops_exactly_what_up_started(tmp_path: Path) -> None:
     services = manager.up(tmp_path, with_catalog=False)
     pids = [s.pid for s in services.values()]
-    assert all(manager._alive(p) for p in pids)
+    assert all(pid_alive(p) for p in pids)
     assert manager.down(tmp_path) == ["moto", "registry"]
-    assert not any(manager._alive(p) for p in pids)
+    assert not any(pid_alive(p) for p in pids)
     assert manager.read_state(tmp_path) == {}
     proc = smkit("emulators", "env", cwd=tmp_path, env={"SMKIT_HOME": str(tmp_path)})
     assert proc.returncode == 2
