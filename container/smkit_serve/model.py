@@ -120,9 +120,30 @@ def find_model_file(model_dir: str) -> Path:
     )
 
 
+def import_sklearn() -> Any:
+    """Import scikit-learn without the pandas import it makes on the way.
+
+    ``sklearn.utils.fixes`` imports pandas when it is installed, but nothing reads that
+    reference: scikit-learn looks pandas up in ``sys.modules`` when it checks an input.
+    Hiding pandas for this one import saves about 0.3 s of start-up and 30 MiB for models
+    that never see a DataFrame. Models fitted on DataFrames still get pandas: the server
+    imports it for its first DataFrame, in the start-up prediction, before workers fork.
+    """
+    if "sklearn" not in sys.modules and "pandas" not in sys.modules:
+        sys.modules["pandas"] = None  # type: ignore[assignment]  # import raises ImportError
+        try:
+            import sklearn.base
+        finally:
+            del sys.modules["pandas"]
+    import sklearn
+
+    return sklearn
+
+
 def _load_joblib(path: Path) -> Any:
     import joblib
-    import sklearn
+
+    sklearn = import_sklearn()
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -328,6 +349,7 @@ def load_model(model_dir: str, program: str = "inference.py") -> LoadedModel:
             problem = verify_manifest(model_dir)
             if problem is not None:
                 raise ModelLoadError(problem)
+        import_sklearn()
         loaded.hooks = load_hooks(model_dir, program)
         if loaded.hooks.model_fn is not None:
             try:
