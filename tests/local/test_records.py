@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from smkit.errors import UserError
 from smkit.transform import TransformConfig, resolve
 from smkit.transform import records as rec
 from smkit.transform.config import Resolved
+from smkit_contract import limits
 
 MB = 1024 * 1024
 
@@ -203,3 +206,53 @@ def test_a_malformed_csv_record_under_an_input_filter_fails_only_that_record(tmp
     *data, _ = _batches(path, cfg, Resolved("MultiRecord", 6, 1, ("",) * 3))
     assert [(b.first_line, b.error is None) for b in data] == [(1, True), (2, False), (3, True)]
     assert "malformed CSV record" in data[1].error
+
+
+# ----------------------------------------------------------------------------- bulk packing
+
+_RECORDS = st.one_of(
+    st.text(alphabet="0123456789.,-", min_size=1, max_size=12),  # plain records
+    st.sampled_from(["", " ", "\t", "\x0b", " 1,2", "\r", "a\rb"]),  # blank, odd leads, CR
+    st.text(alphabet="0123456789,", min_size=17, max_size=40),  # over the tiny limit
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(_RECORDS, max_size=40), crlf=st.booleans(), final_newline=st.booleans(),
+       payload=st.integers(1, 4))
+def test_bulk_packing_gives_the_same_batches_as_packing_record_by_record(
+        tmp_path_factory, lines, crlf, final_newline, payload):
+    path = tmp_path_factory.mktemp("bulk") / "in.csv"
+    text = ("\r\n" if crlf else "\n").join(lines) + ("\n" if final_newline and lines else "")
+    path.write_bytes(text.encode())
+    cfg = TransformConfig(inputs=[path], output_dir=path.parent / "out",
+                          content_type="text/csv", split_type="Line")
+    params = Resolved("MultiRecord", payload, 1, ("request", "request", "request"))
+    with pytest.MonkeyPatch.context() as mp:
+        # MaxPayloadInMB=1 means 16 bytes here, so batches fill up within a few records.
+        mp.setattr(limits, "MB", 16)
+        bulk = list(rec.iter_batches(path, 0, cfg, params, None, bulk=True))
+        by_record = list(rec.iter_batches(path, 0, cfg, params, None, bulk=False))
+    assert bulk == by_record
+
+
+def test_plain_lines_are_packed_without_touching_each_record(tmp_path, monkeypatch):
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"".join(b"%d,%d.5\n" % (i, i) for i in range(300_000)))
+    cfg = _cfg(tmp_path, content_type="text/csv", split_type="Line")
+    params = Resolved("MultiRecord", 1, 1, ("request", "request", "request"))
+    calls = []
+    by_record = rec._Packer.add
+
+    def counted(self, line):
+        calls.append(line.number)
+        return by_record(self, line)
+
+    monkeypatch.setattr(rec._Packer, "add", counted)
+    *batches, end = _batches(path, cfg, params)
+    # Only the record that opens each new batch goes through the per-record path.
+    assert len(batches) > 3
+    assert len(calls) < len(batches)
+    assert end.records == sum(b.records for b in batches) == 300_000
+    assert b"".join(b.body for b in batches) == path.read_bytes()
+    assert all(len(b.body) <= MB for b in batches)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import mmap
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,66 +149,159 @@ class FileEnd:
 
 def iter_batches(path: Path, file_index: int, cfg: TransformConfig, params: Resolved,
                  transform: Callable[[bytes], bytes] | None,
-                 stop: Callable[[], bool] = lambda: False) -> Iterator[Batch | FileEnd]:
+                 stop: Callable[[], bool] = lambda: False,
+                 bulk: bool = True) -> Iterator[Batch | FileEnd]:
     """Split ``path`` into mini-batches as SageMaker would, then a FileEnd.
 
     ``transform`` applies the InputFilter to one record. ``stop`` is checked between
-    batches so a file that already failed is not read further.
+    batches so a file that already failed is not read further. With ``bulk`` (the default)
+    runs of plain lines are packed whole, with no Python work per line; the result is the
+    same as packing line by line (``bulk=False``), which the tests check.
     """
     limit = params.max_payload_bytes
     if cfg.split_type == "None":
         yield _whole_file(path, file_index, cfg, limit, transform)
         yield FileEnd(path, file_index, 1)
         return
-    single = params.batch_strategy == "SingleRecord"
-    parts: list[bytes] = []
-    size = 0
-    first: Line | None = None
-    last: Line | None = None
-    count = 0
+    packer = _Packer(path, file_index, limit, params.max_payload_mb,
+                     single=params.batch_strategy == "SingleRecord", transform=transform)
+    if bulk and transform is None and limit is not None and not packer.single:
+        yield from packer.pack_file(stop)
+    else:
+        for line in iter_lines(path):
+            if stop():
+                break
+            yield from packer.add(line)
+    if not stop():
+        yield from packer.flush()
+    yield FileEnd(path, file_index, packer.count)
 
-    def flush() -> Batch:
-        assert first is not None
-        assert last is not None
-        body = None if limit is None else b"".join(parts)
-        return Batch(path, file_index, first.number, last.number, first.line, last.line,
-                     first.start, last.end, body)
 
-    for rec in iter_lines(path):
-        if stop():
-            break
-        count = rec.number
+class _Packer:
+    """Packs one file's records into mini-batches, record by record or in bulk."""
+
+    def __init__(self, path: Path, file_index: int, limit: int | None, limit_mb: int,
+                 single: bool, transform: Callable[[bytes], bytes] | None) -> None:
+        self.path, self.file_index = path, file_index
+        self.limit, self.limit_mb, self.single = limit, limit_mb, single
+        self.transform = transform
+        self.parts: list[bytes] = []
+        self.size = 0
+        #: (record, line, start offset) of the batch's first record, and of its last
+        #: record (with its end offset), or None when the batch is empty.
+        self.first: tuple[int, int, int] | None = None
+        self.last: tuple[int, int, int] = (0, 0, 0)
+        #: Records seen so far (the last record number).
+        self.count = 0
+
+    def flush(self) -> Iterator[Batch]:
+        """The batch packed so far, if any."""
+        if self.first is None:
+            return
+        (first_rec, first_line, start), (last_rec, last_line, end) = self.first, self.last
+        body = None if self.limit is None else b"".join(self.parts)
+        self.parts, self.size, self.first = [], 0, None
+        yield Batch(self.path, self.file_index, first_rec, last_rec, first_line, last_line,
+                    start, end, body)
+
+    def add(self, rec: Line) -> Iterator[Batch]:
+        """Pack one record (the reference behaviour)."""
+        self.count = rec.number
         try:
-            data = transform(rec.data) if transform else rec.data
+            data = self.transform(rec.data) if self.transform else rec.data
         except (jsonpath.FilterError, ValueError) as e:
-            if first is not None:
-                yield flush()
-                parts, size, first = [], 0, None
-            yield _error_batch(path, file_index, rec, f"InputFilter failed: {e}")
-            continue
+            yield from self.flush()
+            yield _error_batch(self.path, self.file_index, rec, f"InputFilter failed: {e}")
+            return
         piece = len(data) + 1
-        if limit is not None and piece > limit:
-            if first is not None:
-                yield flush()
-                parts, size, first = [], 0, None
+        if self.limit is not None and piece > self.limit:
+            yield from self.flush()
             yield _error_batch(
-                path, file_index, rec,
-                f"the record is {piece} bytes, over MaxPayloadInMB={params.max_payload_mb}; "
+                self.path, self.file_index, rec,
+                f"the record is {piece} bytes, over MaxPayloadInMB={self.limit_mb}; "
                 "raise MaxPayloadInMB (up to 100)",
             )
-            continue
-        if first is not None and (single or (limit is not None and size + piece > limit)):
-            yield flush()
-            parts, size, first = [], 0, None
-        if first is None:
-            first = rec
-        last = rec
-        if limit is not None:
-            parts.append(data + b"\n")
-        size += piece
-    if first is not None and not stop():
-        yield flush()
-    yield FileEnd(path, file_index, count)
+            return
+        if self.first is not None and (
+                self.single or (self.limit is not None and self.size + piece > self.limit)):
+            yield from self.flush()
+        if self.first is None:
+            self.first = (rec.number, rec.line, rec.start)
+        self.last = (rec.number, rec.line, rec.end)
+        if self.limit is not None:
+            self.parts.append(data + b"\n")
+        self.size += piece
+
+    def pack_file(self, stop: Callable[[], bool]) -> Iterator[Batch]:
+        """Pack the file window by window: a window of plain lines goes in whole, with no
+        Python work per line; any other window goes record by record through ``add``."""
+        assert self.limit is not None
+        size = self.path.stat().st_size
+        if size == 0:
+            return
+        number, line_no, pos, released = 1, 1, 0, 0
+        with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            while pos < size and not stop():
+                released = _release(mm, released, pos)
+                end = mm.rfind(b"\n", pos, min(size, pos + self.limit - self.size)) + 1
+                alone = end <= pos
+                if alone:
+                    # The next record does not fit whole: ``add`` decides (close the batch,
+                    # or refuse a record too large on its own, or take a last line that
+                    # has no line ending).
+                    nl = mm.find(b"\n", pos)
+                    end = size if nl < 0 else nl + 1
+                piece = mm[pos:end]
+                lines = piece.count(b"\n") + (not piece.endswith(b"\n"))
+                if not alone and _plain(piece):
+                    if self.first is None:
+                        self.first = (number, line_no, pos)
+                    self.last = (number + lines - 1, line_no + lines - 1, end)
+                    self.parts.append(piece)
+                    self.size += len(piece)
+                    number += lines
+                    self.count = number - 1
+                else:
+                    for rec in iter_lines_of(piece, pos, number, line_no):
+                        yield from self.add(rec)
+                        number = rec.number + 1
+                line_no += lines
+                pos = end
+
+
+def _release(mm: mmap.mmap, released: int, upto: int) -> int:
+    """Drop the pages of ``mm`` before ``upto`` from this process (they stay in the page
+    cache), so its memory does not grow with the file; returns the new watermark."""
+    edge = upto - upto % mmap.PAGESIZE
+    if edge > released and hasattr(mm, "madvise"):
+        mm.madvise(mmap.MADV_DONTNEED, released, edge - released)
+        return edge
+    return released
+
+
+#: A line ``iter_lines`` treats specially: blank, or led by other whitespace.
+_SPECIAL_LINE = re.compile(rb"\n[\n\t\x0b\x0c ]")
+
+
+def _plain(piece: bytes) -> bool:
+    """True when every line of ``piece`` is a record ending in LF: no CR, no blank or
+    whitespace-led line."""
+    return (piece.endswith(b"\n") and piece[:1] not in (b"\n", b" ", b"\t", b"\x0b", b"\x0c")
+            and b"\r" not in piece and _SPECIAL_LINE.search(piece) is None)
+
+
+def iter_lines_of(region: bytes, offset: int, first_number: int,
+                  first_line: int) -> Iterator[Line]:
+    """Records of an in-memory ``region`` that starts at file ``offset`` (as ``iter_lines``)."""
+    number, line_no, pos = first_number, first_line, 0
+    while pos < len(region):
+        nl = region.find(b"\n", pos)
+        nxt = len(region) if nl < 0 else nl + 1
+        data = region[pos:nxt].rstrip(b"\r\n")
+        if data.strip():
+            yield Line(number, line_no, offset + pos, offset + nxt, data)
+            number += 1
+        line_no, pos = line_no + 1, nxt
 
 
 def _error_batch(path: Path, file_index: int, rec: Line, message: str) -> Batch:
