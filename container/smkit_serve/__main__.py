@@ -6,8 +6,30 @@ import gc
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import LoadedModel
+    from .settings import Settings
 
 USAGE = "usage: serve  (SageMaker starts this image as 'docker run IMAGE serve')"
+
+
+def prepare(settings: Settings) -> LoadedModel:
+    """Load the model and run its start-up prediction, as the master does before fork."""
+    from threadpoolctl import threadpool_limits
+
+    from .handler import smoke_check
+    from .model import load_model
+
+    with threadpool_limits(1):
+        loaded = load_model(settings.model_dir, settings.program)
+        smoke_check(loaded, settings.model_dir)
+    if settings.batch:
+        # Batch transforms send large CSV bodies, which pandas' C reader parses about twice
+        # as fast as orjson; imported here, before fork, the workers share it.
+        import pandas  # noqa: F401
+    return loaded
 
 
 def serve() -> int:
@@ -25,16 +47,10 @@ def serve() -> int:
     logs.setup(settings.log_level)
     log = logging.getLogger("smkit.server")
 
-    from threadpoolctl import threadpool_limits
-
     from .app import create_app
-    from .handler import smoke_check
-    from .model import load_model
     from .server import run
 
-    with threadpool_limits(1):
-        loaded = load_model(settings.model_dir, settings.program)
-        smoke_check(loaded, settings.model_dir)
+    loaded = prepare(settings)
     app = create_app(settings, loaded)
     log.info(
         "starting",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -190,17 +191,29 @@ def _frame(matrix: np.ndarray, schema: Schema) -> Any:
 
 
 _NUMERIC_BYTES = b"0123456789.eE+-, \t\n\r"
+#: Numeric CSV bodies at least this large go to pandas' C reader when pandas is loaded
+#: (batch transforms and DataFrame models load it before fork); below this size its fixed
+#: cost is more than it saves, and without it orjson does the work.
+BULK_CSV_BYTES = 64 * 1024
 
 
 def _numeric_csv_fast(body: bytes, schema: Schema) -> Decoded | None:
-    """Parse an all-numeric CSV body as one flat JSON array (orjson is several times faster
-    than splitting in Python); None sends anything unusual to the precise path, which also
-    words the errors."""
+    """Parse an all-numeric CSV body in one call to a native parser; None sends anything
+    unusual to the precise path, which also words the errors."""
     if body.translate(None, _NUMERIC_BYTES) or not body.strip():
         return None
     if b"\r" in body:
         body = body.replace(b"\r\n", b"\n")
     body = body.rstrip(b"\n")
+    pd = sys.modules.get("pandas") if len(body) >= BULK_CSV_BYTES else None
+    matrix = _parse_with_pandas(pd, body, schema) if pd is not None else None
+    if matrix is None:
+        matrix = _parse_with_orjson(body, schema)
+    return None if matrix is None else Decoded(_frame(matrix, schema), matrix.shape[0])
+
+
+def _parse_with_orjson(body: bytes, schema: Schema) -> np.ndarray | None:
+    """The body as one flat JSON array (newlines become commas)."""
     rows = body.count(b"\n") + 1
     try:
         flat = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
@@ -216,8 +229,24 @@ def _numeric_csv_fast(body: bytes, schema: Schema) -> Decoded | None:
         per_line = np.diff(np.searchsorted(commas, np.flatnonzero(raw == 10)), prepend=0)
         if np.any(per_line != width - 1):
             return None
-    matrix = np.array(flat, dtype=np.float64).reshape(rows, width)
-    return Decoded(_frame(matrix, schema), rows)
+    return np.array(flat, dtype=np.float64).reshape(rows, width)
+
+
+def _parse_with_pandas(pd: Any, body: bytes, schema: Schema) -> np.ndarray | None:
+    """The body through pandas' C reader (about twice orjson's speed on large bodies)."""
+    if b"\n\n" in body or body[:1] == b"\n" or b" " in body or b"\t" in body:
+        return None  # pandas skips blank (or blank-looking) lines; others refuse them
+    try:
+        frame = pd.read_csv(io.BytesIO(body), header=None, dtype=np.float64, engine="c")
+    except ValueError:  # pandas' parser errors are ValueErrors too
+        return None
+    matrix = frame.to_numpy()
+    if schema.n_features is not None and matrix.shape[1] != schema.n_features:
+        return None
+    if np.isnan(matrix).any():
+        return None  # short lines and empty cells: the precise path tells them apart
+    # Row-major, as trees walk one row at a time (a column-major copy predicts ~25% slower).
+    return np.ascontiguousarray(matrix)
 
 
 def decode_csv(body: bytes, charset: str | None, schema: Schema) -> Decoded:

@@ -14,21 +14,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
-from smkit_serve.handler import smoke_check
-from smkit_serve.model import load_model
-loaded = load_model(sys.argv[1])
-smoke_check(loaded, sys.argv[1])
+from smkit_serve.__main__ import prepare
+from smkit_serve.settings import Settings
+loaded = prepare(Settings.from_env())
 print(json.dumps({"ready": loaded.ready, "reason": loaded.reason,
                   "pandas": "pandas" in sys.modules, "sklearn": "sklearn" in sys.modules}))
 """
 
 
-def load_in_fresh_interpreter(model_dir: Path) -> dict[str, object]:
+def load_in_fresh_interpreter(model_dir: Path, batch: bool = False) -> dict[str, object]:
     """Load and smoke-test ``model_dir`` as the gunicorn master does; what got imported."""
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(model_dir)],
+        [sys.executable, "-c", PROBE],
         capture_output=True, text=True, timeout=120, check=True,
-        env={"PYTHONPATH": str(REPO / "container"), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(REPO / "container"), "PATH": "/usr/bin:/bin",
+             "SMKIT_MODEL_DIR": str(model_dir), "SAGEMAKER_BATCH": str(batch).lower()},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -44,5 +44,13 @@ def test_a_dataframe_pipeline_gets_pandas_in_the_master_before_fork(
     pipeline_model_dir: Path,
 ) -> None:
     state = load_in_fresh_interpreter(pipeline_model_dir)
+    assert state["ready"], state["reason"]
+    assert state["pandas"] is True
+
+
+def test_a_batch_transform_server_loads_pandas_for_its_csv_reader_before_fork(
+    iris_model_dir: Path,
+) -> None:
+    state = load_in_fresh_interpreter(iris_model_dir, batch=True)
     assert state["ready"], state["reason"]
     assert state["pandas"] is True
