@@ -296,44 +296,62 @@ class Report:
 
 
 def run_throughput(report: Report, scenarios: list[Scenario], work: Path, seconds: float,
-                   predict_budget: float) -> None:
-    """Each scenario x content type against the server, plus the HTTP floor."""
+                   predict_budget: float, rounds: int) -> None:
+    """Each scenario x content type against the server, and the HTTP floor, interleaved.
+
+    This VM's speed drifts by up to a half within minutes, so each scenario runs in
+    ``rounds`` short rounds (predict timed in-process, the model alone on every core, then wrk
+    against the server in CSV and JSON and against the floor) and each ratio is the median
+    of the rounds' ratios, every one taken from figures measured seconds apart.
+    """
     floor_dir = work / "floor"
-    floor_dir.mkdir()
+    floor_dir.mkdir(exist_ok=True)
     (floor_dir / "floorapp.py").write_text(FLOOR_APP)
     cpus = len(os.sched_getaffinity(0))
+    med = statistics.median
     for sc in scenarios:
         payloads = write_payloads(sc, work)
         model = joblib.load(sc.model_dir / "model.joblib")
-        # This machine's speed drifts by up to a third over minutes (a shared VM), so predict
-        # is timed just before and just after the server's runs and the two are averaged.
-        t_before = predict_seconds(model, sc.X[: sc.rows], predict_budget)
-        port = free_port()
-        with host_server(serve_cmd(), server_env(sc.model_dir, port), port) as srv:
-            loads = {ct: wrk(f"{srv.url}/invocations", p, ct, sc.connections, seconds)
-                     for ct, p in payloads.items()}
-        t_after = predict_seconds(model, sc.X[: sc.rows], predict_budget)
-        t_pred = (t_before + t_after) / 2
-        model_alone_rps = cpus / t_pred
-        measured_alone_rps = concurrent_predict_rps(model, sc.X[: sc.rows], cpus,
-                                                    predict_budget)
-        port = free_port()
+        X = sc.X[: sc.rows]
+        port, floor_port = free_port(), free_port()
         floor_cmd = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(WORKERS), "-b",
-                     f"127.0.0.1:{port}", "--log-level", "warning", "floorapp:app"]
-        with host_server(floor_cmd, {}, port, cwd=floor_dir) as floor:
-            floor_load = wrk(f"{floor.url}/", payloads["text/csv"], "text/csv", sc.connections,
-                             seconds)
-        for ct, load in loads.items():
+                     f"127.0.0.1:{floor_port}", "--log-level", "warning", "floorapp:app"]
+        preds: list[float] = []
+        alone: list[float] = []
+        floors: list[float] = []
+        loads: dict[str, list[Load]] = {ct: [] for ct in payloads}
+        with host_server(serve_cmd(), server_env(sc.model_dir, port), port) as srv, \
+                host_server(floor_cmd, {}, floor_port, cwd=floor_dir) as floor:
+            steps: list[Callable[[], None]] = [
+                lambda: preds.append(predict_seconds(model, X, predict_budget / rounds)),
+                lambda: alone.append(concurrent_predict_rps(model, X, cpus,
+                                                            predict_budget / rounds)),
+                *(lambda ct=ct, body=body: loads[ct].append(
+                    wrk(f"{srv.url}/invocations", body, ct, sc.connections, seconds / rounds))
+                  for ct, body in payloads.items()),
+                lambda: floors.append(wrk(f"{floor.url}/", payloads["text/csv"], "text/csv",
+                                          sc.connections, seconds / rounds).rps),
+            ]
+            for i in range(rounds):
+                # A different step goes first each round: what follows a burst of CPU here
+                # runs slower, and no figure should always be the one that follows it.
+                shift = i * len(steps) // rounds
+                for step in steps[shift:] + steps[:shift]:
+                    step()
+        for ct, runs in loads.items():
+            rps = [run.rps for run in runs]
             report.rows.append({
-                "scenario": sc.name, "content_type": ct, "rps": load.rps,
-                "rows_per_s": load.rps * sc.rows, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms,
-                "errors": load.errors, "requests": load.requests,
-                "predict_us": t_pred * 1e6, "predict_us_before": t_before * 1e6,
-                "predict_us_after": t_after * 1e6, "model_alone_rps": model_alone_rps,
-                "measured_alone_rps": measured_alone_rps,
-                "ratio_measured_alone": load.rps / measured_alone_rps,
-                "ratio_model": load.rps / model_alone_rps, "floor_rps": floor_load.rps,
-                "ratio_floor": load.rps / floor_load.rps,
+                "scenario": sc.name, "content_type": ct, "rounds": rounds, "rps": med(rps),
+                "rows_per_s": med(rps) * sc.rows, "p50_ms": med(r.p50_ms for r in runs),
+                "p99_ms": max(r.p99_ms for r in runs),
+                "errors": sum(r.errors for r in runs), "requests": sum(r.requests for r in runs),
+                "predict_us": med(preds) * 1e6, "predict_us_min": min(preds) * 1e6,
+                "predict_us_max": max(preds) * 1e6, "model_alone_rps": cpus / med(preds),
+                "ratio_model": med(r * t / cpus for r, t in zip(rps, preds, strict=True)),
+                "measured_alone_rps": med(alone),
+                "ratio_measured_alone": med(r / a for r, a in zip(rps, alone, strict=True)),
+                "floor_rps": med(floors),
+                "ratio_floor": med(r / f for r, f in zip(rps, floors, strict=True)),
             })
         csv_row = next(r for r in report.rows
                        if r["scenario"] == sc.name and r["content_type"] == "text/csv")
@@ -487,8 +505,10 @@ def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work:
 def render(report: Report) -> str:
     """The report as Markdown."""
     lines = [f"# smkit bench, {report.started}{' (quick)' if report.quick else ''}", "",
-             f"{len(os.sched_getaffinity(0))} CPUs, {WORKERS} workers, wrk over loopback.", "",
-             "| scenario | type | req/s | rows/s | p50 ms | p99 ms | errors | predict µs (before/after) "
+             f"{len(os.sched_getaffinity(0))} CPUs, {WORKERS} workers, wrk over loopback; "
+             f"{report.rows[0]['rounds'] if report.rows else 0} interleaved round(s) per "
+             "scenario, figures and ratios are medians over the rounds.", "",
+             "| scenario | type | req/s | rows/s | p50 ms | p99 ms | errors | predict µs (min-max) "
              "| model-alone req/s | ratio to model | measured alone req/s | ratio to it "
              "| floor req/s | ratio to floor |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -496,7 +516,7 @@ def render(report: Report) -> str:
         lines.append(
             f"| {r['scenario']} | {r['content_type']} | {r['rps']:,.0f} | {r['rows_per_s']:,.0f} "
             f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['predict_us']:,.0f} "
-            f"({r['predict_us_before']:,.0f}/{r['predict_us_after']:,.0f}) "
+            f"({r['predict_us_min']:,.0f}-{r['predict_us_max']:,.0f}) "
             f"| {r['model_alone_rps']:,.0f} | {r['ratio_model']:.2f} "
             f"| {r['measured_alone_rps']:,.0f} | {r['ratio_measured_alone']:.2f} "
             f"| {r['floor_rps']:,.0f} "
@@ -523,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("bench: wrk is missing; run `make bench` (it installs it)", file=sys.stderr)
         return 2
-    seconds = 2.0 if args.quick else 8.0
+    seconds = 2.0 if args.quick else 9.0
     budget = 0.5 if args.quick else 2.0
     size_mb = args.transform_mb or (50 if args.quick else 1000)
     report = Report(started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -538,7 +558,8 @@ def main(argv: list[str] | None = None) -> int:
             Scenario("RF 100 trees, 1,000 rows", rf_dir, rf_rows, 1000, 4, "model"),
         ]
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("throughput", lambda: run_throughput(report, scenarios, work, seconds, budget)),
+            ("throughput", lambda: run_throughput(report, scenarios, work, seconds, budget,
+                                                  1 if args.quick else 3)),
             ("cold start and memory", lambda: run_cold_start_and_memory(report, iris_dir)),
             ("batch transform", lambda: run_transform_bench(report, rf_dir, rf_rows, work,
                                                             size_mb, budget)),
