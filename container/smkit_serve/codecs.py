@@ -214,7 +214,9 @@ def _numeric_csv_fast(body: bytes, schema: Schema) -> Decoded | None:
 
 def _parse_with_orjson(body: bytes, schema: Schema) -> np.ndarray | None:
     """The body as one flat JSON array (newlines become commas)."""
-    rows = body.count(b"\n") + 1
+    raw = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    rows = len(newlines) + 1
     try:
         flat = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
     except orjson.JSONDecodeError:
@@ -224,12 +226,11 @@ def _parse_with_orjson(body: bytes, schema: Schema) -> np.ndarray | None:
         return None
     if rows > 1:
         # Equal totals can hide ragged lines; count the commas of every line.
-        raw = np.frombuffer(body, dtype=np.uint8)
-        commas = np.flatnonzero(raw == 44)
-        per_line = np.diff(np.searchsorted(commas, np.flatnonzero(raw == 10)), prepend=0)
+        per_line = np.diff(np.searchsorted(np.flatnonzero(raw == 44), newlines), prepend=0)
         if np.any(per_line != width - 1):
             return None
-    return np.array(flat, dtype=np.float64).reshape(rows, width)
+    # fromiter skips the list-of-objects pass np.array makes (about a third faster here).
+    return np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(rows, width)
 
 
 def _parse_with_pandas(pd: Any, body: bytes, schema: Schema) -> np.ndarray | None:
