@@ -36,7 +36,7 @@ test-unit: install ## the tests that need no Docker engine
 	$(PY) -m pytest -m "not container"
 
 lint: install ## ruff and mypy
-	$(PY) -m ruff check container packaging tests
+	$(PY) -m ruff check container packaging tests bench
 	$(PY) -m mypy
 
 demo: install build-container ## the end-to-end journey, offline (writes .smkit/demo/)

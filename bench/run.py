@@ -174,6 +174,18 @@ def _latency(out: str, pct: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def median_seconds(call: Callable[[], object], budget_s: float) -> float:
+    """Median seconds of ``call()`` over ``budget_s`` (at least 5 calls, after a warm-up)."""
+    call()
+    times: list[float] = []
+    end = time.monotonic() + budget_s
+    while time.monotonic() < end or len(times) < 5:
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def predict_seconds(model: Any, X: np.ndarray, budget_s: float) -> float:
     """Median seconds of one in-process ``model.predict(X)`` call on one core.
 
@@ -183,14 +195,7 @@ def predict_seconds(model: Any, X: np.ndarray, budget_s: float) -> float:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        model.predict(X)
-        times: list[float] = []
-        end = time.monotonic() + budget_s
-        while time.monotonic() < end or len(times) < 5:
-            t0 = time.perf_counter()
-            model.predict(X)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        return median_seconds(lambda: model.predict(X), budget_s)
 
 
 def _predict_loop(model: Any, X: np.ndarray, seconds: float, out: Any) -> None:
@@ -322,22 +327,23 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
         loads: dict[str, list[Load]] = {ct: [] for ct in payloads}
         with host_server(serve_cmd(), server_env(sc.model_dir, port), port) as srv, \
                 host_server(floor_cmd, {}, floor_port, cwd=floor_dir) as floor:
-            steps: list[Callable[[], None]] = [
-                lambda: preds.append(predict_seconds(model, X, predict_budget / rounds)),
-                lambda: alone.append(concurrent_predict_rps(model, X, cpus,
-                                                            predict_budget / rounds)),
-                *(lambda ct=ct, body=body: loads[ct].append(
-                    wrk(f"{srv.url}/invocations", body, ct, sc.connections, seconds / rounds))
-                  for ct, body in payloads.items()),
-                lambda: floors.append(wrk(f"{floor.url}/", payloads["text/csv"], "text/csv",
-                                          sc.connections, seconds / rounds).rps),
-            ]
+            order = ["predict", "alone", *payloads, "floor"]
             for i in range(rounds):
                 # A different step goes first each round: what follows a burst of CPU here
                 # runs slower, and no figure should always be the one that follows it.
-                shift = i * len(steps) // rounds
-                for step in steps[shift:] + steps[:shift]:
-                    step()
+                shift = i * len(order) // rounds
+                for step in order[shift:] + order[:shift]:
+                    if step == "predict":
+                        preds.append(predict_seconds(model, X, predict_budget / rounds))
+                    elif step == "alone":
+                        alone.append(concurrent_predict_rps(model, X, cpus,
+                                                            predict_budget / rounds))
+                    elif step == "floor":
+                        floors.append(wrk(f"{floor.url}/", payloads["text/csv"], "text/csv",
+                                          sc.connections, seconds / rounds).rps)
+                    else:
+                        loads[step].append(wrk(f"{srv.url}/invocations", payloads[step], step,
+                                               sc.connections, seconds / rounds))
         for ct, runs in loads.items():
             rps = [run.rps for run in runs]
             report.rows.append({
@@ -367,9 +373,9 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
 #: What any Python server must do before its first healthy /ping: start the interpreter,
 #: import scikit-learn (joblib.load does, to unpickle the estimator; pandas hidden, as the
 #: server does) and predict once.
-LOAD_FLOOR = ("import sys; sys.modules['pandas'] = None; import sklearn.base; "
-              "del sys.modules['pandas']; import joblib, numpy as np; "
-              "m = joblib.load(sys.argv[1]); m.predict(np.zeros((1, m.n_features_in_)))")
+LOAD_FLOOR = ("import sys; from smkit_serve.model import import_sklearn; import_sklearn(); "
+              "import joblib, numpy as np; m = joblib.load(sys.argv[1]); "
+              "m.predict(np.zeros((1, m.n_features_in_)))")
 
 
 def load_floor_seconds(model_dir: Path, runs: int = 3) -> float:
@@ -427,18 +433,9 @@ def parse_seconds(text: str, budget_s: float) -> float:
     import pandas as pd
 
     body = text.encode()
-
-    def parse() -> None:
-        pd.read_csv(io.BytesIO(body), header=None, dtype=np.float64, engine="c").to_numpy()
-
-    parse()
-    times: list[float] = []
-    end = time.monotonic() + budget_s
-    while time.monotonic() < end or len(times) < 5:
-        t0 = time.perf_counter()
-        parse()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_seconds(
+        lambda: pd.read_csv(io.BytesIO(body), header=None, dtype=np.float64,
+                            engine="c").to_numpy(), budget_s)
 
 
 def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work: Path,

@@ -120,7 +120,7 @@ def find_model_file(model_dir: str) -> Path:
     )
 
 
-def import_sklearn() -> Any:
+def import_sklearn() -> None:
     """Import scikit-learn without the pandas import it makes on the way.
 
     ``sklearn.utils.fixes`` imports pandas when it is installed, but nothing reads that
@@ -132,18 +132,14 @@ def import_sklearn() -> Any:
     if "sklearn" not in sys.modules and "pandas" not in sys.modules:
         sys.modules["pandas"] = None  # type: ignore[assignment]  # import raises ImportError
         try:
-            import sklearn.base
+            import sklearn.base  # noqa: F401
         finally:
             del sys.modules["pandas"]
-    import sklearn
-
-    return sklearn
 
 
 def _load_joblib(path: Path) -> Any:
     import joblib
-
-    sklearn = import_sklearn()
+    import sklearn  # already imported, pandas hidden, by load_model
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

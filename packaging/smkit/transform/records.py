@@ -12,7 +12,7 @@ import io
 import json
 import mmap
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,19 +67,26 @@ class Line:
 def iter_lines(path: Path, start: int = 0, end: int | None = None,
                first_number: int = 1, first_line: int = 1) -> Iterator[Line]:
     """Records of ``path`` between byte offsets, one per non-blank line, streamed."""
-    number, line_no, offset = first_number, first_line, start
     with open(path, "rb") as f:
         f.seek(start)
-        for raw in f:
-            line_start = offset
-            offset += len(raw)
-            if end is not None and line_start >= end:
-                break
-            data = raw.rstrip(b"\r\n")
-            if data.strip():
-                yield Line(number, line_no, line_start, offset, data)
-                number += 1
-            line_no += 1
+        yield from _records(f, start, end, first_number, first_line)
+
+
+def _records(lines: Iterable[bytes], offset: int, end: int | None, first_number: int,
+             first_line: int) -> Iterator[Line]:
+    """Records of raw LF-split ``lines`` that start at file ``offset``; blank lines are not
+    records but still count as lines."""
+    number, line_no = first_number, first_line
+    for raw in lines:
+        line_start = offset
+        offset += len(raw)
+        if end is not None and line_start >= end:
+            break
+        data = raw.rstrip(b"\r\n")
+        if data.strip():
+            yield Line(number, line_no, line_start, offset, data)
+            number += 1
+        line_no += 1
 
 
 # ----------------------------------------------------------------------------- batches
@@ -239,7 +246,7 @@ class _Packer:
         size = self.path.stat().st_size
         if size == 0:
             return
-        number, line_no, pos, released = 1, 1, 0, 0
+        line_no, pos, released = 1, 0, 0
         with open(self.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             while pos < size and not stop():
                 released = _release(mm, released, pos)
@@ -253,18 +260,17 @@ class _Packer:
                     end = size if nl < 0 else nl + 1
                 piece = mm[pos:end]
                 lines = piece.count(b"\n") + (not piece.endswith(b"\n"))
+                number = self.count + 1  # of the piece's first record
                 if not alone and _plain(piece):
                     if self.first is None:
                         self.first = (number, line_no, pos)
                     self.last = (number + lines - 1, line_no + lines - 1, end)
                     self.parts.append(piece)
                     self.size += len(piece)
-                    number += lines
-                    self.count = number - 1
+                    self.count += lines
                 else:
-                    for rec in iter_lines_of(piece, pos, number, line_no):
+                    for rec in _records(io.BytesIO(piece), pos, None, number, line_no):
                         yield from self.add(rec)
-                        number = rec.number + 1
                 line_no += lines
                 pos = end
 
@@ -288,20 +294,6 @@ def _plain(piece: bytes) -> bool:
     whitespace-led line."""
     return (piece.endswith(b"\n") and piece[:1] not in (b"\n", b" ", b"\t", b"\x0b", b"\x0c")
             and b"\r" not in piece and _SPECIAL_LINE.search(piece) is None)
-
-
-def iter_lines_of(region: bytes, offset: int, first_number: int,
-                  first_line: int) -> Iterator[Line]:
-    """Records of an in-memory ``region`` that starts at file ``offset`` (as ``iter_lines``)."""
-    number, line_no, pos = first_number, first_line, 0
-    while pos < len(region):
-        nl = region.find(b"\n", pos)
-        nxt = len(region) if nl < 0 else nl + 1
-        data = region[pos:nxt].rstrip(b"\r\n")
-        if data.strip():
-            yield Line(number, line_no, offset + pos, offset + nxt, data)
-            number += 1
-        line_no, pos = line_no + 1, nxt
 
 
 def _error_batch(path: Path, file_index: int, rec: Line, message: str) -> Batch:
