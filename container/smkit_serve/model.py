@@ -16,24 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from smkit_contract.names import (
+    CODE_DIR,
+    MODEL_FILES,
+    MODEL_SUFFIXES,
+    SAMPLE_FILES,
+    SKOPS_TRUSTED_FILE,
+)
 
 from .codecs import NUMBER, STRING, Schema
 
 log = logging.getLogger("smkit.model")
 
-#: Model file names tried in order when no model_fn hook is given. ``.skops`` files load
-#: without unpickling arbitrary objects; the others are pickles, which run code when loaded.
-MODEL_FILES = ("model.joblib", "model.skops", "model.pkl", "model.pickle")
-#: Extra types a seller trusts in model.skops, one fully qualified name per line.
-SKOPS_TRUSTED_FILE = "skops-trusted.txt"
 _SKOPS_OWN = ("sklearn.", "numpy.", "scipy.")
-#: Sample inputs (by extension) used for the start-up smoke prediction, in order.
-SAMPLE_FILES = {
-    "sample_input.csv": "text/csv",
-    "sample_input.json": "application/json",
-    "sample_input.jsonl": "application/jsonlines",
-    "sample_input.npy": "application/x-npy",
-}
 HOOK_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn")
 
 
@@ -71,7 +66,7 @@ class LoadedModel:
 
 def load_hooks(model_dir: str, program: str) -> Hooks:
     """Import ``<model_dir>/code/<program>`` if present and pick up the four hook names."""
-    code_dir = Path(model_dir) / "code"
+    code_dir = Path(model_dir) / CODE_DIR
     path = code_dir / program
     if not path.is_file():
         return Hooks()
@@ -196,11 +191,11 @@ def read_by_server(rel: str) -> bool:
     beside the unpacked files).
     """
     return (
-        rel.startswith("code/")
+        rel.startswith(f"{CODE_DIR}/")
         or rel in MODEL_FILES
         or rel in SAMPLE_FILES
         or rel == SKOPS_TRUSTED_FILE
-        or rel.endswith((".joblib", ".skops", ".pkl", ".pickle"))
+        or rel.endswith(MODEL_SUFFIXES)
     )
 
 

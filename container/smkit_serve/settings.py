@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from smkit_contract import content_types as ct
 from smkit_contract import env, limits
+from smkit_contract.names import DEFAULT_PROGRAM
 
 
 def available_cpus() -> int:
@@ -100,7 +101,7 @@ class Settings:
     #: "labels" or "probabilities" when the caller does not say.
     default_output: str = "labels"
     #: File name of the seller's hooks in <model_dir>/code.
-    program: str = "inference.py"
+    program: str = DEFAULT_PROGRAM
     #: Write one JSON access-log line per request.
     access_log: bool = True
     #: Python logging level name.
@@ -167,7 +168,7 @@ class Settings:
             max_concurrent_transforms=concurrency,
             default_accept=default_accept,
             default_output=default_output,
-            program=e.get(env.PROGRAM, "inference.py").strip() or "inference.py",
+            program=e.get(env.PROGRAM, DEFAULT_PROGRAM).strip() or DEFAULT_PROGRAM,
             access_log=_bool(e, env.ACCESS_LOG, True),
             log_level=(e.get(env.LOG_LEVEL, "INFO").strip().upper() or "INFO"),
             metering=metering == "per-inference",

@@ -24,6 +24,7 @@ from typing import Any
 
 import smkit_contract.content_types as ct
 import smkit_contract.manifest as mf
+import smkit_contract.names as names
 
 from . import __version__, docker
 from .errors import PlatformError, UserError
@@ -34,8 +35,6 @@ MTIME = 946684800
 FILE_MODE = 0o644
 #: Never packed: caches and VCS metadata; manifest.json is always regenerated.
 SKIP_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints", mf.FILENAME})
-SAMPLE_NAMES = {ct.CSV: "sample_input.csv", ct.JSONLINES: "sample_input.jsonl",
-                ct.JSON: "sample_input.json", ct.NPY: "sample_input.npy"}
 #: The in-image proof sends at most this many records of the validation input.
 PROOF_RECORDS = 200
 _VERSIONS_SCRIPT = (
@@ -78,7 +77,7 @@ def image_versions(image: str) -> dict[str, str]:
 
 def model_file(model_dir: Path) -> Path:
     """The joblib file the server will load (same search order as the server)."""
-    for name in ("model.joblib", "model.pkl", "model.pickle"):
+    for name in names.MODEL_FILES:
         if (model_dir / name).is_file():
             return model_dir / name
     raise UserError(f"model_dir: no model.joblib in {model_dir}; save the fitted estimator "
@@ -158,7 +157,7 @@ def sample_from_validation(spec: Spec) -> tuple[str, bytes] | None:
     if not recs:
         raise UserError(f"validation.input: {v.input} holds no records")
     if v.split_type == "Line" or len(recs[0]) <= 1024 * 1024:
-        return SAMPLE_NAMES[v.content_type], recs[0]
+        return names.SAMPLE_NAME_FOR[v.content_type], recs[0]
     return None
 
 
@@ -194,7 +193,7 @@ def build(spec: Spec, *, out: Path | None = None) -> Artifact:
     model_info = inspect_model(model_file(spec.model_dir), versions["scikit-learn"])
     rels = collect(spec.model_dir)
     contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
-    sample_name = next((n for n in SAMPLE_NAMES.values() if n in contents), None)
+    sample_name = next((n for n in names.SAMPLE_FILES if n in contents), None)
     if sample_name is None:
         derived = sample_from_validation(spec)
         if derived is not None:

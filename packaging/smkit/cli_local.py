@@ -12,13 +12,13 @@ from types import FrameType
 
 import click
 import smkit_contract.content_types as ct
+import smkit_contract.names as names
 
 from .errors import PlatformError, UserError
 
 DEFAULT_IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
 _BY_SUFFIX = {".csv": ct.CSV, ".json": ct.JSON, ".jsonl": ct.JSONLINES, ".jsonlines":
               ct.JSONLINES, ".npy": ct.NPY}
-_SAMPLES = ("sample_input.csv", "sample_input.json", "sample_input.jsonl", "sample_input.npy")
 
 _model_arg = click.argument("model", type=click.Path(exists=True, path_type=Path))
 _image_opt = click.option("--image", default=DEFAULT_IMAGE, show_default=True,
@@ -67,9 +67,9 @@ def guess_content_type(path: Path) -> str:
 def _sample(model: Path) -> tuple[bytes, str] | None:
     """The seller's sample_input.* from a model directory, if it has one."""
     if model.is_dir():
-        for name in _SAMPLES:
+        for name, media in names.SAMPLE_FILES.items():
             if (model / name).is_file():
-                return (model / name).read_bytes(), guess_content_type(model / name)
+                return (model / name).read_bytes(), media
     return None
 
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+import smkit_contract.names as names
 from botocore.exceptions import BotoCoreError
 
 from . import docker
@@ -92,7 +93,8 @@ def make_tarball(model: Path, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "model.tar.gz"
     if model.is_dir():
-        if not (model / "model.joblib").exists() and not (model / "code").is_dir():
+        if not any((model / n).exists() for n in names.MODEL_FILES) and not (
+                model / names.CODE_DIR).is_dir():
             raise UserError(f"{model} has no model.joblib; give the directory "
                             "model.tar.gz unpacks to")
         with tarfile.open(target, "w:gz") as tar:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import smkit_contract.names as names
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -116,7 +117,7 @@ def _sample(model_dir: Path, manifest: dict[str, Any], validation: Path | None,
     """The sample request body, its content type and its file suffix."""
     name = manifest.get("sample_input")
     candidates = [model_dir / name] if isinstance(name, str) else []
-    candidates += [model_dir / f"sample_input{s}" for s in CONTENT_TYPES]
+    candidates += [model_dir / n for n in names.SAMPLE_FILES]
     for path in candidates:
         if path.is_file() and path.suffix in CONTENT_TYPES:
             return path.read_bytes().rstrip(b"\n"), CONTENT_TYPES[path.suffix], path.suffix
