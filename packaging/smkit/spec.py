@@ -230,6 +230,73 @@ class ValidationSpec(_Strict):
         return self
 
 
+def _requirement(value: str) -> str:
+    """A pinned PEP 508 requirement (``name==version``); raise ValueError with the fix."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    text = value.strip()
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as e:
+        raise ValueError(f"{value!r} is not a pip requirement ({e}); write name==version") from None
+    if req.url:
+        raise ValueError(f"{value!r} names a URL; the build is offline: download the wheel and "
+                         "list it under python.wheels instead")
+    pins = [sp for sp in req.specifier if sp.operator in ("==", "===") and "*" not in sp.version]
+    if not pins:
+        raise ValueError(
+            f"{value!r} is not pinned; the product image must be reproducible: write "
+            f"{req.name}==<version> (`smkit env detect --model model/model.joblib` prints the "
+            "versions installed where you trained)"
+        )
+    return text
+
+
+Requirement = Annotated[str, AfterValidator(_requirement)]
+
+
+class PythonEnv(_Strict):
+    """The product image's own Python environment: what the model needs beyond the server.
+
+    Empty means the default image (``make build-container``). Anything declared is installed
+    at build time, offline, in a layer of its own on top of the shared server base.
+    """
+
+    #: Pinned requirements (``name==version``), pip syntax.
+    packages: list[Requirement] = Field(default_factory=list)
+    #: A requirements file (relative to the spec), same rules as ``packages``.
+    requirements: Path | None = None
+    #: Local wheel files, or folders of them, for packages PyPI has no wheel of.
+    wheels: list[Path] = Field(default_factory=list)
+    #: The seller's own code the pickle imports: ``.py`` files, packages (folders with
+    #: ``__init__.py``, importable by their name) or plain folders (their modules importable).
+    source: list[Path] = Field(default_factory=list)
+
+    @property
+    def declared(self) -> bool:
+        """True when anything is declared, so the model gets a product image of its own."""
+        return bool(self.packages or self.requirements or self.wheels or self.source)
+
+    def all_requirements(self) -> list[str]:
+        """``packages`` plus the requirements file's lines (comments and blanks dropped)."""
+        out = list(self.packages)
+        if self.requirements is not None:
+            for n, line in enumerate(self.requirements.read_text().splitlines(), 1):
+                text = line.split(" #")[0].strip()
+                if not text or text.startswith("#"):
+                    continue
+                if text.startswith("-"):
+                    raise UserError(f"python.requirements: {self.requirements.name} line {n}: "
+                                    f"pip options ({text.split()[0]}) are not supported; list "
+                                    "wheels under python.wheels")
+                try:
+                    out.append(_requirement(text))
+                except ValueError as e:
+                    raise UserError(f"python.requirements: {self.requirements.name} line {n}: "
+                                    f"{e}") from None
+        return out
+
+
 class Spec(_Strict):
     """What the seller's ``smkit.yaml`` describes: one model package."""
 
@@ -250,6 +317,8 @@ class Spec(_Strict):
     validation: ValidationSpec
     #: Extra container environment (ContainerDefinition.Environment).
     environment: dict[str, str] = Field(default_factory=dict)
+    #: The model's own Python environment; empty means the default image.
+    python: PythonEnv = PythonEnv()
     #: Where ``smkit package`` writes model.tar.gz, relative to the spec file.
     output_dir: Path = Path("build/smkit")
 
@@ -384,6 +453,14 @@ def parse(data: Any, base_dir: Path, source: str = "spec") -> Spec:
             update={"input": (base_dir / spec.validation.input).resolve()}
         ),
     })
+    py = spec.python
+    if py.declared:
+        resolved = resolved.model_copy(update={"python": py.model_copy(update={
+            "requirements": (base_dir / py.requirements).resolve() if py.requirements else None,
+            "wheels": [(base_dir / w).resolve() for w in py.wheels],
+            "source": [(base_dir / p).resolve() for p in py.source],
+        })})
+        _check_python_paths(resolved.python, source)
     if not resolved.model_dir.is_dir():
         raise UserError(f"{source}: model_dir: {resolved.model_dir} is not a directory; point "
                         "it at the folder holding model.joblib")
@@ -391,6 +468,24 @@ def parse(data: Any, base_dir: Path, source: str = "spec") -> Spec:
         raise UserError(f"{source}: validation.input: {resolved.validation.input} does not "
                         "exist; give a file of sample records (buyers can see it)")
     return resolved
+
+
+def _check_python_paths(py: PythonEnv, source: str) -> None:
+    """Every file the python section names exists, and is of the right kind."""
+    if py.requirements is not None and not py.requirements.is_file():
+        raise UserError(f"{source}: python.requirements: {py.requirements} does not exist")
+    for i, wheel in enumerate(py.wheels):
+        if wheel.is_dir():
+            if not any(wheel.glob("*.whl")):
+                raise UserError(f"{source}: python.wheels[{i}]: {wheel} holds no .whl files")
+        elif not (wheel.is_file() and wheel.suffix == ".whl"):
+            raise UserError(f"{source}: python.wheels[{i}]: {wheel} is not a .whl file or a "
+                            "folder of them")
+    for i, src in enumerate(py.source):
+        if not (src.is_dir() or (src.is_file() and src.suffix == ".py")):
+            raise UserError(f"{source}: python.source[{i}]: {src} is not a folder or a .py "
+                            "file; list the code your model's classes are defined in")
+    py.all_requirements()  # reads and checks the requirements file now, not at build time
 
 
 def load(path: Path) -> Spec:
@@ -432,6 +527,11 @@ response_types: [text/csv]      # what buyers may ask for
 instance_types:
   realtime: [ml.m5.large]
   transform: [ml.m5.large]
+# python:                       # the model's own environment -> a product image of its own
+#   packages: [scikit-learn==1.5.2, xgboost==2.1.3]   # pinned; `smkit env detect` lists them
+#   requirements: requirements.txt                    # or a pinned requirements file
+#   wheels: [wheels/]             # local .whl files (for packages with no wheel on PyPI)
+#   source: [features.py]         # your own modules the pickle imports
 validation:
   role: arn:aws:iam::123456789012:role/SageMakerExecution   # an ARN, not a role name
   input: validation/input.csv   # sample records; buyers can see them
