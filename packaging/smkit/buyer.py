@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 import time
 import uuid
@@ -139,19 +138,6 @@ def fetch_artifact(aws: Aws, url: str, folder: Path) -> Path:
 # ----------------------------------------------------------------------------- the image
 
 
-def _docker_private(args: list[str], config_dir: Path, stdin: bytes | None = None,
-                    timeout: float = 1800) -> subprocess.CompletedProcess[bytes]:
-    """docker with a private config dir, so a registry token never lands in ~/.docker."""
-    env = {**os.environ, "DOCKER_CONFIG": str(config_dir)}
-    try:
-        return subprocess.run(["docker", *args], input=stdin, capture_output=True, env=env,
-                              timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise PlatformError("the docker CLI is not installed; run `make engine`") from None
-    except subprocess.TimeoutExpired:
-        raise PlatformError(f"`docker {args[0]}` did not finish within {timeout:.0f} s") from None
-
-
 def local_image_by_digest(digest: str) -> str | None:
     """A local ``repo@digest`` reference to the image with that manifest digest, if any."""
     out = docker.docker("image", "ls", "--digests", "--format",
@@ -191,13 +177,15 @@ def resolve_image(aws: Aws, image: str, registry: str | None = None,
                 from .push import login_token
 
                 user, password, _ = login_token(aws)
-                login = _docker_private(["login", "--username", user, "--password-stdin", host],
-                                        config_dir, stdin=password.encode(), timeout=120)
+                login = docker.docker("login", "--username", user, "--password-stdin", host,
+                                      config_dir=config_dir, input_bytes=password.encode(),
+                                      timeout=120, check=False)
                 if login.returncode != 0:
                     raise PlatformError(f"docker login {host} failed: "
                                         f"{login.stderr.decode(errors='replace').strip()}")
         echo(f"pulling {ref}")
-        proc = _docker_private(["pull", "-q", ref], config_dir)
+        proc = docker.docker("pull", "-q", ref, config_dir=config_dir, timeout=1800,
+                             check=False)
     if proc.returncode != 0:
         raise PlatformError(f"cannot get the model package's image {ref}: "
                             f"{proc.stderr.decode(errors='replace').strip()[-500:]}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -95,19 +94,10 @@ def login_token(aws: Aws) -> tuple[str, str, str]:
 
 def _docker(args: list[str], config_dir: Path, stdin: bytes | None = None,
             timeout: float = 1800, check: bool = True) -> str:
-    """Run docker with a private config dir (the ECR token never lands in ~/.docker)."""
-    env = {**os.environ, "DOCKER_CONFIG": str(config_dir)}
-    try:
-        proc = subprocess.run(["docker", *args], input=stdin, capture_output=True, env=env,
-                              timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise PlatformError("the docker CLI is not installed; run `make engine`") from None
-    except subprocess.TimeoutExpired:
-        raise PlatformError(f"`docker {args[0]}` did not finish within {timeout:.0f} s") from None
-    out = (proc.stdout + proc.stderr).decode(errors="replace")
-    if check and proc.returncode != 0:
-        raise PlatformError(f"`docker {args[0]}` failed: {out.strip()[-800:]}")
-    return out
+    """docker with a private config dir (the ECR token never lands in ~/.docker)."""
+    proc = docker.docker(*args, input_bytes=stdin, timeout=timeout, check=check,
+                         config_dir=config_dir)
+    return (proc.stdout + proc.stderr).decode(errors="replace")
 
 
 def push(spec: Spec, aws: Aws, registry: str | None = None) -> Pushed:
