@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
 STAMP=$VENV/.smkit-stamp
-WANT=$(cat pyproject.toml container/requirements.txt requirements-host.lock | sha256sum | cut -d' ' -f1)
+WANT=$(cat pyproject.toml container/requirements.txt container/requirements-server.txt requirements-host.lock | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ]; then
   exit 0
 fi
@@ -14,6 +14,6 @@ python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade "pip==26.3"
 # The image pins are constraints: the host trains with exactly the versions the image serves.
 # requirements-host.lock pins everything else the tooling pulls in.
-"$VENV/bin/python" -m pip install -q -c container/requirements.txt -c requirements-host.lock \
+"$VENV/bin/python" -m pip install -q -c container/requirements.txt -c container/requirements-server.txt -c requirements-host.lock \
   -e ".[dev]"
 echo "$WANT" >"$STAMP"

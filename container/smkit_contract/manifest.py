@@ -6,7 +6,8 @@ and verify it. Format ``smkit-manifest/1``::
     {"format": "smkit-manifest/1",
      "files": {"<relpath>": {"sha256": "...", "size": N}},      # manifest.json excluded
      "versions": {"python": ..., "scikit-learn": ..., "numpy": ..., "joblib": ...,
-                  "scipy": ..., "pandas": ..., "smkit": ...},
+                  "smkit": ..., "scipy"?: ..., "pandas"?: ...,
+                  "packages"?: {"<distribution>": "<version>", ...}},  # all in the image
      "image": {"uri": "...", "digest": "sha256:..." | null},
      "model": {"type": "Pipeline", "task": "classification" | "regression" | "other",
                "n_features": int | null, "feature_names": [...] | null, "classes": [...] | null},
@@ -23,8 +24,8 @@ from typing import Any
 
 FORMAT = "smkit-manifest/1"
 FILENAME = "manifest.json"
-#: Keys of ``versions``, in the order they are written.
-VERSION_KEYS = ("python", "scikit-learn", "numpy", "joblib", "scipy", "pandas", "smkit")
+#: Keys every manifest's ``versions`` holds (a product image may have no pandas or scipy).
+VERSION_KEYS = ("python", "scikit-learn", "numpy", "joblib", "smkit")
 TASKS = ("classification", "regression", "other")
 _CHUNK = 1024 * 1024
 
@@ -52,7 +53,7 @@ def file_entries(root: Path, relpaths: list[str]) -> dict[str, dict[str, Any]]:
 
 def build(
     files: Mapping[str, Mapping[str, Any]],
-    versions: Mapping[str, str],
+    versions: Mapping[str, Any],
     image_uri: str,
     image_digest: str | None,
     model: Mapping[str, Any],
@@ -67,7 +68,8 @@ def build(
     manifest = {
         "format": FORMAT,
         "files": {k: dict(files[k]) for k in sorted(files)},
-        "versions": {k: str(versions[k]) for k in VERSION_KEYS},
+        "versions": {k: (dict(v) if isinstance(v, Mapping) else str(v))
+                     for k, v in sorted(versions.items())},
         "image": {"uri": image_uri, "digest": image_digest},
         "model": {
             "type": model.get("type"),

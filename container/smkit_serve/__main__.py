@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from .model import LoadedModel
     from .settings import Settings
 
-USAGE = "usage: serve  (SageMaker starts this image as 'docker run IMAGE serve')"
+USAGE = ("usage: serve  (SageMaker starts this image as 'docker run IMAGE serve'); "
+         "versions | describe  (what the image holds; what it makes of the model)")
 
 
 def prepare(settings: Settings) -> LoadedModel:
@@ -80,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["serve"]:
         return serve()
+    if args[:1] in (["versions"], ["describe"]):
+        from .describe import main as describe_main
+        from .settings import Settings
+
+        return describe_main(args[0], Settings.from_env().model_dir)
     if args[:1] == ["train"]:
         print("this image serves models and does not train; train on your own machine "
               "and put model.joblib in model.tar.gz", file=sys.stderr)

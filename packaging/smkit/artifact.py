@@ -17,7 +17,6 @@ import shutil
 import tarfile
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,6 @@ FILE_MODE = 0o644
 SKIP_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints", mf.FILENAME})
 #: The in-image proof sends at most this many records of the validation input.
 PROOF_RECORDS = 200
-_VERSIONS_SCRIPT = (
-    "import json,os,platform,sklearn,numpy,joblib,scipy,pandas;"
-    "print(json.dumps({'python':platform.python_version(),'scikit-learn':sklearn.__version__,"
-    "'numpy':numpy.__version__,'joblib':joblib.__version__,'scipy':scipy.__version__,"
-    "'pandas':pandas.__version__,'smkit':os.environ.get('SMKIT_VERSION','')}))"
-)
-
-
 @dataclass
 class Artifact:
     """A built ``model.tar.gz`` and what it holds."""
@@ -59,24 +50,35 @@ class Artifact:
     proof_seconds: float | None = None
 
 
+#: Where every image smkit builds records its Python and package versions.
+VERSIONS_FILE = "/opt/smkit/versions.json"
+#: Versions the manifest states by name (the rest go under ``packages``).
+_NAMED = ("scikit-learn", "numpy", "joblib", "scipy", "pandas")
+
+
 @functools.lru_cache(maxsize=8)
-def image_versions(image: str) -> dict[str, str]:
-    """Python and library versions inside ``image`` (runs it once, with no network)."""
+def image_versions(image: str) -> dict[str, Any]:
+    """Python, smkit and package versions inside ``image`` (from its versions.json)."""
     if not docker.image_exists(image):
-        raise UserError(f"image {image} is not built; run `make build-container` or fix "
-                        "image.local in the spec")
+        raise UserError(f"image {image} is not built; run `make build-container` (or `smkit "
+                        "build SPEC` for a spec with a python section)")
     proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
-                         "--entrypoint", "/opt/venv/bin/python", image, "-c", _VERSIONS_SCRIPT,
-                         timeout=120)
+                         "--entrypoint", "cat", image, VERSIONS_FILE, timeout=120, check=False)
     try:
-        versions = dict(json.loads(proc.stdout.decode().strip().splitlines()[-1]))
-    except (ValueError, IndexError) as e:
-        raise PlatformError(f"could not read the versions inside {image}: {proc.stdout!r}") from e
-    return {k: str(v) for k, v in versions.items()}
+        data = json.loads(proc.stdout.decode())
+        packages = {str(k): str(v) for k, v in data["packages"].items()}
+    except (ValueError, KeyError, AttributeError) as e:
+        raise UserError(f"{image} has no readable {VERSIONS_FILE}; it was not built by smkit: "
+                        "rebuild it with `make build-container` or `smkit build SPEC`") from e
+    versions: dict[str, Any] = {"python": str(data["python"]),
+                                "smkit": str(data.get("smkit") or __version__)}
+    versions.update({k: packages[k] for k in _NAMED if k in packages})
+    versions["packages"] = packages
+    return versions
 
 
 def model_file(model_dir: Path) -> Path:
-    """The joblib file the server will load (same search order as the server)."""
+    """The model file the server will load (same names and order as the server)."""
     for name in names.MODEL_FILES:
         if (model_dir / name).is_file():
             return model_dir / name
@@ -84,48 +86,47 @@ def model_file(model_dir: Path) -> Path:
                     "or Pipeline with joblib.dump(model, 'model.joblib')")
 
 
-def inspect_model(path: Path, image_sklearn: str) -> dict[str, Any]:
-    """Load the model on the host; refuse it if pickled with another scikit-learn version.
+def inspect_model(model_dir: Path, image: str) -> dict[str, Any]:
+    """Load the model inside ``image`` (``--network none``) and describe it.
 
-    The version is what sklearn recorded at pickling time (``_sklearn_version``), which
-    ``InconsistentVersionWarning`` reports on load when it differs from the running one.
+    The image that will serve the model is the one that loads it, so the host needs none of
+    the seller's libraries. Refuses a pickle whose scikit-learn version differs from the
+    image's, and names a module the pickle needs that the image lacks.
     """
-    import joblib
-    import sklearn
-    from sklearn.base import is_classifier, is_regressor
-    from sklearn.exceptions import InconsistentVersionWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", InconsistentVersionWarning)
-        try:
-            model = joblib.load(path)
-        except Exception as e:  # any unpickling failure is the seller's file
-            raise UserError(f"model_dir: {path.name} cannot be loaded ({type(e).__name__}: "
-                            f"{e}); re-save it with joblib.dump") from e
-    pickled = {str(w.message.original_sklearn_version) for w in caught
-               if isinstance(w.message, InconsistentVersionWarning)}
-    if not pickled:
-        pickled = {sklearn.__version__}
-    wrong = sorted(v for v in pickled if v != image_sklearn)
+    path = model_file(model_dir)
+    proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
+                         "-v", f"{model_dir.resolve()}:/opt/ml/model:ro", image, "describe",
+                         timeout=600, check=False)
+    try:
+        out = json.loads(proc.stdout.decode())
+    except ValueError:
+        raise PlatformError(f"{image} could not describe the model: "
+                            f"{proc.stderr.decode(errors='replace')[-1500:]}") from None
+    image_sklearn = out["versions"]["packages"].get("scikit-learn", "none")
+    if "missing_module" in out:
+        module = out["missing_module"]
+        raise UserError(
+            f"model_dir: {path.name} needs the module {module!r}, which {image} does not "
+            f"have: if it is your own code, add the file or folder that defines it to "
+            f"python.source in the spec; if it is a library, add it to python.packages "
+            f"(`smkit env detect --model {path}` lists what the pickle needs)"
+        )
+    if "error" in out:
+        raise UserError(f"model_dir: {path.name} cannot be loaded in {image}: {out['error']}")
+    wrong = [v for v in out.get("pickled_sklearn", []) if v != image_sklearn]
     if wrong:
         raise UserError(
             f"model_dir: {path.name} was saved with scikit-learn {', '.join(wrong)} but the "
             f"image serves scikit-learn {image_sklearn}; pickles are not portable across "
-            f"versions: retrain or re-save it with scikit-learn=={image_sklearn}"
+            f"versions: declare scikit-learn=={wrong[0]} under python.packages in the spec "
+            "(`smkit env detect --model` writes the section) and smkit builds the image "
+            "with it"
         )
-    task = "classification" if is_classifier(model) else (
-        "regression" if is_regressor(model) else "other")
-    n = getattr(model, "n_features_in_", None)
-    names = getattr(model, "feature_names_in_", None)
-    classes = getattr(model, "classes_", None)
-    return {
-        "type": type(model).__name__,
-        "task": task,
-        "n_features": int(n) if n is not None else None,
-        "feature_names": [str(x) for x in names] if names is not None else None,
-        "classes": [c.item() if hasattr(c, "item") else c for c in classes]
-        if classes is not None else None,
-    }
+    model = out["model"]
+    if not model["has_predict"] and not (model_dir / names.CODE_DIR).is_dir():
+        raise UserError(f"model_dir: {path.name} holds a {model['type']}, which has no "
+                        "predict(); save a fitted estimator or Pipeline")
+    return {k: model[k] for k in ("type", "task", "n_features", "feature_names", "classes")}
 
 
 def collect(model_dir: Path) -> list[str]:
@@ -188,9 +189,9 @@ def write_tarball(out: Path, files: dict[str, bytes]) -> None:
 def build(spec: Spec, *, out: Path | None = None) -> Artifact:
     """Build ``model.tar.gz`` (with ``manifest.json``) from the spec's model directory."""
     t0 = time.monotonic()
-    versions = image_versions(spec.image.local)
+    versions = dict(image_versions(spec.image.local))
     versions["smkit"] = __version__
-    model_info = inspect_model(model_file(spec.model_dir), versions["scikit-learn"])
+    model_info = inspect_model(spec.model_dir, spec.image.local)
     rels = collect(spec.model_dir)
     contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
     sample_name = next((n for n in names.SAMPLE_FILES if n in contents), None)

@@ -11,6 +11,7 @@ import click
 
 from . import artifact as artifact_mod
 from . import aws as aws_mod
+from . import images as images_mod
 from . import preflight as preflight_mod
 from . import publish as publish_mod
 from . import push as push_mod
@@ -86,8 +87,40 @@ def register(group: click.Group) -> None:
     @guarded
     def package(spec_file: Path, out: Path | None, no_verify: bool) -> None:
         """Build a deterministic model.tar.gz with a manifest and prove it in the image."""
-        spec = spec_mod.load(spec_file)
+        spec = images_mod.for_spec(spec_mod.load(spec_file))
         _artifact_lines(artifact_mod.package(spec, verify=not no_verify, out=out))
+
+    @group.command("build")
+    @click.argument("spec_file", metavar="[SPEC]", type=click.Path(path_type=Path),
+                    required=False)
+    @click.option("--default", "default", is_flag=True,
+                  help="Build the default image (no spec): the server and "
+                       "container/requirements.txt.")
+    @click.option("-t", "--tag", "tags", multiple=True,
+                  help="Extra name for the image (repeatable).")
+    @click.option("--force", is_flag=True, help="Rebuild even when the content is unchanged.")
+    @guarded
+    def build(spec_file: Path | None, default: bool, tags: tuple[str, ...],
+              force: bool) -> None:
+        """Build the image a model runs in; prints its name (content-addressed).
+
+        With SPEC, the product image of its python section: the server base plus the
+        model's own packages, resolved on this machine and installed offline. The same
+        content is never built twice.
+        """
+        if default == (spec_file is not None):
+            raise UserError("give a SPEC (its python section) or --default, not both")
+        if default:
+            wanted = list(tags) or images_mod.default_tags()
+            click.echo(images_mod.ensure_image(None, tags=wanted, force=force))
+            return
+        assert spec_file is not None
+        spec = spec_mod.load(spec_file)
+        if not spec.python.declared:
+            _err(f"{spec_file} has no python section: building the default image")
+        tag = images_mod.ensure_image(spec.python if spec.python.declared else None,
+                                      tags=tags, force=force)
+        click.echo(tag)
 
     @group.command("push")
     @SPEC_ARG
@@ -95,7 +128,7 @@ def register(group: click.Group) -> None:
     @guarded
     def push(spec_file: Path, profile: str | None) -> None:
         """Push the image to the spec's ECR repository; prints the reference by digest."""
-        spec = spec_mod.load(spec_file)
+        spec = images_mod.for_spec(spec_mod.load(spec_file))
         pushed = push_mod.push(spec, aws_mod.connect(spec.region, profile))
         if pushed.created_repository:
             _err(f"created ECR repository {pushed.repository_uri}")
@@ -114,7 +147,7 @@ def register(group: click.Group) -> None:
     def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
                 no_verify: bool) -> None:
         """Package, push, upload and create the certified model package (once per content)."""
-        spec = spec_mod.load(spec_file)
+        spec = images_mod.for_spec(spec_mod.load(spec_file))
         aws = aws_mod.connect(spec.region, profile)
         publish_mod.check_account(aws, spec)
         art = artifact_mod.package(spec, verify=not no_verify)
@@ -138,7 +171,7 @@ def register(group: click.Group) -> None:
     def preflight(spec_file: Path, profile: str | None, image_uri: str | None,
                   no_aws: bool) -> None:
         """Run Marketplace's checks locally; one pass/fail line per check."""
-        spec = spec_mod.load(spec_file)
+        spec = images_mod.for_spec(spec_mod.load(spec_file))
         aws = None
         if not no_aws:
             try:

@@ -367,6 +367,11 @@ class Spec(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
         v = self.validation
+        if self.python.declared and "local" in self.image.model_fields_set:
+            raise ValueError(
+                "image.local and python are both given: leave image.local out and smkit "
+                "builds the product image from the python section (`smkit build`)"
+            )
         if v.content_type not in self.content_types:
             raise ValueError(
                 f"validation.content_type {v.content_type} is not in content_types "

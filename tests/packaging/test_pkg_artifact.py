@@ -73,7 +73,7 @@ def test_a_model_pickled_with_another_scikit_learn_is_refused(write_spec, tmp_pa
     msg = str(info.value)
     assert f"saved with scikit-learn {old.decode()}" in msg
     assert f"the image serves scikit-learn {sklearn.__version__}" in msg
-    assert f"re-save it with scikit-learn=={sklearn.__version__}" in msg
+    assert f"declare scikit-learn=={old.decode()} under python.packages" in msg
     assert not (tmp_path / "model.tar.gz").exists()
 
 
