@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import __version__, docker
 from .errors import PlatformError, UserError
-from .spec import PythonEnv, Spec
+from .spec import DEFAULT_IMAGE_REPOSITORY, PythonEnv, Spec
 
 #: The checkout's container/ folder: Dockerfiles, the server and the pins.
 CONTAINER = Path(__file__).resolve().parents[2] / "container"
@@ -42,7 +42,7 @@ DEFAULT_PINS = CONTAINER / "requirements.txt"
 PYTHON_VERSION = "3.11"
 GLIBC_MINOR = 36
 #: The default image's names (``make build-container``); product images are content-named.
-DEFAULT_REPOSITORY = "smkit-inference"
+DEFAULT_REPOSITORY = DEFAULT_IMAGE_REPOSITORY
 PRODUCT_REPOSITORY = "smkit-product"
 BASE_REPOSITORY = "smkit-base"
 #: Label carrying the content hash an image was built from.
@@ -374,26 +374,36 @@ def _source_layout(sources: list[Path]) -> list[tuple[Path, str]]:
     return layout
 
 
-def plan(env: PythonEnv | None, *, base: str, log: Log = _stderr) -> Plan:
+@dataclass
+class Layer:
+    """The model layer of an image, resolved: every user error is found by now."""
+
+    wheels: list[Wheel]
+    local_wheels: list[Path]
+    source: list[tuple[Path, str]]
+
+    def plan(self, base: str) -> Plan:
+        """The plan of this layer on ``base``, named by the hash of its content."""
+        digest = hashlib.sha256()
+        digest.update(base.encode())
+        digest.update((CONTAINER / "Dockerfile.product").read_bytes())
+        digest.update("\n".join(w.pin for w in self.wheels).encode())
+        digest.update(_sha256_tree(self.local_wheels).encode() if self.local_wheels else b"")
+        if self.source:
+            digest.update(_sha256_tree([s for s, _ in self.source]).encode())
+            digest.update("|".join(dest for _, dest in self.source).encode())
+        return Plan(base=base, wheels=self.wheels, local_wheels=self.local_wheels,
+                    source=self.source, key=digest.hexdigest())
+
+
+def layer_for(env: PythonEnv | None, log: Log = _stderr) -> Layer:
     """Resolve the model layer for ``env`` (None: the default environment)."""
     if env is None or not env.declared:
-        wheels = _pins_as_wheels(read_pins(DEFAULT_PINS))
-        find_links: list[Path] = []
-        source: list[tuple[Path, str]] = []
-    else:
-        find_links = list(env.wheels)
-        wheels = resolve(env.all_requirements(), find_links=find_links, log=log)
-        source = _source_layout(list(env.source))
-    digest = hashlib.sha256()
-    digest.update(base.encode())
-    digest.update((CONTAINER / "Dockerfile.product").read_bytes())
-    digest.update("\n".join(w.pin for w in wheels).encode())
+        return Layer(_pins_as_wheels(read_pins(DEFAULT_PINS)), [], [])
+    find_links = list(env.wheels)
     local = sorted(p for d in find_links for p in (d.glob("*.whl") if d.is_dir() else [d]))
-    digest.update(_sha256_tree(local).encode() if local else b"")
-    digest.update(_sha256_tree([s for s, _ in source]).encode() if source else b"")
-    digest.update("|".join(dest for _, dest in source).encode())
-    return Plan(base=base, wheels=wheels, local_wheels=local, source=source,
-                key=digest.hexdigest())
+    wheels = resolve(env.all_requirements(), find_links=find_links, log=log)
+    return Layer(wheels, local, _source_layout(list(env.source)))
 
 
 def build_plan(p: Plan, tags: list[str], log: Log = _stderr) -> None:
@@ -423,9 +433,12 @@ def build_plan(p: Plan, tags: list[str], log: Log = _stderr) -> None:
 
 def ensure_image(env: PythonEnv | None, *, tags: Iterable[str] = (), log: Log = _stderr,
                  force: bool = False) -> str:
-    """The image for ``env`` (None: the default), built only when its content is new."""
-    base = ensure_base(log)
-    p = plan(env, base=base, log=log)
+    """The image for ``env`` (None: the default), built only when its content is new.
+
+    The requirements are resolved first, so a bad one is reported before anything builds.
+    """
+    layer = layer_for(env, log)
+    p = layer.plan(ensure_base(log))
     if force or not docker.image_exists(p.tag):
         build_plan(p, list(tags), log)
     else:

@@ -112,6 +112,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: The default image's repository (``make build-container``).
+DEFAULT_IMAGE_REPOSITORY = "smkit-inference"
+
+
 class ImageSpec(_Strict):
     """The inference image and where it goes in ECR."""
 
@@ -367,7 +371,8 @@ class Spec(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
         v = self.validation
-        if self.python.declared and "local" in self.image.model_fields_set:
+        if (self.python.declared and "local" in self.image.model_fields_set
+                and not self.image.local.startswith(DEFAULT_IMAGE_REPOSITORY + ":")):
             raise ValueError(
                 "image.local and python are both given: leave image.local out and smkit "
                 "builds the product image from the python section (`smkit build`)"
@@ -521,7 +526,8 @@ description: A scikit-learn model
 # group: my-model               # set to version packages in a model package group
 model_dir: model                # holds model.joblib (relative to this file)
 image:
-  local: smkit-inference:latest # the image `smkit push` pushes
+  # local: my-image:1.0          # push this image instead (default: the model's own image,
+  #                               #  built from the python section, or smkit-inference:latest)
   repository: my-model          # ECR repository (created if missing)
   tag: "0.1.0"
 s3:
