@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import logging
 import os
+import select
+import socket
+import struct
+import time
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
+from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.sync import SyncWorker
 
 from . import logs
 from .settings import Settings, available_cpus
@@ -69,12 +77,116 @@ def _post_fork(server: Any, worker: Any) -> None:
     threadpool_limits(max(1, available_cpus() // workers))
 
 
+# ----------------------------------------------------------------------------- shutdown
+#
+# On SIGTERM gunicorn's master closes its copy of the listening socket and signals the
+# workers, but the socket stays open (and listening) while any worker holds it. gunicorn's
+# workers stop accepting at once, so connections the kernel had already accepted into the
+# listen backlog were reset when the last worker exited. The workers below first stop the
+# socket admitting new connections, then accept and answer everything queued until the
+# queue is empty (or the grace is nearly over), as TorchServe and KServe finish queued
+# requests before stopping.
+
+#: SO_ATTACH_FILTER from <asm-generic/socket.h> (Python's socket module lacks it).
+_SO_ATTACH_FILTER = 26
+#: Classic BPF program of one instruction, BPF_RET|BPF_K with k=0: drop every packet.
+_DROP_ALL = struct.pack("HBBI", 0x06, 0, 0, 0)
+
+
+def stop_admitting(listener: socket.socket) -> bool:
+    """Make a listening TCP socket admit no (or hardly any) new connection, keeping the
+    connections already in its accept queue. Returns True when admission is fully closed.
+
+    A socket filter that drops every packet stops SYNs and handshake-completing ACKs at the
+    listener, so nothing new joins the queue; queued connections are sockets of their own,
+    created without the filter, and keep receiving their requests. Some kernels require
+    CAP_NET_ADMIN for the filter (Docker does not grant it); then the backlog is cut to 0,
+    so new SYNs are dropped while any connection still waits, and the drain may also answer
+    one that slips in when the queue is momentarily empty.
+    """
+    program = ctypes.create_string_buffer(_DROP_ALL, len(_DROP_ALL))
+    fprog = struct.pack("HP", 1, ctypes.addressof(program))  # struct sock_fprog
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+        return True
+    except OSError:
+        listener.listen(0)
+        return False
+
+
+class _Draining:
+    """Worker behaviour on SIGTERM: stop admitting, then answer the listen backlog."""
+
+    #: Monotonic time after which no queued connection is taken any more; None until SIGTERM.
+    drain_until: float | None = None
+    cfg: Any
+    sockets: list[Any]
+    log: Any
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGTERM: stop admitting (see stop_admitting), then stop as gunicorn does."""
+        if self.drain_until is None:
+            # gunicorn's master SIGKILLs the workers graceful_timeout after SIGTERM; stop
+            # taking new work a second before that.
+            self.drain_until = time.monotonic() + max(0.0, self.cfg.graceful_timeout - 1.0)
+            for listener in self.sockets:
+                closed = stop_admitting(listener)
+                self.log.debug("SIGTERM: draining %s (admission %s)", listener,
+                               "closed" if closed else "backlog 0")
+        super().handle_exit(sig, frame)  # type: ignore[misc]
+
+    def backlog_waiting(self, listener: Any) -> bool:
+        """True while the drain time lasts and a connection waits in ``listener``'s queue."""
+        if self.drain_until is None or time.monotonic() >= self.drain_until:
+            return False
+        readable, _, _ = select.select([listener], [], [], 0)
+        return bool(readable)
+
+
+class DrainingSyncWorker(_Draining, SyncWorker):
+    """gunicorn's sync worker that answers the listen backlog after SIGTERM."""
+
+    def run(self) -> None:
+        """Serve until stopped; after SIGTERM answer every connection still queued."""
+        super().run()
+        for listener in self.sockets:
+            while self.backlog_waiting(listener):
+                self.notify()
+                try:
+                    self.accept(listener)  # answers it, like the serving loop
+                except OSError as e:
+                    # Another worker took it first (EAGAIN), or the client gave up.
+                    if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED):
+                        raise
+
+
+class DrainingThreadWorker(_Draining, ThreadWorker):
+    """gunicorn's gthread worker that hands the listen backlog to its threads after SIGTERM."""
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """Before accepting stops for good, queue every waiting connection for the threads
+        (gunicorn then waits for them within graceful_timeout)."""
+        if not enabled and not self.alive:
+            for listener in self.sockets:
+                while self.backlog_waiting(listener):
+                    self.accept(listener)  # ignores EAGAIN when another worker took it
+        super().set_accept_enabled(enabled)
+
+
+def worker_class(settings: Settings) -> type:
+    """The draining worker for the configured class (sync with threads is gthread, as in
+    gunicorn)."""
+    if settings.worker_class == "gthread" or settings.threads > 1:
+        return DrainingThreadWorker
+    return DrainingSyncWorker
+
+
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """gunicorn settings derived from the server settings."""
     options: dict[str, Any] = {
         "bind": [f"0.0.0.0:{settings.port}"],
         "workers": settings.workers,
-        "worker_class": settings.worker_class,
+        "worker_class": worker_class(settings),
         "threads": settings.threads,
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,
@@ -97,5 +209,5 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def run(app: Any, settings: Settings) -> None:
-    """Serve ``app`` until SIGTERM; gunicorn lets in-flight requests finish first."""
+    """Serve ``app`` until SIGTERM; in-flight and queued requests are answered first."""
     SmkitServer(app, gunicorn_options(settings)).run()
