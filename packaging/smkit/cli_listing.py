@@ -93,16 +93,21 @@ def register(group: click.Group) -> None:
                   help="the unpacked model (default: download the package's model.tar.gz)")
     @click.option("--validation", type=click.Path(path_type=Path, dir_okay=False, exists=True),
                   help="labeled CSV (no header, label last) to measure accuracy on")
-    @click.option("--image", default=DEFAULT_IMAGE, show_default=True,
-                  help="inference image to run the model with on this machine")
+    @click.option("--image", default=None,
+                  help="inference image to run the model with on this machine (default: the "
+                       f"product image of ./smkit.yaml when it has a python section, else "
+                       f"{DEFAULT_IMAGE})")
     @click.option("--access-role-arn", help="IAM role ARN Marketplace assumes to read the package")
     @click.option("--out", type=click.Path(path_type=Path), default=Path("listing.yaml"),
                   show_default=True)
     @click.option("--no-measure", is_flag=True, help="skip running the image (no measurements)")
     @click.option("--force", is_flag=True, help="overwrite an existing listing file")
-    def init_cmd(arn: str, model_dir: Path | None, validation: Path | None, image: str,
+    def init_cmd(arn: str, model_dir: Path | None, validation: Path | None, image: str | None,
                  access_role_arn: str | None, out: Path, no_measure: bool, force: bool) -> None:
         """Write a starter listing.yaml from a model package, its manifest and measurements."""
+        from .cli_local import resolve_image
+
+        image = resolve_image(image, None) if not no_measure else (image or DEFAULT_IMAGE)
         if out.exists() and not force:
             raise UserError(f"{out} exists; pass --force to overwrite it")
         region = _region(arn)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 import smkit_contract.content_types as ct
@@ -21,8 +23,51 @@ _BY_SUFFIX = {".csv": ct.CSV, ".json": ct.JSON, ".jsonl": ct.JSONLINES, ".jsonli
               ct.JSONLINES, ".npy": ct.NPY}
 
 _model_arg = click.argument("model", type=click.Path(exists=True, path_type=Path))
-_image_opt = click.option("--image", default=DEFAULT_IMAGE, show_default=True,
-                          help="Inference image to run.")
+SPEC_FILE = Path("smkit.yaml")
+
+
+def resolve_image(image: str | None, spec_file: Path | None) -> str:
+    """The image to run: ``--image``; else the product image of ``--spec`` (or of
+    ./smkit.yaml when it declares a python section); else the default image.
+
+    A product image is built when its content is new; so is a missing default image.
+    """
+    from . import images
+    from . import spec as spec_mod
+
+    if image is not None:
+        return image
+    if spec_file is None and SPEC_FILE.is_file():
+        try:
+            found = spec_mod.load(SPEC_FILE)
+        except UserError as e:
+            click.echo(f"note: ./{SPEC_FILE} not used ({e}); running {DEFAULT_IMAGE}", err=True)
+        else:
+            if found.python.declared:
+                spec_file = SPEC_FILE
+    if spec_file is not None:
+        tag = images.for_spec(spec_mod.load(spec_file)).image.local
+        click.echo(f"image: {tag} (the product image of {spec_file})", err=True)
+        return tag
+    if DEFAULT_IMAGE in images.default_tags():
+        images.for_spec_default(DEFAULT_IMAGE)
+    return DEFAULT_IMAGE
+
+
+def _image_opt(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--image`` and ``--spec``, resolved into one ``image`` argument."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, image: str | None, spec_file: Path | None, **kwargs: Any) -> Any:
+        return fn(*args, image=resolve_image(image, spec_file), **kwargs)
+
+    wrapper = click.option(
+        "--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Run the product image of this spec's python section (default: ./smkit.yaml "
+             "when it has one).")(wrapper)
+    return click.option("--image", default=None,
+                        help=f"Inference image to run (default: the spec's product image, "
+                             f"else {DEFAULT_IMAGE}).")(wrapper)
 _port_opt = click.option("--port", default=8080, show_default=True,
                          help="Host port of the SDK's local endpoint.")
 _env_opt = click.option("--env", "env", multiple=True, metavar="KEY=VALUE",

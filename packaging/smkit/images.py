@@ -462,6 +462,11 @@ def for_spec(spec: Spec, log: Log = _stderr) -> Spec:
     if spec.python.declared:
         tag = ensure_image(spec.python, log=log)
         return spec.model_copy(update={"image": spec.image.model_copy(update={"local": tag})})
-    if spec.image.local in default_tags() and not docker.image_exists(spec.image.local):
-        ensure_image(None, tags=default_tags(), log=log)
+    for_spec_default(spec.image.local, log)
     return spec
+
+
+def for_spec_default(image: str, log: Log = _stderr) -> None:
+    """Build the default image when ``image`` names it and it is missing."""
+    if image in default_tags() and not docker.image_exists(image):
+        ensure_image(None, tags=default_tags(), log=log)
