@@ -12,15 +12,18 @@ import csv
 import io
 import math
 import sys
+import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
+from numpy.lib import format as npformat
 from smkit_contract import content_types as ct
+from smkit_contract import limits
 
-from .errors import BadRequest, NotAcceptable, UnsupportedMediaType
+from .errors import BadRequest, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 
 _ASCII_COMPATIBLE = ("utf-8", "utf8", "ascii", "us-ascii", "latin-1", "iso-8859-1")
 
@@ -377,32 +380,80 @@ def decode_jsonlines(body: bytes, charset: str | None, schema: Schema) -> Decode
     return Decoded(rows_to_data(rows, schema, "line"), len(rows))
 
 
-def decode_npy(body: bytes, charset: str | None, schema: Schema) -> Decoded:
-    """A single ``.npy`` array; object arrays are refused (loading them would unpickle)."""
+#: Every request body is at most this large (batch transform's MaxPayloadInMB cap), so a
+#: .npy header declaring more data is refused before anything is allocated.
+_NPY_MAX_DATA_BYTES = limits.BATCH_MAX_PAYLOAD_MB * limits.MB
+
+
+def _npy_header(body: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+    """Read and check a .npy header: (shape, fortran_order, dtype, data offset).
+
+    Nothing is allocated from what the header declares: its shape, dtype and size are
+    checked against each other, the body and the payload limit first (400 or 413).
+    """
+    fp = io.BytesIO(body)
     try:
-        arr = np.load(io.BytesIO(body), allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise BadRequest(
-                "object arrays are refused: loading them would unpickle untrusted data; "
-                "send a numeric or string array"
-            ) from None
-        raise BadRequest(f"not a valid .npy array: {e}") from None
-    except (OSError, EOFError) as e:
-        raise BadRequest(f"not a valid .npy array: {e}") from None
-    if not isinstance(arr, np.ndarray):
+        version = npformat.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran_order, dtype = npformat.read_array_header_1_0(fp)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran_order, dtype = npformat.read_array_header_2_0(fp)
+        else:
+            raise BadRequest(f"not a valid .npy header: unknown format version "
+                             f"{version[0]}.{version[1]} (numpy writes 1.0, 2.0 or 3.0)")
+    except (ValueError, EOFError, OSError, SyntaxError, TypeError, RecursionError,
+            tokenize.TokenError) as e:
+        # numpy parses the header text with tokenize and ast.literal_eval (never eval).
+        raise BadRequest(f"not a valid .npy header: {e}") from None
+    if dtype.hasobject:
+        raise BadRequest(
+            "object arrays are refused: loading them would unpickle untrusted data; "
+            "send a numeric or string array"
+        )
+    if dtype.names is not None or dtype.subdtype is not None or dtype.kind in "cVMm":
+        raise BadRequest(f"unsupported array dtype {dtype}; send numbers or strings")
+    if dtype.itemsize == 0:
+        raise BadRequest(f"array dtype {dtype} has zero width; send numbers or strings")
+    if any(d < 0 for d in shape):
+        raise BadRequest(f"the .npy header declares a negative dimension: shape {shape}")
+    if len(shape) > 2:
+        raise BadRequest(f"expected a 2-D array (rows x columns), got shape {shape}")
+    # Python integers: a product of absurd dimensions cannot overflow.
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > _NPY_MAX_DATA_BYTES:
+        raise PayloadTooLarge(
+            f"the .npy header declares shape {shape} of {dtype} ({declared} bytes), over "
+            f"the {limits.BATCH_MAX_PAYLOAD_MB} MB any request may carry; send fewer rows "
+            "per request"
+        )
+    held = len(body) - fp.tell()
+    if declared != held:
+        raise BadRequest(
+            f"the .npy header declares shape {shape} of {dtype} ({declared} bytes of data) "
+            f"but the body holds {held} bytes after the header; send the whole array"
+        )
+    return shape, fortran_order, dtype, fp.tell()
+
+
+def decode_npy(body: bytes, charset: str | None, schema: Schema) -> Decoded:
+    """A single ``.npy`` array; its header is checked before the data is read, and object
+    arrays are refused (loading them would unpickle)."""
+    if body[:2] == b"PK":
         raise BadRequest("send one .npy array, not an .npz archive")
-    if arr.dtype.names is not None or arr.dtype.kind in "cVMmO":
-        raise BadRequest(f"unsupported array dtype {arr.dtype}; send numbers or strings")
-    if arr.ndim == 0 or arr.size == 0:
+    shape, fortran_order, dtype, offset = _npy_header(body)
+    if math.prod(shape) == 0:
         raise BadRequest("the array is empty; send a 2-D array with one row per record")
+    if len(shape) == 0:
+        raise BadRequest("the array is a single value; send a 2-D array with one row per "
+                         "record")
+    # A writable copy of exactly the declared bytes (as np.load would give), never more.
+    flat = np.frombuffer(body, dtype=dtype, count=math.prod(shape), offset=offset).copy()
+    arr = flat.reshape(shape, order="F" if fortran_order else "C")
     if arr.ndim == 1:
         if schema.n_features not in (None, 1) and arr.shape[0] == schema.n_features:
             arr = arr.reshape(1, -1)
         else:
             arr = arr.reshape(-1, 1)
-    if arr.ndim != 2:
-        raise BadRequest(f"expected a 2-D array (rows x columns), got shape {arr.shape}")
     if schema.n_features is not None and arr.shape[1] != schema.n_features:
         raise BadRequest(f"expected {schema.n_features} columns, got {arr.shape[1]}")
     if arr.dtype.kind in "fiub" and schema.all_numeric:

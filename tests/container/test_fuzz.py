@@ -72,11 +72,42 @@ def _dumps(doc: object) -> bytes:
     return json.dumps(doc, default=str).encode()
 
 
+NPY_DESCRS = ["'<f8'", "'>f4'", "'<i8'", "'|u1'", "'|b1'", "'<U5'", "'|S0'", "'|O'", "'<c16'",
+              "'<f99'", "'V8'", "'<M8[s]'", "[('a', '<f8')]", "('<f8', (2,))", "'nonsense'",
+              "None", "3"]
+npy_dims = st.one_of(st.integers(0, 6), st.just(10**12), st.integers(-3, -1),
+                     st.integers(2**31, 2**80), st.sampled_from(["1.5", "'4'", "None"]))
+
+
+@st.composite
+def npy_header_mutations(draw: st.DrawFn) -> bytes:
+    """A .npy body whose header numpy could have written, with one or more parts mutated:
+    absurd or negative shapes, odd dtypes, a wrong header length, a wrong version, missing or
+    extra keys, and a body that does or does not match what the header declares."""
+    shape = draw(st.lists(npy_dims, min_size=0, max_size=4))
+    dims = ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "")
+    descr = draw(st.sampled_from(NPY_DESCRS))
+    fortran = draw(st.sampled_from(["False", "True", "0", "'no'"]))
+    entries = [f"'descr': {descr}", f"'fortran_order': {fortran}", f"'shape': ({dims})"]
+    if draw(st.booleans()):
+        entries = draw(st.permutations(entries))[: draw(st.integers(1, 3))]
+    if draw(st.integers(0, 5)) == 0:
+        entries.append("'extra': 1")
+    text = ("{" + ", ".join(entries) + ", }").encode()
+    version = draw(st.sampled_from([1, 1, 2, 3, 0, 9]))
+    prefix = 10 if version == 1 else 12
+    text += b" " * ((-(prefix + len(text) + 1)) % 64) + b"\n"
+    length = draw(st.one_of(st.just(len(text)), st.integers(0, 2**16 - 1)))
+    size = struct.pack("<H", length) if version == 1 else struct.pack("<I", length)
+    data = draw(st.one_of(st.binary(max_size=64), st.just(b"\0" * 96)))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + text + data
+
+
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[bytes, str]:
     ctype = draw(st.sampled_from(TYPES))
     kind = draw(st.sampled_from(["rows", "truncated", "binary", "nested", "deep", "encoding",
-                                 "npy", "empty"]))
+                                 "npy", "npy-header", "empty"]))
     if kind == "rows":
         table = draw(st.lists(rows, min_size=1, max_size=5))
         if ctype == "text/csv":
@@ -103,6 +134,8 @@ def bodies(draw: st.DrawFn) -> tuple[bytes, str]:
         header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + dims + "), },"
         body = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
         body += draw(st.binary(max_size=64))
+    elif kind == "npy-header":
+        body, ctype = draw(npy_header_mutations()), "application/x-npy"
     else:
         body = b""
     return body, ctype
