@@ -14,6 +14,7 @@ from .errors import SmkitError
 AREAS = (
     "smkit.cli_local",
     "smkit.cli_packaging",
+    "smkit.cli_env",
     "smkit.cli_listing",
     "smkit.cli_buyer",
     "smkit.cli_demo",

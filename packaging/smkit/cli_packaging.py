@@ -62,12 +62,21 @@ def register(group: click.Group) -> None:
 
     @spec_group.command("init")
     @click.argument("path", type=click.Path(path_type=Path), default="smkit.yaml")
+    @click.option("--model", type=click.Path(path_type=Path), default=None,
+                  help="Fill the python section from this model file (read, never loaded).")
+    @click.option("--allow-unsafe", is_flag=True,
+                  help="With --model: write it despite security findings (see smkit env).")
     @guarded
-    def spec_init(path: Path) -> None:
+    def spec_init(path: Path, model: Path | None, allow_unsafe: bool) -> None:
         """Write a starter spec to PATH (refuses to overwrite)."""
         if path.exists():
             raise UserError(f"{path} already exists; edit it or choose another path")
-        path.write_text(spec_mod.STARTER)
+        text = spec_mod.STARTER
+        if model is not None:
+            from .cli_env import starter_for_model
+
+            text = starter_for_model(model, path, allow_unsafe=allow_unsafe)
+        path.write_text(text)
         click.echo(f"wrote {path}; fill in name, model_dir, s3.bucket and validation")
 
     @spec_group.command("check")
