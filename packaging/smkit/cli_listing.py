@@ -15,7 +15,8 @@ from .listing import limits
 from .listing.changesets import build_request, read_samples
 from .listing.model import Listing, load_listing
 from .listing.preview import render_preview
-from .listing.publish import catalog_client, publish
+from .listing.publish import catalog_client, existing_version, publish
+from .listing.rules import Context
 from .listing.starter import describe_package, init_listing, model_dir_for, scratch_dir
 
 DEFAULT_IMAGE = "smkit-inference:latest"
@@ -52,8 +53,8 @@ def _state(listing_file: Path) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if isinstance(v, str)}
 
 
-def _load(listing_file: Path) -> tuple[Listing, dict[str, Any]]:
-    listing = load_listing(listing_file)
+def _load(listing_file: Path, ctx: Context | None = None) -> tuple[Listing, dict[str, Any]]:
+    listing = load_listing(listing_file, ctx)
     state = _state(listing_file)
     ids = {"product_id": listing.product_id or state.get("product_id"),
            "offer_id": listing.offer_id or state.get("offer_id")}
@@ -63,6 +64,52 @@ def _load(listing_file: Path) -> tuple[Listing, dict[str, Any]]:
 def _region(arn: str) -> str:
     parts = arn.split(":")
     return parts[3] if len(parts) > 4 and parts[3] else "us-east-1"
+
+
+def _package_context(listing_file: Path) -> Context:
+    """Rules that read the live model package (DescribeModelPackage) for ``--against-package``."""
+    from botocore.exceptions import ClientError
+
+    data = yaml_data(listing_file)
+    arn = str((data.get("delivery") or {}).get("model_package_arn") or "") \
+        if isinstance(data, dict) else ""
+    parts = arn.split(":")
+    region = _region(arn)
+    sagemaker = _aws_client("sagemaker", region)
+
+    def lookup(package_arn: str) -> dict[str, Any] | None:
+        try:
+            return dict(sagemaker.describe_model_package(ModelPackageName=package_arn))
+        except ClientError:
+            return None
+
+    return Context(seller_account=parts[4] if len(parts) > 4 else None, region=region,
+                   lookup=lookup)
+
+
+def yaml_data(listing_file: Path) -> Any:
+    """The listing's YAML as data, or None when it cannot be read (load_listing says why)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(listing_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def _version_to_update(client: Any, listing: Listing, product_id: str | None) -> str | None:
+    """The delivery option Id to update when the product already has this version."""
+    if not product_id:
+        return None
+    found = existing_version(client, product_id, listing.delivery.version_title)
+    if found is None:
+        return None
+    option_id, arn = found
+    if arn and arn != listing.delivery.model_package_arn:
+        raise UserError(f"delivery.version_title {listing.delivery.version_title!r} already "
+                        f"exists with model package {arn}; a version's model package cannot "
+                        "change: give the new package a new version_title")
+    return option_id
 
 
 def pricing_summary(listing: Listing) -> str:
@@ -129,9 +176,15 @@ def register(group: click.Group) -> None:
     @click.option("--against-package", is_flag=True,
                   help="also compare with the live model package (DescribeModelPackage)")
     def check_cmd(listing_file: Path, against_package: bool) -> None:
-        """Validate listing.yaml against every documented Marketplace limit and rule."""
-        listing, _ = _load(listing_file)
-        read_samples(listing, listing_file.parent)
+        """Validate listing.yaml against every documented Marketplace limit and rule.
+
+        Every problem is reported at once, each under its listing.yaml field with the AWS rule,
+        its limit and the actual value.
+        """
+        ctx = None
+        if against_package:
+            ctx = _package_context(listing_file)
+        listing, _ = _load(listing_file, ctx)
         if against_package:
             d = listing.delivery
             facts = describe_package(_aws_client("sagemaker", _region(d.model_package_arn)),
@@ -183,9 +236,14 @@ def register(group: click.Group) -> None:
     def publish_cmd(listing_file: Path, intent: str, release: bool, interval: float) -> None:
         """Submit the change set through the Catalog API and follow it to the end."""
         listing, ids = _load(listing_file)
+        client = catalog_client()
+        option_id = _version_to_update(client, listing, ids["product_id"])
         request = build_request(listing, read_samples(listing, listing_file.parent),
-                                release=release, **ids)
-        outcome = publish(catalog_client(), request, "APPLY" if intent == "APPLY" else "VALIDATE",
+                                release=release, delivery_option_id=option_id, **ids)
+        if option_id:
+            click.echo(f"version {listing.delivery.version_title!r} exists: updating its "
+                       f"delivery option {option_id} (UpdateDeliveryOptions)")
+        outcome = publish(client, request, "APPLY" if intent == "APPLY" else "VALIDATE",
                           echo=click.echo, interval=interval)
         if intent == "APPLY":
             state = {"product_id": outcome.product_id or ids["product_id"],

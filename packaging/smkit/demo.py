@@ -190,6 +190,7 @@ def listing_text(example: Example | None = None) -> dict[str, Any]:
                           "limitations": "Only three cultivars from one region of Italy; "
                                          "other wines get one of those three labels."},
         "sample_notebook_url": "https://example.com/smkit-demo/sample-notebook.ipynb",
+        "repository_url": "https://example.com/smkit-demo/wine-cultivar",
         "price": "0.20",
     }
 
@@ -205,6 +206,7 @@ def fill_listing(path: Path, text: dict[str, Any]) -> int:
     data["support"].update(text["support"])
     data["training_data"].update(text["training_data"])
     data["delivery"]["sample_notebook_url"] = text["sample_notebook_url"]
+    data["delivery"]["repository_url"] = text["repository_url"]
     pricing = data["pricing"]
     for kind in ("realtime", "batch"):
         if isinstance(pricing.get(kind), dict):

@@ -49,6 +49,7 @@ VALID: dict[str, Any] = {
         "release_notes": "First release.",
         "usage_instructions": "Deploy, then invoke with text/csv.",
         "sample_notebook_url": "https://example.com/notebook.ipynb",
+        "repository_url": "https://github.com/example/iris-classifier",
         "supported_instance_types": {"realtime": ["ml.m5.large", "ml.c5.xlarge"],
                                      "batch": ["ml.m5.large"]},
         "recommended_instance_types": {"realtime": "ml.m5.large", "batch": "ml.m5.large"},

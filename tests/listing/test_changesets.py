@@ -46,9 +46,9 @@ DELIVERY = {
         "AccessRoleArn": ROLE_ARN,
         "UsageInstructions": "Deploy, then invoke with text/csv.",
         "SampleNotebookUrl": "https://example.com/notebook.ipynb",
+        # Limitations is left out when the listing has none: AWS refuses "" (minLength 1).
         "InputProperties": {
             "Description": "Four measurements in cm.\n\nContent types: text/csv",
-            "Limitations": "",
             "SampleInput": {"RealtimeInferenceText": "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3",
                             "BatchTransformText": "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3"},
             "Parameters": [],
@@ -61,6 +61,7 @@ DELIVERY = {
         },
         "RecommendedInstanceTypes": {"RealtimeInference": "ml.m5.large",
                                      "BatchTransform": "ml.m5.large"},
+        "RepositoryUrl": "https://github.com/example/iris-classifier",
     }}}],
 }
 

@@ -25,40 +25,61 @@ def _set(path: str, value: Any) -> Mutate:
     return mutate
 
 
+# Each expected message names the listing.yaml field, the AWS field, the limit (as the
+# MachineLearningProduct@1.0 UpdateInformation schema and the seller guide give it, typed here
+# by hand) and the actual value.
 LIMITS: list[tuple[str, Mutate, str]] = [
     ("title", _set("product.title", "T" * 73),
-     "product.title: ProductTitle allows at most 72 characters, got 73"),
+     "product.title: ProductTitle: allows at most 72 characters, got 73"),
     ("short description", _set("product.short_description", "s" * 1001),
-     "product.short_description: ShortDescription allows at most 1000 characters, got 1001"),
+     "product.short_description: ShortDescription: allows at most 1000 characters, got 1001"),
     ("long description", _set("product.long_description", "l" * 5001),
-     "product.long_description: LongDescription allows at most 5000 characters, got 5001"),
+     "product.long_description: LongDescription: allows at most 5000 characters, got 5"),
     ("no highlight", _set("product.highlights", []),
-     "product.highlights: Highlights takes 1 to 3 items, got 0"),
+     "product.highlights: Highlights: takes at least 1 item(s), got 0"),
     ("four highlights", _set("product.highlights", ["a", "b", "c", "d"]),
-     "product.highlights: Highlights takes 1 to 3 items, got 4"),
+     "product.highlights: Highlights: takes at most 3 item(s), got 4"),
     ("long highlight", _set("product.highlights", ["ok", "h" * 501]),
-     "product.highlights: Highlights[1] allows at most 500 characters, got 501"),
+     "product.highlights[1]: Highlights[1]: allows at most 500 characters, got 501"),
     ("no category", _set("product.categories", []),
-     "product.categories: Categories takes 1 to 3 items, got 0"),
+     "product.categories: Categories: takes at least 1 item(s), got 0"),
     ("four categories", _set("product.categories", ["a", "b", "c", "d"]),
-     "product.categories: Categories takes 1 to 3 items, got 4"),
+     "product.categories: Categories: takes at most 3 item(s), got 4"),
+    ("no keyword", _set("product.keywords", []),
+     "product.keywords: SearchKeywords: takes at least 1 item(s), got 0"),
     ("sixteen keywords", _set("product.keywords", [f"k{i}" for i in range(16)]),
-     "product.keywords: SearchKeywords takes at most 15 items, got 16"),
+     "product.keywords: SearchKeywords: takes at most 15 item(s), got 16"),
     ("long keyword", _set("product.keywords", ["k" * 51]),
-     "product.keywords: SearchKeywords[0] allows at most 50 characters, got 51"),
+     "product.keywords[0]: SearchKeywords[0]: allows at most 50 characters, got 51"),
     ("support description", _set("support.description", "d" * 2001),
-     "support.description: SupportDescription allows at most 2000 characters, got 2001"),
+     "support.description: SupportDescription: allows at most 2000 characters, got 2001"),
     ("http logo", _set("product.logo_url", "http://example.com/logo.png"),
-     "product.logo_url: LogoUrl must be an https:// URL, got 'http://example.com/logo.png'"),
-    ("two videos", _set("product.video_urls", ["https://v/1", "https://v/2"]),
-     "product.video_urls: VideoUrls takes at most 1 items, got 2"),
+     "product.logo_url: LogoUrl: must be an https URL"),
+    ("two videos", _set("product.video_urls", ["https://example.com/1", "https://example.com/2"]),
+     "product.video_urls: VideoUrls: takes at most 1 item(s), got 2"),
     ("four resources", _set("product.additional_resources",
-                            [{"text": str(i), "url": "https://r"} for i in range(4)]),
-     "product.additional_resources: AdditionalResources takes at most 3 items, got 4"),
+                            [{"text": str(i), "url": "https://example.com"} for i in range(4)]),
+     "product.additional_resources: AdditionalResources: takes at most 3 item(s), got 4"),
     ("trial too short", _set("pricing.free_trial_days", 4),
-     "pricing: free_trial_days must be 5 to 120 days, got 4"),
+     "pricing.free_trial_days: Terms[1].Duration: must be P5D to P120D (days), got 'P4D'"),
     ("trial too long", _set("pricing.free_trial_days", 121),
-     "pricing: free_trial_days must be 5 to 120 days, got 121"),
+     "pricing.free_trial_days: Terms[1].Duration: must be P5D to P120D (days), got 'P121D'"),
+    ("no repository URL", _set("delivery.repository_url", None),
+     "delivery.repository_url: DeliveryOptions[0].Details.SageMakerModelPackageDeliveryOption"
+     "Details.RepositoryUrl: RepositoryUrl is required"),
+    ("empty limitations", _set("delivery.input.limitations", ""),
+     "delivery.input.limitations: DeliveryOptions[0].Details.SageMakerModelPackageDeliveryOption"
+     "Details.InputProperties.Limitations: needs at least 1 character(s), got 0"),
+    ("empty constraints", _set("delivery.input.parameters",
+                               [{"name": "x", "description": "d", "constraints": ""}]),
+     "delivery.input.parameters[0].constraints: DeliveryOptions[0].Details.SageMakerModel"
+     "PackageDeliveryOptionDetails.InputProperties.Parameters[0].Constraints: needs at least 1 "
+     "character(s), got 0"),
+    ("refund policy not ASCII", _set("support.refund_policy", "No refunds \u2013 ever."),
+     "support.refund_policy: Terms[0].RefundPolicy: must be ASCII"),
+    ("nine decimals", _set("pricing.batch", {"ml.m5.large": "0.123456789"}),
+     "pricing: Terms[0].RateCards[0].RateCard[2].Price: must be a price of at most 100000000 "
+     "with at most 8 decimals"),
 ]
 
 
@@ -84,26 +105,35 @@ def test_the_long_description_limit_counts_the_model_facts_smkit_appends() -> No
     data["product"]["long_description"] = "l" * 4990  # under 5000 alone, over with the facts
     with pytest.raises(UserError) as err:
         parse_listing(data)
-    assert "LongDescription (with the model facts smkit appends" in str(err.value)
+    assert "LongDescription includes the model facts smkit appends" in str(err.value)
     assert "allows at most 5000 characters, got 5" in str(err.value)
 
 
 RULES: list[tuple[str, Mutate, str]] = [
     ("unpriced realtime instance", _set("pricing.realtime", {"ml.m5.large": "0.50"}),
-     "every supported instance type must be priced; missing: realtime ml.c5.xlarge"),
+     "pricing: Terms[].RateCards[].RateCard: every supported instance type must be priced; "
+     "no price for ml.c5.xlarge.m.i.r"),
     ("unpriced batch instance", _set("pricing.batch", {}),
-     "every supported instance type must be priced; missing: batch ml.m5.large"),
+     "every supported instance type must be priced; no price for ml.m5.large.m.i.b"),
     ("priced unsupported instance",
      _set("pricing.batch", {"ml.m5.large": "0.4", "ml.p3.2xlarge": "3"}),
-     "does not support: batch ml.p3.2xlarge"),
+     "priced instance types the product does not support: ml.p3.2xlarge.m.i.b"),
     ("recommended not supported",
      _set("delivery.recommended_instance_types", {"realtime": "ml.g4dn.xlarge",
                                                   "batch": "ml.m5.large"}),
-     "recommended_instance_types.realtime ml.g4dn.xlarge is not among"),
+     "delivery.recommended_instance_types.realtime: DeliveryOptions[0].Details.SageMakerModel"
+     "PackageDeliveryOptionDetails.RecommendedInstanceTypes.RealtimeInference: ml.g4dn.xlarge "
+     "is not among"),
     ("role name instead of ARN", _set("delivery.access_role_arn", "MarketplaceAccess"),
-     "delivery.access_role_arn: must be an IAM role ARN"),
+     "delivery.access_role_arn: DeliveryOptions[0].Details.SageMakerModelPackageDeliveryOption"
+     "Details.AccessRoleArn: must be an IAM role ARN"),
+    ("role in another account",
+     _set("delivery.access_role_arn", "arn:aws:iam::999999999999:role/MarketplaceAccess"),
+     "delivery.access_role_arn: DeliveryOptions[0].Details.SageMakerModelPackageDeliveryOption"
+     "Details.AccessRoleArn: the role is in account 999999999999, not the seller's account "
+     "123456789012"),
     ("custom EULA over http", _set("eula", {"type": "custom", "url": "http://e/eula"}),
-     "eula: eula.url must be an https:// URL"),
+     "eula.url: Terms[0].Documents[0].Url: must be an https URL"),
     ("negative price", _set("pricing.batch", {"ml.m5.large": "-1"}),
      "pricing.batch.ml.m5.large must be a non-negative amount"),
     ("package region not listed", _set("regions", ["eu-west-1"]),
@@ -169,8 +199,8 @@ def test_every_failing_field_is_reported_at_once() -> None:
     data["support"]["description"] = "d" * 2100
     with pytest.raises(UserError) as err:
         parse_listing(data)
-    assert "ProductTitle allows at most 72 characters, got 80" in str(err.value)
-    assert "SupportDescription allows at most 2000 characters, got 2100" in str(err.value)
+    assert "ProductTitle: allows at most 72 characters, got 80" in str(err.value)
+    assert "SupportDescription: allows at most 2000 characters, got 2100" in str(err.value)
 
 
 def test_broken_yaml_is_a_user_error(tmp_path: Path) -> None:
@@ -187,7 +217,7 @@ def test_check_exits_2_with_a_clear_error_and_no_traceback(
     path = write_listing(tmp_path, data)
     assert main(["listing", "check", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "product.title: ProductTitle allows at most 72 characters, got 73" in err
+    assert "product.title: ProductTitle: allows at most 72 characters, got 73" in err
     assert "Traceback" not in err
 
 

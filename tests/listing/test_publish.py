@@ -88,9 +88,25 @@ def test_apply_with_release_creates_the_product_and_offer_and_reruns_converge(
     product = client.describe_entity(Catalog="AWSMarketplace", EntityId=state["product_id"])
     assert product["EntityType"] == PRODUCT
     details = product["DetailsDocument"]
+    # DescribeEntity's MachineLearningProduct@1.0 shape: Visibility under Description, the
+    # logo and links under PromotionalResources, each version's delivery option with an Id.
     assert details["Description"]["ProductTitle"] == "Iris classifier, applied"
-    assert details["Visibility"] == "Public"
-    assert details["Versions"][0]["VersionTitle"] == "1.0"
+    assert details["Description"]["Visibility"] == "Public"
+    assert details["PromotionalResources"]["LogoUrl"] == "https://example.com/logo.png"
+    assert details["PromotionalResources"]["AdditionalResources"] == [
+        {"Type": "Link", "Text": "Docs", "Url": "https://example.com/docs"}]
+    assert details["SupportInformation"] == {"Description": "Email support@example.com."}
+    [version] = details["Versions"]
+    assert version["VersionTitle"] == "1.0"
+    assert version["Sources"][0]["ModelPackageArn"] == \
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/iris-tree"
+    [option] = version["DeliveryOptions"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                        option["Id"])
+    assert option["Instructions"]["RepositoryUrl"] == "https://github.com/example/iris-classifier"
+    assert option["SupportedInstanceTypes"] == {"RealtimeInference": ["ml.m5.large",
+                                                                      "ml.c5.xlarge"],
+                                                "BatchTransform": ["ml.m5.large"]}
     offer = client.describe_entity(Catalog="AWSMarketplace", EntityId=state["offer_id"])
     assert offer["DetailsDocument"]["ProductId"] == state["product_id"]
     assert offer["DetailsDocument"]["State"] == "Released"
@@ -99,14 +115,30 @@ def test_apply_with_release_creates_the_product_and_offer_and_reruns_converge(
         FilterList=[{"Name": "EntityId", "ValueList": [state["product_id"]]}])
     assert [s["Status"] for s in listed["ChangeSetSummaryList"]] == ["SUCCEEDED"]
 
-    # A second publish updates the same product instead of creating another one.
+    # A second publish updates the same product instead of creating another one, and the
+    # same version in place (UpdateDeliveryOptions on its delivery option Id).
+    data["delivery"]["release_notes"] = "Clearer usage instructions."
+    write_listing(tmp_path, data)
     assert main(["listing", "publish", str(path), "--intent", "APPLY", "--interval", "0.1"]) == 0
-    capsys.readouterr()
+    out = capsys.readouterr().out
+    assert f"updating its delivery option {option['Id']} (UpdateDeliveryOptions)" in out
     titles = [p["Name"] for p in _products(client)]
     assert titles.count("Iris classifier, applied") == 1
     again = json.loads((tmp_path / ".smkit" / "listing-state.json").read_text())
     assert again["product_id"] == state["product_id"]
     assert again["change_set_id"] != state["change_set_id"]
+    product = client.describe_entity(Catalog="AWSMarketplace", EntityId=state["product_id"])
+    [version] = product["DetailsDocument"]["Versions"]
+    assert version["ReleaseNotes"] == "Clearer usage instructions."
+    assert version["DeliveryOptions"][0]["Id"] == option["Id"]
+
+    # A new version_title with the same package adds a second version.
+    data["delivery"]["version_title"] = "1.1"
+    write_listing(tmp_path, data)
+    assert main(["listing", "publish", str(path), "--intent", "APPLY", "--interval", "0.1"]) == 0
+    capsys.readouterr()
+    product = client.describe_entity(Catalog="AWSMarketplace", EntityId=state["product_id"])
+    assert [v["VersionTitle"] for v in product["DetailsDocument"]["Versions"]] == ["1.0", "1.1"]
 
 
 def test_a_rejected_change_set_shows_every_error_the_service_returned(
@@ -126,10 +158,15 @@ def test_a_rejected_change_set_shows_every_error_the_service_returned(
     err = captured.err
     assert "Traceback" not in err
     assert ("AddDeliveryOptions ($CreateProduct.Entity.Identifier): "
-            "INVALID_RECOMMENDED_INSTANCE_TYPE: RecommendedInstanceTypes.RealtimeInference "
+            "INVALID_RECOMMENDED_INSTANCE_TYPE: DeliveryOptions[0].Details.SageMakerModelPackage"
+            "DeliveryOptionDetails.RecommendedInstanceTypes.RealtimeInference: "
             "ml.c5.xlarge is not among") in err
     assert ("UpdatePricingTerms ($CreateOffer.Entity.Identifier): UPDATE_PRICING_REQUIRED: "
-            "every supported instance type must be priced; no price for ml.m5.xlarge.m.i.r") in err
+            "Terms[].RateCards[].RateCard: every supported instance type must be priced; "
+            "no price for ml.m5.xlarge.m.i.r") in err
+    assert ("UpdatePricingTerms ($CreateOffer.Entity.Identifier): INVALID_INPUT: "
+            "Terms[].RateCards[].RateCard: priced instance types the product does not support: "
+            "ml.c5.xlarge.m.i.r") in err
     assert not (tmp_path / ".smkit" / "listing-state.json").exists()
 
 
@@ -149,9 +186,9 @@ def test_limits_and_assets_fail_asynchronously_with_error_codes(client: Any) -> 
         publish(client, request, "VALIDATE", echo=lambda _: None, interval=0.1, timeout=10)
     message = str(err.value)
     assert "FAILED (CLIENT_ERROR)" in message
-    assert "INVALID_INPUT: ProductTitle allows at most 72 characters, got 73" in message
-    assert "INVALID_INPUT: Highlights takes 1 to 3 items, got 4" in message
-    assert "ASSET_VALIDATION_EXCEPTION: LogoUrl must be a public https URL" in message
+    assert "INVALID_INPUT: ProductTitle: allows at most 72 characters, got 73" in message
+    assert "INVALID_INPUT: Highlights: takes at most 3 item(s), got 4" in message
+    assert "ASSET_VALIDATION_EXCEPTION: LogoUrl: must be an https URL" in message
 
 
 def test_an_uncertified_model_package_is_refused(client: Any, packages: dict[str, str]) -> None:
@@ -174,7 +211,8 @@ def test_an_uncertified_model_package_is_refused(client: Any, packages: dict[str
     assert final["Status"] == "FAILED"
     errors = final["ChangeSet"][1]["ErrorDetailList"]
     messages = [e["ErrorMessage"] for e in errors]
-    assert any("AccessRoleArn must be an IAM role ARN, not a role name" in m for m in messages)
+    assert any("AccessRoleArn: must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
+               "not a role name" in m for m in messages)
     assert any("CertifyForMarketplace=True" in m for m in messages)
     assert final["ChangeSet"][0]["ErrorDetailList"] == []
 
@@ -205,7 +243,7 @@ def test_an_uncertified_model_package_is_refused(client: Any, packages: dict[str
      "ValidationException", "Details is not valid JSON"),
     (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
         {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {}}] * 21),
-     "ValidationException", "ChangeSet must hold 1 to 20 changes"),
+     "ValidationException", "ChangeSet: takes at most 20 changes, got 21"),
     (lambda c: c.start_change_set(Catalog="AWSMarketplace", ChangeSet=[
         {"ChangeType": "CreateProduct", "Entity": {"Type": PRODUCT}, "DetailsDocument": {},
          "ChangeName": "CreateProduct"},
@@ -275,7 +313,7 @@ def test_a_preparing_change_set_can_be_cancelled_and_locks_its_entities(slow_cli
     assert err.value.response["Error"]["Code"] == "ValidationException"
     time.sleep(1.7)  # the cancelled change set's scheduled step must not apply it
     entity = c.describe_entity(Catalog="AWSMarketplace", EntityId=product_id)
-    assert "Description" not in entity["DetailsDocument"]
+    assert "ProductTitle" not in entity["DetailsDocument"]["Description"]
 
 
 def test_a_private_listing_can_never_become_public(
@@ -289,7 +327,7 @@ def test_a_private_listing_can_never_become_public(
                  "--interval", "0.1"]) == 0
     product_id = json.loads((tmp_path / ".smkit" / "listing-state.json").read_text())["product_id"]
     entity = client.describe_entity(Catalog="AWSMarketplace", EntityId=product_id)
-    assert entity["DetailsDocument"]["Visibility"] == "Limited"
+    assert entity["DetailsDocument"]["Description"]["Visibility"] == "Limited"
     assert entity["DetailsDocument"]["Targeting"] == {
         "PositiveTargeting": {"BuyerAccounts": ["111122223333"]}}
 
@@ -299,7 +337,10 @@ def test_a_private_listing_can_never_become_public(
     final = _wait(client, started["ChangeSetId"])
     assert final["Status"] == "FAILED"
     assert final["ChangeSet"][0]["ErrorDetailList"] == [
-        {"ErrorCode": "INVALID_INPUT", "ErrorMessage": "a Private listing can never become Public"}]
+        {"ErrorCode": "INVALID_INPUT",
+         "ErrorMessage": "TargetVisibility: a Private listing (targeted at buyer accounts) can "
+                         "never become Public [rule Product.UpdateVisibility.TargetVisibility."
+                         "never_public_if_private]"}]
 
 
 def test_free_trials_outside_5_to_120_days_or_on_per_inference_pricing_fail(client: Any) -> None:
@@ -321,9 +362,13 @@ def test_free_trials_outside_5_to_120_days_or_on_per_inference_pricing_fail(clie
     assert final["Status"] == "FAILED"
     assert final["ChangeSet"][2]["ErrorDetailList"] == [
         {"ErrorCode": "INVALID_INPUT",
-         "ErrorMessage": "FreeTrialPricingTerm.Duration must be P5D to P120D, got 'P4D'"},
+         "ErrorMessage": "Terms[1].Duration: must be P5D to P120D (days), got 'P4D' "
+                         "[rule Offer.UpdatePricingTerms.Terms[].Duration.trial_days]"},
         {"ErrorCode": "INVALID_INPUT",
-         "ErrorMessage": "a free trial applies to hourly pricing only, not m.i.c"},
+         "ErrorMessage": "Terms[1].Grants[0].DimensionKey: a free trial applies to hourly "
+                         "pricing only, not m.i.c "
+                         "[rule Offer.UpdatePricingTerms.Terms[].Grants[].DimensionKey."
+                         "hourly_only]"},
     ]
 
 

@@ -1,7 +1,8 @@
 """Pure builders: a validated ``Listing`` -> the Catalog API ``StartChangeSet`` request.
 
 Nothing here talks to AWS. A new product goes out as one change set: CreateProduct,
-UpdateInformation, AddDeliveryOptions, (UpdateTargeting for a Private listing), CreateOffer,
+UpdateInformation, AddDeliveryOptions (UpdateDeliveryOptions when the product already has this
+version), (UpdateTargeting for a Private listing), CreateOffer,
 UpdatePricingTerms, UpdateLegalTerms, UpdateSupportTerms, and ReleaseProduct / ReleaseOffer /
 UpdateVisibility when asked. Later changes point at the created entities with
 ``$<ChangeName>.Entity.Identifier``; once the product exists, its IDs are used instead.
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..errors import UserError
 from . import limits
-from .model import Listing, long_description
+from .model import Listing, Param, long_description
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ def information_details(listing: Listing) -> dict[str, Any]:
     return details
 
 
+def _parameter(q: Param) -> dict[str, Any]:
+    # An empty Constraints is refused by AWS; a parameter without one leaves it out.
+    out: dict[str, Any] = {"Name": q.name, "Description": q.description}
+    if q.constraints is not None:
+        out["Constraints"] = q.constraints
+    out["Required"] = q.required
+    return out
+
+
 def delivery_details(listing: Listing, samples: Samples) -> dict[str, Any]:
     """``AddDeliveryOptions`` details: a new version pointing at the model package."""
     d = listing.delivery
@@ -77,19 +87,13 @@ def delivery_details(listing: Listing, samples: Samples) -> dict[str, Any]:
         "SampleNotebookUrl": d.sample_notebook_url,
         "InputProperties": {
             "Description": f"{inp.description}\n\nContent types: {', '.join(inp.content_types)}",
-            "Limitations": inp.limitations,
+            **({"Limitations": inp.limitations} if inp.limitations is not None else {}),
             "SampleInput": {
                 "RealtimeInferenceText": samples.input_text,
                 "BatchTransformText": samples.input_text,
             },
-            "Parameters": [
-                {"Name": q.name, "Description": q.description, "Constraints": q.constraints,
-                 "Required": q.required} for q in inp.parameters
-            ],
-            "SageMakerCustomAttributes": [
-                {"Name": q.name, "Description": q.description, "Constraints": q.constraints,
-                 "Required": q.required} for q in inp.custom_attributes
-            ],
+            "Parameters": [_parameter(q) for q in inp.parameters],
+            "SageMakerCustomAttributes": [_parameter(q) for q in inp.custom_attributes],
         },
         "OutputProperties": {
             "Description": f"{out.description}\n\nContent types: {', '.join(out.content_types)}",
@@ -107,7 +111,7 @@ def delivery_details(listing: Listing, samples: Samples) -> dict[str, Any]:
             "BatchTransform": d.recommended_instance_types.batch,
         },
     }
-    if d.repository_url:
+    if d.repository_url is not None:
         option["RepositoryUrl"] = d.repository_url
     return {
         "Version": {"VersionTitle": d.version_title, "ReleaseNotes": d.release_notes},
@@ -115,8 +119,29 @@ def delivery_details(listing: Listing, samples: Samples) -> dict[str, Any]:
     }
 
 
+def update_delivery_details(listing: Listing, samples: Samples,
+                            option_id: str) -> dict[str, Any]:
+    """``UpdateDeliveryOptions`` details: the same version, changed in place.
+
+    The model package and the access role of a version cannot change (AWS: "You cannot update
+    the ARN for a version"); a new package needs a new ``version_title``.
+    """
+    added = delivery_details(listing, samples)
+    details = added["DeliveryOptions"][0]["Details"]
+    option = dict(details["SageMakerModelPackageDeliveryOptionDetails"])
+    option.pop("SageMakerModelPackageArn")
+    option.pop("AccessRoleArn")
+    return {"Version": added["Version"],
+            "DeliveryOptions": [{"Id": option_id, "Details": {
+                "SageMakerModelPackageDeliveryOptionDetails": option}}]}
+
+
 def rate_card(listing: Listing) -> list[dict[str, str]]:
-    """Every pricing dimension with its price: each supported instance type is priced."""
+    """Every priced dimension (free: every supported instance type at 0.00).
+
+    Only what the listing prices goes out: a supported instance type without a price is left
+    for the rule set to report, not filled in.
+    """
     p, sup = listing.pricing, listing.delivery.supported_instance_types
     if p.model == "free":
         return ([{"DimensionKey": limits.realtime_key(i), "Price": "0.00"} for i in sup.realtime]
@@ -126,9 +151,10 @@ def rate_card(listing: Listing) -> list[dict[str, str]]:
         assert p.per_inference is not None  # guaranteed by Pricing's validator
         card.append({"DimensionKey": limits.PER_INFERENCE_KEY, "Price": p.per_inference})
     else:
-        card += [{"DimensionKey": limits.realtime_key(i), "Price": p.realtime[i]}
-                 for i in sup.realtime]
-    card += [{"DimensionKey": limits.batch_key(i), "Price": p.batch[i]} for i in sup.batch]
+        card += [{"DimensionKey": limits.realtime_key(i), "Price": price}
+                 for i, price in p.realtime.items()]
+    card += [{"DimensionKey": limits.batch_key(i), "Price": price}
+             for i, price in p.batch.items()]
     return card
 
 
@@ -176,9 +202,14 @@ def _change(change_type: str, entity_type: str, identifier: str | None,
 
 
 def build_changes(listing: Listing, samples: Samples, *, release: bool = False,
-                  product_id: str | None = None,
-                  offer_id: str | None = None) -> list[dict[str, Any]]:
-    """The ``ChangeSet`` list of a StartChangeSet request for this listing."""
+                  product_id: str | None = None, offer_id: str | None = None,
+                  delivery_option_id: str | None = None) -> list[dict[str, Any]]:
+    """The ``ChangeSet`` list of a StartChangeSet request for this listing.
+
+    ``delivery_option_id`` is the Id of the product's delivery option whose version has this
+    listing's ``version_title``: that version is updated (UpdateDeliveryOptions) instead of
+    added again.
+    """
     product_id = product_id or listing.product_id
     offer_id = offer_id or listing.offer_id
     changes: list[dict[str, Any]] = []
@@ -189,8 +220,12 @@ def build_changes(listing: Listing, samples: Samples, *, release: bool = False,
         product = product_id
     changes.append(_change("UpdateInformation", limits.PRODUCT_TYPE, product,
                            information_details(listing)))
-    changes.append(_change("AddDeliveryOptions", limits.PRODUCT_TYPE, product,
-                           delivery_details(listing, samples)))
+    if delivery_option_id is not None and product_id is not None:
+        changes.append(_change("UpdateDeliveryOptions", limits.PRODUCT_TYPE, product,
+                               update_delivery_details(listing, samples, delivery_option_id)))
+    else:
+        changes.append(_change("AddDeliveryOptions", limits.PRODUCT_TYPE, product,
+                               delivery_details(listing, samples)))
     if listing.visibility == "Private":
         targeting = {"PositiveTargeting": {"BuyerAccounts": list(listing.buyer_accounts)}}
         changes.append(_change("UpdateTargeting", limits.PRODUCT_TYPE, product, targeting))
@@ -220,11 +255,12 @@ def change_set_name(listing: Listing) -> str:
 
 
 def build_request(listing: Listing, samples: Samples, *, release: bool = False,
-                  product_id: str | None = None, offer_id: str | None = None) -> dict[str, Any]:
+                  product_id: str | None = None, offer_id: str | None = None,
+                  delivery_option_id: str | None = None) -> dict[str, Any]:
     """A whole StartChangeSet request, without Intent and ClientRequestToken."""
     return {
         "Catalog": limits.CATALOG,
         "ChangeSetName": change_set_name(listing),
-        "ChangeSet": build_changes(listing, samples, release=release,
-                                   product_id=product_id, offer_id=offer_id),
+        "ChangeSet": build_changes(listing, samples, release=release, product_id=product_id,
+                                   offer_id=offer_id, delivery_option_id=delivery_option_id),
     }

@@ -1,8 +1,10 @@
-"""The typed ``listing.yaml``: everything an AWS Marketplace ML listing needs, validated.
+"""The typed ``listing.yaml``: everything an AWS Marketplace ML listing needs.
 
-Every documented Catalog API limit is enforced here; a violation names the field, the limit
-and the actual length. ``load_listing`` turns any problem (bad YAML, wrong types, limits) into
-one ``UserError`` listing every failing field, so the CLI never shows a traceback.
+This module checks the file's structure (types, known keys, smkit's own choices such as the
+pricing model) and the rules that are smkit's, not AWS's (``listing_rules``). AWS's rules are
+checked on the change set the listing turns into, by the shared rule set
+(``smkit.listing.rules``, through ``validate``), so ``listing check`` and the Catalog emulator
+can never disagree. ``load_listing`` reports every problem at once as one ``UserError``.
 """
 
 from __future__ import annotations
@@ -19,47 +21,17 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
 from ..errors import UserError
-from . import limits
 
 FORMAT = "smkit-listing/1"
 #: What ``listing init`` writes where only the seller can fill in the text.
 PLACEHOLDER = "TODO"
 
-_ARN_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_ARN_PACKAGE = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w/-]+$"
-)
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-
-
-def _text(field: str, value: str, limit: int) -> str:
-    """Reject text longer than the Catalog API allows, naming field, limit and length."""
-    if len(value) > limit:
-        raise ValueError(f"{field} allows at most {limit} characters, got {len(value)}")
-    return value
-
-
-def _https(field: str, value: str) -> str:
-    """Marketplace fetches links and assets over https only."""
-    if not value.startswith("https://") or len(value) <= len("https://"):
-        raise ValueError(f"{field} must be an https:// URL, got {value!r}")
-    return value
-
-
-def _count(field: str, items: list[Any], lo: int, hi: int) -> list[Any]:
-    """Reject lists with too few or too many items."""
-    if not lo <= len(items) <= hi:
-        want = f"at most {hi}" if lo == 0 else f"{lo} to {hi}"
-        raise ValueError(f"{field} takes {want} items, got {len(items)}")
-    return items
 
 
 class _Strict(BaseModel):
@@ -71,29 +43,16 @@ class _Strict(BaseModel):
 class Resource(_Strict):
     """A link shown under "Additional resources"."""
 
-    text: str = Field(min_length=1)
+    text: str
     url: str
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        return _https("AdditionalResources.Url", v)
-
-
-#: listing.yaml field -> the Catalog API name its limit is documented under.
-_TEXT_FIELDS = {
-    "title": "ProductTitle",
-    "short_description": "ShortDescription",
-    "long_description": "LongDescription",
-}
 
 
 class Product(_Strict):
     """The product page text (Catalog ``UpdateInformation``)."""
 
-    title: str = Field(min_length=1)
-    short_description: str = Field(min_length=1)
-    long_description: str = Field(min_length=1)
+    title: str
+    short_description: str
+    long_description: str
     highlights: list[str]
     categories: list[str]
     keywords: list[str] = []
@@ -102,60 +61,12 @@ class Product(_Strict):
     additional_resources: list[Resource] = []
     sku: str | None = None
 
-    @field_validator("title", "short_description", "long_description")
-    @classmethod
-    def _texts(cls, v: str, info: ValidationInfo) -> str:
-        api_name = _TEXT_FIELDS[str(info.field_name)]
-        return _text(api_name, v, limits.TEXT_MAX[api_name])
-
-    @field_validator("highlights")
-    @classmethod
-    def _highlights(cls, v: list[str]) -> list[str]:
-        _count("Highlights", v, limits.HIGHLIGHTS_MIN, limits.HIGHLIGHTS_MAX)
-        for i, h in enumerate(v):
-            _text(f"Highlights[{i}]", h, limits.HIGHLIGHT_MAX_CHARS)
-        return v
-
-    @field_validator("categories")
-    @classmethod
-    def _categories(cls, v: list[str]) -> list[str]:
-        return _count("Categories", v, limits.CATEGORIES_MIN, limits.CATEGORIES_MAX)
-
-    @field_validator("keywords")
-    @classmethod
-    def _keywords(cls, v: list[str]) -> list[str]:
-        _count("SearchKeywords", v, 0, limits.KEYWORDS_MAX)
-        for i, k in enumerate(v):
-            _text(f"SearchKeywords[{i}]", k, limits.KEYWORD_MAX_CHARS)
-        return v
-
-    @field_validator("logo_url")
-    @classmethod
-    def _logo(cls, v: str) -> str:
-        return _https("LogoUrl", v)
-
-    @field_validator("video_urls")
-    @classmethod
-    def _videos(cls, v: list[str]) -> list[str]:
-        _count("VideoUrls", v, 0, limits.VIDEO_URLS_MAX)
-        return [_https("VideoUrls", u) for u in v]
-
-    @field_validator("additional_resources")
-    @classmethod
-    def _resources(cls, v: list[Resource]) -> list[Resource]:
-        return _count("AdditionalResources", v, 0, limits.ADDITIONAL_RESOURCES_MAX)
-
 
 class Support(_Strict):
     """Support text and refund policy (``UpdateInformation`` and ``UpdateSupportTerms``)."""
 
-    description: str = Field(min_length=1)
-    refund_policy: str = Field(min_length=1)
-
-    @field_validator("description")
-    @classmethod
-    def _desc(cls, v: str) -> str:
-        return _text("SupportDescription", v, limits.TEXT_MAX["SupportDescription"])
+    description: str
+    refund_policy: str
 
 
 class Eula(_Strict):
@@ -169,7 +80,6 @@ class Eula(_Strict):
         if self.type == "custom":
             if not self.url:
                 raise ValueError("a custom EULA needs url (https)")
-            _https("eula.url", self.url)
         elif self.url:
             raise ValueError("url is only for type: custom")
         return self
@@ -207,7 +117,8 @@ class Param(_Strict):
 
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    constraints: str = ""
+    #: Optional; AWS refuses an empty one, so leave it out rather than write "".
+    constraints: str | None = None
     required: bool = False
 
 
@@ -223,7 +134,8 @@ class InputSpec(_Strict):
     """What the buyer sends; ``sample_file`` is produced by ``listing init``, not typed."""
 
     description: str = Field(min_length=1)
-    limitations: str = ""
+    #: Optional; AWS refuses an empty one, so leave it out rather than write "".
+    limitations: str | None = None
     content_types: list[str] = Field(min_length=1)
     sample_file: str
     parameters: list[Param] = []
@@ -265,6 +177,7 @@ class Delivery(_Strict):
     release_notes: str = Field(min_length=1)
     usage_instructions: str = Field(min_length=1)
     sample_notebook_url: str
+    #: Required by AWS; ``listing check`` says so when it is missing.
     repository_url: str | None = None
     supported_instance_types: InstanceTypes
     recommended_instance_types: Recommended
@@ -272,43 +185,6 @@ class Delivery(_Strict):
     metering: Literal["none", "per-inference"] = "none"
     input: InputSpec
     output: OutputSpec
-
-    @field_validator("model_package_arn")
-    @classmethod
-    def _package(cls, v: str) -> str:
-        if not _ARN_PACKAGE.match(v):
-            raise ValueError(f"must be a SageMaker model package ARN, got {v!r}")
-        return v
-
-    @field_validator("access_role_arn")
-    @classmethod
-    def _role(cls, v: str) -> str:
-        if not _ARN_ROLE.match(v):
-            raise ValueError(
-                f"must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), not a role "
-                f"name; got {v!r}"
-            )
-        return v
-
-    @field_validator("sample_notebook_url", "repository_url")
-    @classmethod
-    def _urls(cls, v: str | None) -> str | None:
-        return None if v is None else _https("URL", v)
-
-    @model_validator(mode="after")
-    def _recommended_supported(self) -> Delivery:
-        rec, sup = self.recommended_instance_types, self.supported_instance_types
-        if rec.realtime not in sup.realtime:
-            raise ValueError(
-                f"recommended_instance_types.realtime {rec.realtime} is not among "
-                f"supported_instance_types.realtime {sup.realtime}"
-            )
-        if rec.batch not in sup.batch:
-            raise ValueError(
-                f"recommended_instance_types.batch {rec.batch} is not among "
-                f"supported_instance_types.batch {sup.batch}"
-            )
-        return self
 
 
 def _plain_decimal(value: str) -> str:
@@ -367,16 +243,8 @@ class Pricing(_Strict):
                     "per-inference pricing covers real-time endpoints; remove pricing.realtime "
                     "(batch transform stays hourly: price it under pricing.batch)"
                 )
-        if self.free_trial_days is not None:
-            if self.model != "hourly":
-                raise ValueError(
-                    f"a free trial applies to hourly pricing only, not {self.model}"
-                )
-            lo, hi = limits.FREE_TRIAL_MIN_DAYS, limits.FREE_TRIAL_MAX_DAYS
-            if not lo <= self.free_trial_days <= hi:
-                raise ValueError(
-                    f"free_trial_days must be {lo} to {hi} days, got {self.free_trial_days}"
-                )
+        if self.free_trial_days is not None and self.model != "hourly":
+            raise ValueError(f"a free trial applies to hourly pricing only, not {self.model}")
         return self
 
 
@@ -400,67 +268,29 @@ class Listing(_Strict):
     product_id: str | None = None
     offer_id: str | None = None
 
-    @field_validator("regions")
-    @classmethod
-    def _regions(cls, v: list[str]) -> list[str]:
-        for r in v:
-            if not _REGION.match(r):
-                raise ValueError(f"{r!r} is not an AWS region name")
-        return v
 
-    @model_validator(mode="after")
-    def _cross(self) -> Listing:
-        d, p = self.delivery, self.pricing
-        if self.visibility == "Private":
-            if not self.buyer_accounts:
-                raise ValueError("a Private listing needs buyer_accounts (12-digit account IDs)")
-            bad = [a for a in self.buyer_accounts if not _ACCOUNT.match(a)]
-            if bad:
-                raise ValueError(f"buyer_accounts must be 12-digit account IDs, got {bad}")
-        elif self.buyer_accounts:
-            raise ValueError("buyer_accounts is only for visibility: Private")
-        long_text = long_description(self)
-        if len(long_text) > limits.TEXT_MAX["LongDescription"]:
-            raise ValueError(
-                "product.long_description: LongDescription (with the model facts smkit appends: "
-                f"accuracy, performance, training data) allows at most "
-                f"{limits.TEXT_MAX['LongDescription']} characters, got {len(long_text)}"
-            )
-        rec = d.recommended_instance_types.realtime
-        if self.performance.instance_type != rec:
-            raise ValueError(
-                f"performance.instance_type {self.performance.instance_type} must be the "
-                f"recommended real-time instance type {rec}"
-            )
-        package_region = d.model_package_arn.split(":")[3]
-        if package_region not in self.regions:
-            raise ValueError(
-                f"regions {self.regions} must include {package_region}, where the model "
-                "package lives"
-            )
-        if p.model != "free":
-            sup = d.supported_instance_types
-            need_rt = [] if p.model == "per-inference" else sup.realtime
-            missing = [f"realtime {i}" for i in need_rt if i not in p.realtime]
-            missing += [f"batch {i}" for i in sup.batch if i not in p.batch]
-            if missing:
-                raise ValueError(
-                    "every supported instance type must be priced; missing: " + ", ".join(missing)
-                )
-            extra = [f"realtime {i}" for i in p.realtime if i not in sup.realtime]
-            extra += [f"batch {i}" for i in p.batch if i not in sup.batch]
-            if extra:
-                raise ValueError(
-                    "pricing names instance types the model package does not support: "
-                    + ", ".join(extra)
-                )
-        if (p.model == "per-inference") != (d.metering == "per-inference"):
-            raise ValueError(
-                f"pricing.model is {p.model} but the model package's container metering is "
-                f"{d.metering}: per-inference pricing needs SMKIT_METERING=per-inference in the "
-                "model package (and only then)"
-            )
-        return self
+def listing_rules(listing: Listing) -> list[str]:
+    """smkit's own rules across sections (AWS's are checked on the change set)."""
+    d, p, out = listing.delivery, listing.pricing, []
+    out += [f"regions: {r!r} is not an AWS region name" for r in listing.regions
+            if not _REGION.match(r)]
+    if listing.visibility == "Private" and not listing.buyer_accounts:
+        out.append("buyer_accounts: a Private listing needs buyer_accounts (12-digit account IDs)")
+    if listing.visibility == "Public" and listing.buyer_accounts:
+        out.append("buyer_accounts: buyer_accounts is only for visibility: Private")
+    rec = d.recommended_instance_types.realtime
+    if listing.performance.instance_type != rec:
+        out.append(f"performance.instance_type: {listing.performance.instance_type} must be "
+                   f"the recommended real-time instance type {rec}")
+    parts = d.model_package_arn.split(":")
+    if len(parts) > 4 and parts[3] not in listing.regions:
+        out.append(f"regions: {listing.regions} must include {parts[3]}, where the model "
+                   "package lives")
+    if (p.model == "per-inference") != (d.metering == "per-inference"):
+        out.append(f"pricing.model: pricing.model is {p.model} but the model package's "
+                   f"container metering is {d.metering}: per-inference pricing needs "
+                   "SMKIT_METERING=per-inference in the model package (and only then)")
+    return out
 
 
 def model_facts(listing: Listing) -> str:
@@ -504,26 +334,38 @@ def format_errors(err: ValidationError) -> list[str]:
     return lines
 
 
-def parse_listing(data: Any, source: str = "listing.yaml") -> Listing:
-    """Validate already-parsed YAML; raise UserError naming every failing field."""
+def parse_listing(data: Any, source: str = "listing.yaml", *, base_dir: Path | None = None,
+                  ctx: Any = None) -> Listing:
+    """Validate already-parsed YAML; raise UserError naming every failing field at once.
+
+    With ``base_dir`` the sample files are read from there; without, the AWS rules that look
+    at samples are checked by ``load_listing`` (which knows where the files are). ``ctx``
+    (a ``rules.Context``) lets the rules read the live model package.
+    """
     if not isinstance(data, dict):
         raise UserError(f"{source}: expected a mapping at the top level")
     todo = _placeholders(data)
+    problems: list[str] = []
     try:
         listing = Listing.model_validate(data)
     except ValidationError as e:
         problems = format_errors(e)
     else:
-        problems = []
+        from .validate import aws_problems  # the rule set builds on this module
+
+        problems = listing_rules(listing)
+        problems += [p for p in aws_problems(listing, base_dir, ctx)
+                     if p.split(":", 1)[0] not in todo]
     problems += [f"{p}: still holds the {PLACEHOLDER} placeholder from `smkit listing init`"
                  for p in todo]
     if problems:
-        raise UserError(f"{source} is not valid:\n  " + "\n  ".join(problems))
+        raise UserError(f"{source} is not valid ({len(problems)} problem"
+                        f"{'s' if len(problems) != 1 else ''}):\n  " + "\n  ".join(problems))
     return listing
 
 
-def load_listing(path: Path) -> Listing:
-    """Read and validate ``listing.yaml``."""
+def load_listing(path: Path, ctx: Any = None) -> Listing:
+    """Read and validate ``listing.yaml`` and its sample files."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -532,4 +374,4 @@ def load_listing(path: Path) -> Listing:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise UserError(f"{path} is not valid YAML: {e}") from None
-    return parse_listing(data, str(path))
+    return parse_listing(data, str(path), base_dir=path.parent, ctx=ctx)

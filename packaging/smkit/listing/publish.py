@@ -57,6 +57,24 @@ def _entity_id(identifier: str) -> str:
     return identifier.split("@", 1)[0]
 
 
+def existing_version(client: Any, product_id: str,
+                     version_title: str) -> tuple[str, str | None] | None:
+    """(delivery option Id, model package ARN) of the product's version with this title.
+
+    DescribeEntity keeps versions under ``Versions[]``, each with its ``DeliveryOptions[]``
+    (an ML version has one) and ``Sources[]`` (the model package).
+    """
+    with call("marketplace-catalog", "DescribeEntity"):
+        entity = client.describe_entity(Catalog=limits.CATALOG, EntityId=product_id)
+    details = entity.get("DetailsDocument") or json.loads(entity.get("Details") or "{}")
+    for version in details.get("Versions") or []:
+        if version.get("VersionTitle") != version_title or not version.get("DeliveryOptions"):
+            continue
+        arns = [s.get("ModelPackageArn") for s in version.get("Sources") or []]
+        return str(version["DeliveryOptions"][0]["Id"]), (arns[0] if arns else None)
+    return None
+
+
 def describe_errors(description: dict[str, Any]) -> list[str]:
     """One line per ErrorDetailList entry: which change, which code, what AWS said."""
     lines = []

@@ -28,6 +28,10 @@ from .model import PLACEHOLDER
 from .notebook import build_notebook
 
 NOTEBOOK = "notebook/sample-notebook.ipynb"
+#: The most characters of each sample (input, output) inlined in the listing. AWS takes 10,000
+#: per sample text, but AddDeliveryOptions' whole Details must stay within 16,384 characters and
+#: carries each sample twice (real-time and batch): 4 x 3,000 leaves room for the rest.
+SAMPLE_INLINE_MAX = 3000
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json",
                  ".jsonl": "application/jsonlines"}
 
@@ -137,6 +141,27 @@ def _sample(model_dir: Path, manifest: dict[str, Any], validation: Path | None,
                     "in manifest.json), or pass --validation with labeled rows")
 
 
+def trim_sample(body: bytes, limit: int = SAMPLE_INLINE_MAX) -> tuple[bytes, int, int]:
+    """The first whole records of ``body`` that fit in ``limit`` characters.
+
+    Returns (kept body, records kept, records in all). A single record longer than the limit
+    cannot be trimmed: that is the caller's error to report.
+    """
+    lines = body.decode(errors="replace").splitlines()
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + (1 if kept else 0)
+        if size > limit:
+            break
+        kept.append(line)
+    if not kept:
+        raise UserError(f"the sample input's first record has {len(lines[0]) if lines else 0} "
+                        f"characters; the listing inlines at most {limit}: put a smaller "
+                        "sample_input in the model directory")
+    return "\n".join(kept).encode(), len(kept), len(lines)
+
+
 def _usage(content_type: str, sample_name: str, probabilities: bool) -> str:
     lines = [
         "1. Subscribe to the product, then create a model from its model package and deploy an "
@@ -223,7 +248,8 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
                                 + (f"\n\n{facts.description}" if facts.description else ""),
             "highlights": [f"{todo}first highlight"],
             "categories": [f"{todo}category"],
-            "keywords": [],
+            # AWS requires at least one search keyword.
+            "keywords": [f"{todo}keyword"],
             "logo_url": f"{todo}https URL of the logo",
         },
         "support": {"description": f"{todo}how buyers get support",
@@ -241,10 +267,13 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
             "usage_instructions": _usage(content_type, sample_name, task == "classification"),
             "sample_notebook_url": f"{todo}https URL where you publish {NOTEBOOK} (written "
                                    "by init: it runs end to end without the buyer's data)",
+            # AWS requires it: where buyers find the model's code or documentation.
+            "repository_url": f"{todo}https URL of the model's repository or documentation",
             "supported_instance_types": {"realtime": realtime, "batch": batch},
             "recommended_instance_types": {"realtime": realtime[0], "batch": batch[0]},
             "metering": facts.metering,
-            "input": {"description": input_desc, "limitations": "",
+            # No "limitations" key: it is optional, and AWS refuses an empty one.
+            "input": {"description": input_desc,
                       "content_types": types, "sample_file": sample_name,
                       "parameters": params, "custom_attributes": custom},
             "output": {"description": output_desc,
@@ -297,6 +326,11 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
     model = _model_section(manifest)
     task = str(model.get("task") or "classification")
     body, content_type, suffix = _sample(model_dir, manifest, validation, task)
+    if len(body.decode(errors="replace")) > SAMPLE_INLINE_MAX:
+        body, kept, total = trim_sample(body)
+        echo(f"note: the sample input is longer than the {SAMPLE_INLINE_MAX} characters the "
+             f"listing inlines (AWS: 10,000 per sample, 16,384 per change); samples/ keeps its "
+             f"first {kept} of {total} records")
     sample_name, output_name = f"samples/input{suffix}", f"samples/output{suffix}"
     _write(out.parent / sample_name, body)
     m = None
@@ -306,7 +340,12 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         env = {"SMKIT_METERING": facts.metering} if facts.metering != "none" else {}
         m = measure(image, model_dir, body, content_type, env=env, validation=validation,
                     task=task)
-        _write(out.parent / output_name, m.sample_output)
+        output = m.sample_output
+        if len(output.decode(errors="replace")) > SAMPLE_INLINE_MAX:
+            output, kept, total = trim_sample(output)
+            echo(f"note: the model's answer is longer than {SAMPLE_INLINE_MAX} characters; "
+                 f"samples/ keeps its first {kept} of {total} records")
+        _write(out.parent / output_name, output)
         echo(f"  latency {m.latency_ms_p50:.1f} ms median, {m.latency_ms_p95:.1f} ms p95; "
              f"throughput {m.throughput_per_s:.0f} records/s"
              + (f"; {m.accuracy.metric} {m.accuracy.value:.4f}" if m.accuracy else ""))

@@ -1,0 +1,170 @@
+"""``listing check``'s AWS half: the change set a listing becomes, run through the rule set.
+
+The listing is turned into the StartChangeSet request ``publish`` would send, and that request
+goes through the same rules and the same simulated catalog as the Catalog emulator
+(``smkit.emulators.catalog_state.Simulation``). Each violation is reported under the
+``listing.yaml`` field it came from, with the rule, its limit and the actual value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from .changesets import Samples, build_request, read_samples
+from .model import Listing
+from .publish import client_request_token
+from .rules import Context, Violation, request_violations
+
+#: (change type, where in its details, listing.yaml field); the first match wins.
+_O = r"DeliveryOptions\[0\]\.Details\.SageMakerModelPackageDeliveryOptionDetails\."
+YAML_FIELDS: list[tuple[str, str, str]] = [
+    ("UpdateInformation", r"ProductTitle", "product.title"),
+    ("UpdateInformation", r"ShortDescription", "product.short_description"),
+    ("UpdateInformation", r"LongDescription", "product.long_description"),
+    ("UpdateInformation", r"Highlights(\[\d+\])?", r"product.highlights\1"),
+    ("UpdateInformation", r"Categories(\[\d+\])?", r"product.categories\1"),
+    ("UpdateInformation", r"SearchKeywords(\[\d+\])?", r"product.keywords\1"),
+    ("UpdateInformation", r"LogoUrl", "product.logo_url"),
+    ("UpdateInformation", r"VideoUrls(\[\d+\])?", r"product.video_urls\1"),
+    ("UpdateInformation", r"AdditionalResources(\[\d+\])?\.Url",
+     r"product.additional_resources\1.url"),
+    ("UpdateInformation", r"AdditionalResources(\[\d+\])?\.Text",
+     r"product.additional_resources\1.text"),
+    ("UpdateInformation", r"AdditionalResources", "product.additional_resources"),
+    ("UpdateInformation", r"Sku", "product.sku"),
+    ("UpdateInformation", r"SupportDescription", "support.description"),
+    ("AddDeliveryOptions", r"Version\.VersionTitle", "delivery.version_title"),
+    ("AddDeliveryOptions", r"Version\.ReleaseNotes", "delivery.release_notes"),
+    ("AddDeliveryOptions", _O + r"SageMakerModelPackageArn", "delivery.model_package_arn"),
+    ("AddDeliveryOptions", _O + r"AccessRoleArn", "delivery.access_role_arn"),
+    ("AddDeliveryOptions", _O + r"UsageInstructions", "delivery.usage_instructions"),
+    ("AddDeliveryOptions", _O + r"SampleNotebookUrl", "delivery.sample_notebook_url"),
+    ("AddDeliveryOptions", _O + r"RepositoryUrl", "delivery.repository_url"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.Description", "delivery.input.description"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.Limitations", "delivery.input.limitations"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.SampleInput", "delivery.input.sample_file"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.Parameters(\[\d+\])?\.(\w)(\w*)",
+     "delivery.input.parameters\\1.\\2\\3"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.Parameters", "delivery.input.parameters"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.SageMakerCustomAttributes(\[\d+\])?\.(\w+)",
+     "delivery.input.custom_attributes\\1.\\2"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.SageMakerCustomAttributes",
+     "delivery.input.custom_attributes"),
+    ("AddDeliveryOptions", _O + r"OutputProperties\.Description", "delivery.output.description"),
+    ("AddDeliveryOptions", _O + r"OutputProperties\.SampleOutput", "delivery.output.sample_file"),
+    ("AddDeliveryOptions", _O + r"OutputProperties\.Parameters(\[\d+\])?\.(\w+)",
+     "delivery.output.parameters\\1.\\2"),
+    ("AddDeliveryOptions", _O + r"OutputProperties\.Parameters", "delivery.output.parameters"),
+    ("AddDeliveryOptions", _O + r"RecommendedInstanceTypes\.RealtimeInference",
+     "delivery.recommended_instance_types.realtime"),
+    ("AddDeliveryOptions", _O + r"RecommendedInstanceTypes\.BatchTransform",
+     "delivery.recommended_instance_types.batch"),
+    ("AddDeliveryOptions", r".*", "delivery"),
+    ("UpdateTargeting", r"PositiveTargeting\.BuyerAccounts(\[\d+\])?", r"buyer_accounts\1"),
+    ("UpdatePricingTerms", r"Terms\[\d+\]\.Duration", "pricing.free_trial_days"),
+    ("UpdatePricingTerms", r"Terms\[\d+\]\.CurrencyCode", "pricing.currency"),
+    ("UpdatePricingTerms", r".*", "pricing"),
+    ("UpdateLegalTerms", r"Terms\[\d+\]\.Documents\[\d+\]\.Url", "eula.url"),
+    ("UpdateLegalTerms", r".*", "eula"),
+    ("UpdateSupportTerms", r"Terms\[\d+\]\.RefundPolicy", "support.refund_policy"),
+    ("UpdateSupportTerms", r".*", "support"),
+    ("UpdateVisibility", r".*", "visibility"),
+]
+
+#: What a listing.yaml field holds beyond the seller's own text, said once in the message.
+NOTES = {"product.long_description": " (LongDescription includes the model facts smkit "
+                                     "appends: accuracy, performance, training data)"}
+
+
+def yaml_field(change_type: str, where: str) -> str:
+    """The listing.yaml field a place in a change's details comes from."""
+    # The field a violation is under may include a trailing [i] the listing does not have
+    # (AddDeliveryOptions' one option is always DeliveryOptions[0]).
+    for ct, pattern, field in YAML_FIELDS:
+        if ct == change_type:
+            m = re.match(pattern, where)
+            if m:
+                return _snake(m.expand(field))
+    return f"(change set) {change_type}"
+
+
+def _snake(path: str) -> str:
+    return re.sub(r"(?<=\.)([A-Z])([a-z]+)(?=[A-Z])?",
+                  lambda m: m.group(0).lower(), path).replace("alwaysreturned",
+                                                              "always_returned")
+
+
+def changes_of(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's changes in the form the simulated catalog takes."""
+    out = []
+    for change in request["ChangeSet"]:
+        details = change.get("DetailsDocument")
+        if details is None:
+            details = json.loads(change.get("Details") or "{}")
+        out.append({"ChangeType": change["ChangeType"],
+                    "Entity": {"Type": change["Entity"]["Type"],
+                               "Identifier": change["Entity"].get("Identifier")},
+                    "ChangeName": change.get("ChangeName"), "Details": details})
+    return out
+
+
+def check_request(request: dict[str, Any], ctx: Context,
+                  stand_ins: dict[str, dict[str, Any]] | None = None,
+                  entities: dict[str, Any] | None = None) -> list[tuple[str, Violation]]:
+    """Every rule over a whole StartChangeSet request, for a catalog that starts empty (or
+    holds ``entities``: entity ID -> ``catalog_state.Entity``).
+
+    Returns (change type, violation) pairs; the request's own limits come as ("Request", v).
+    """
+    from ..emulators.catalog_state import Simulation  # the emulator's state machine
+
+    texts = [change["Details"] if isinstance(change.get("Details"), str)
+             else json.dumps(change.get("DetailsDocument")) for change in request["ChangeSet"]]
+    out: list[tuple[str, Violation]] = [("Request", v)
+                                        for v in request_violations(request, texts)]
+    changes = changes_of(request)
+    sim = Simulation(entities or {}, ctx, stand_ins)
+    for change, found in zip(changes, sim.run(changes), strict=True):
+        out += [(change["ChangeType"], v) for v in found]
+    return out
+
+
+def stand_in_package(listing: Listing) -> dict[str, Any]:
+    """What the rules assume the model package says when it is not read (no --against-package)."""
+    sup = listing.delivery.supported_instance_types
+    return {"CertifyForMarketplace": True, "InferenceSpecification": {
+        "SupportedRealtimeInferenceInstanceTypes": list(sup.realtime),
+        "SupportedTransformInstanceTypes": list(sup.batch)}}
+
+
+def listing_context(listing: Listing) -> Context:
+    """The seller as the listing shows it: the model package's account and region."""
+    parts = listing.delivery.model_package_arn.split(":")
+    if len(parts) > 4:
+        return Context(seller_account=parts[4] or None, region=parts[3] or None)
+    return Context()
+
+
+def aws_problems(listing: Listing, base_dir: Path | None, ctx: Context | None) -> list[str]:
+    """Every AWS rule the listing's change set breaks, as ``yaml.field: message`` lines."""
+    problems: list[str] = []
+    if base_dir is None:
+        samples = Samples("1", "1")
+    else:
+        try:
+            samples = read_samples(listing, base_dir)
+        except UserError as e:
+            problems.append(str(e))
+            samples = Samples("1", "1")
+    request = build_request(listing, samples, release=True, product_id=None, offer_id=None)
+    request["ClientRequestToken"] = client_request_token(request, "APPLY")
+    ctx = ctx or listing_context(listing)
+    stand_ins = {listing.delivery.model_package_arn: stand_in_package(listing)}
+    for change_type, v in check_request(request, ctx, stand_ins):
+        field = "(change set)" if change_type == "Request" else yaml_field(change_type, v.where)
+        problems.append(f"{field}: {v.message}{NOTES.get(field, '')}")
+    return problems
