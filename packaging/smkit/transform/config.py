@@ -63,7 +63,8 @@ class TransformConfig:
     placeholder: str | None = None
     #: Seconds one request may take (InvocationsTimeoutInSeconds; at most 3600).
     invocation_timeout_s: float = 3600
-    #: Times a request is retried after a connection failure (never after an HTTP answer).
+    #: Times a request is sent again after no answer or a 5xx, as SageMaker's
+    #: InvocationsMaxRetries (0 to 3, default 3); never after a 4xx.
     connection_retries: int = 3
     #: Progress on stderr: None shows it on runs longer than a few seconds.
     progress: bool | None = None

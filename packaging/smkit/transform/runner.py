@@ -65,6 +65,8 @@ class FileResult:
     placeholders: int = 0
     #: Mini-batches (requests) made for the file, retries of single records not counted.
     batches: int = 0
+    #: Requests sent again after no answer (a worker died) or a 5xx, as SageMaker retries.
+    retries: int = 0
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -108,6 +110,9 @@ class TransformReport:
             lines += [f"  {x.describe()}" for x in f.failures]
             if f.placeholders:
                 lines.append(f"  {f.input}: {f.placeholders} placeholder records written")
+            if f.retries:
+                lines.append(f"  {f.input}: {f.retries} requests sent again after no answer "
+                             "or a 5xx")
         return "\n".join(lines)
 
 
@@ -123,24 +128,37 @@ class _Client:
         self.cfg = cfg
         self.timeout = urllib3.Timeout(connect=10, read=cfg.invocation_timeout_s)
 
-    def invoke(self, body: bytes | Iterator[bytes]) -> tuple[int | None, bytes, str]:
-        """Status (None when nothing answered), body and Content-Type of one request."""
+    def invoke(self, make_body: Callable[[], bytes | Iterator[bytes]]
+               ) -> tuple[int | None, bytes, str, int]:
+        """Status (None when nothing answered), body, Content-Type and retries of one
+        mini-batch.
+
+        Like SageMaker (ModelClientConfig.InvocationsMaxRetries, default 3), a request that
+        gets no answer (connection refused, reset or closed: a worker died) or a 5xx is sent
+        again, up to ``connection_retries`` times; a 4xx is the data's fault and is final.
+        ``make_body`` gives a fresh body for each attempt (a stream is read again).
+        """
         headers = {"Content-Type": self.cfg.content_type}
         if self.cfg.accept:
             headers["Accept"] = self.cfg.accept
-        attempts = 1 + (self.cfg.connection_retries if isinstance(body, bytes) else 0)
-        last = ""
+        attempts = 1 + self.cfg.connection_retries
+        last: tuple[int | None, bytes, str] = (None, b"", "")
         for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(2.0, 0.2 * 2 ** (attempt - 1)))
+            body = make_body()
             try:
                 r = self.pool.request(
                     "POST", self.base + "/invocations", body=body, headers=headers,
                     timeout=self.timeout, retries=False, chunked=not isinstance(body, bytes),
                 )
-                return r.status, r.data, r.headers.get("Content-Type", "")
             except urllib3.exceptions.HTTPError as e:
-                last = f"{type(e).__name__}: {e}"
-                time.sleep(min(2.0, 0.2 * 2**attempt))
-        return None, last.encode(), ""
+                last = (None, f"{type(e).__name__}: {e}".encode(), "")
+                continue
+            last = (r.status, r.data, r.headers.get("Content-Type", ""))
+            if r.status < 500:
+                return (*last, attempt)
+        return (*last, attempts - 1)
 
 
 def _error_message(status: int | None, body: bytes) -> str:
@@ -251,6 +269,8 @@ class _Outcome:
     #: The failed mini-batch, or with keep_going the failed records one by one.
     failures: list[Failure] = field(default_factory=list)
     placeholders: int = 0
+    #: Times a request was sent again after no answer or a 5xx.
+    retries: int = 0
 
 
 class _Job:
@@ -274,21 +294,27 @@ class _Job:
         """Send one mini-batch and shape its answer; never raises for a bad answer."""
         if batch.error is not None:
             return self._failed(batch, None, batch.error)
-        body: bytes | Iterator[bytes]
-        if batch.body is not None:
-            body = batch.body
-        else:
-            body = batch.stream(self.transform, lines=not batch.whole_file)
+        fixed = batch.body
+
+        def make_body() -> bytes | Iterator[bytes]:
+            if fixed is not None:
+                return fixed
+            return batch.stream(self.transform, lines=not batch.whole_file)
+
         try:
-            status, data, ctype = self.client.invoke(body)
+            status, data, ctype, retries = self.client.invoke(make_body)
         except OSError as e:  # the input file vanished or became unreadable mid-run
             return self._failed(batch, None, f"could not read {batch.path}: {e}")
         if status != 200:
             message = _error_message(status, data) if status is not None else data.decode()
-            return self._failed(batch, status, message)
+            if retries:
+                message += f" (after {retries} retries)"
+            outcome = self._failed(batch, status, message)
+            outcome.retries += retries
+            return outcome
         try:
             return _Outcome(rec.assemble(self._shape(batch, data, ctype),
-                                         self.cfg.assemble_with))
+                                         self.cfg.assemble_with), retries=retries)
         except (ValueError, UnicodeDecodeError) as e:
             return self._failed(batch, status, f"the response could not be processed: {e}")
 
@@ -317,6 +343,7 @@ class _Job:
         # Find the bad records: resend the batch one record at a time.
         pieces: list[bytes] = []
         bad: list[Failure] = []
+        retries = 0
         for line in rec.iter_lines(batch.path, batch.start, batch.end, batch.first_record,
                                    batch.first_line):
             one = rec.Batch(batch.path, batch.file_index, line.number, line.number, line.line,
@@ -329,11 +356,12 @@ class _Job:
                 one.body = data + b"\n"
             single = self.run_batch(one)
             bad += single.failures
+            retries += single.retries
             pieces.append(single.data[:-1] if self.cfg.assemble_with == "Line"
                           and single.data.endswith(b"\n") else single.data)
         # Report the records that failed on their own (the batch's failure only if none did).
         return _Outcome(rec.assemble(pieces, self.cfg.assemble_with), bad or [failure],
-                        len(bad))
+                        len(bad), retries)
 
 
 @dataclass
@@ -379,6 +407,7 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
         assert outcome is not None
         progress.advance(item.end - item.start, item.records)
         state.result.batches += 1
+        state.result.retries += outcome.retries
         if state.failed:
             return
         if outcome.failures:
