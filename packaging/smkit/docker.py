@@ -138,18 +138,23 @@ class Server:
 
     def ping(self, timeout: float = 2) -> int | None:
         """Status of ``GET /ping``, or None when nothing answers."""
+        return self.ping_answer(timeout)[0]
+
+    def ping_answer(self, timeout: float = 2) -> tuple[int | None, str]:
+        """Status and body of ``GET /ping``; ``(None, "")`` when nothing answers."""
         if self.url is None:
             try:
-                return self.request_inside("GET", "/ping", timeout=timeout)[0]
+                status, _, body = self.request_inside("GET", "/ping", timeout=timeout)
             except (PlatformError, ValueError):
-                return None
+                return None, ""
+            return status, body.decode(errors="replace")
         try:
             with urllib.request.urlopen(f"{self.url}/ping", timeout=timeout) as r:  # noqa: S310
-                return int(r.status)
+                return int(r.status), r.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
-            return int(e.code)
+            return int(e.code), e.read().decode(errors="replace")
         except (OSError, ValueError):
-            return None
+            return None, ""
 
     def running(self) -> bool:
         """True while the container is running."""
@@ -157,13 +162,31 @@ class Server:
         return proc.stdout.strip() == b"true"
 
 
+def not_ready_reason(body: str) -> str:
+    """The server's own reason from a ``/ping`` 503 body (``{"error": "..."}``)."""
+    try:
+        reason = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        reason = None
+    return str(reason or body.strip() or "no reason given")
+
+
 def wait_healthy(server: Server, started: float, timeout: float) -> None:
-    """Poll /ping until 200; raise with the container's log if it exits or times out."""
+    """Poll /ping until 200; fail at once when the server says it is not ready, or exits.
+
+    The server loads the model before it listens, so a 503 is its final word, not a
+    state to wait out: its reason becomes the first line of the error.
+    """
     while time.monotonic() - started < timeout:
-        status = server.ping()
+        status, body = server.ping_answer()
         if status == 200:
             server.ready_after = time.monotonic() - started
             return
+        if status == 503:
+            raise UserError(
+                f"{not_ready_reason(body)}\n(the container answered /ping 503 after "
+                f"{time.monotonic() - started:.1f} s; its log:)\n{server.logs()[-3000:]}"
+            )
         if not server.running():
             raise PlatformError(
                 f"the container exited before /ping answered 200. Its log:\n{server.logs()[-3000:]}"
