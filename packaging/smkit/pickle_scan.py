@@ -232,8 +232,8 @@ def _model_path(path: Path) -> Path:
 def _decompressed(path: Path, head: bytes) -> tuple[str, bytes] | None:
     """(compression, bytes) for joblib's compressed formats; None for a plain stream."""
     if head.startswith(_ZFILE):
-        raise UserError(f"{path.name} was written by joblib < 0.10 (ZF format); load it with "
-                        "that joblib's successor and joblib.dump it again")
+        raise UserError(f"{path.name} is in the compressed format of joblib < 0.10, which "
+                        "smkit does not read: load it and save it again with joblib.dump")
     kinds: list[tuple[bytes, str]] = [(_ZLIB, "zlib"), (_GZIP, "gzip"), (_BZ2, "bz2"),
                                       (_XZ, "xz"), (_LZMA, "lzma"), (_LZ4, "lz4")]
     kind = next((name for magic, name in kinds if head.startswith(magic)), None)
@@ -264,21 +264,23 @@ def _scan_pickle_file(path: Path) -> tuple[str, set[tuple[str, str]], dict[str, 
         if not head:
             raise UserError(f"{path.name} is empty; save the model with joblib.dump")
         unpacked = _decompressed(path, head)
+        mapped = None
         if unpacked is not None:
             kind, data = unpacked
             walker = _Walker(data)
-        else:
+        else:  # mapped, not read: the raw arrays are skipped, never copied
             kind = ""
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             walker = _Walker(mapped)
         try:
             walker.run(0)
-        except _NotAPickle as e:
-            raise UserError(f"{path.name} is not a pickle or joblib file ({e}); save the "
+        except (_NotAPickle, RecursionError) as e:
+            why = str(e) if isinstance(e, _NotAPickle) else "nested too deeply"
+            raise UserError(f"{path.name} is not a pickle or joblib file ({why}); save the "
                             "model with joblib.dump(model, 'model.joblib')") from None
         finally:
-            if unpacked is None:
-                walker.buf.close()  # type: ignore[union-attr]
+            if mapped is not None:
+                mapped.close()
     found: set[tuple[str, str]] = set()
     for segment in walker.segments:
         result = picklescan.scan_pickle_bytes(io.BytesIO(segment), str(path))
@@ -477,7 +479,7 @@ class _Walker:
             raise _NotAPickle(f"a joblib array at byte {at} has no readable shape")
         itemsize, has_object = _dtype_size(dtype, at)
         if has_object:  # joblib pickles object arrays as a nested pickle of their own
-            return self._nested(at)
+            return self.run(at)
         count = 1
         for n in shape:
             count *= n
@@ -489,12 +491,6 @@ class _Walker:
         if at + size > len(self.buf):
             raise _NotAPickle(f"the file ends inside a joblib array at byte {at}")
         return at + size
-
-    def _nested(self, at: int) -> int:
-        stream_pos = self.stream.tell()
-        end = self.run(at)
-        self.stream.seek(stream_pos)
-        return end
 
 
 def _set_items(target: Any, items: list[Any]) -> None:
@@ -668,14 +664,14 @@ def _resolve(path: Path, fmt: str, globals_: tuple[tuple[str, str], ...],
                 continue
             seen = dists.get(name, (dist.version, ()))[1]
             dists[name] = (dist.version, tuple(sorted({*seen, *mods})))
-    for extra in (loader,):  # the server loads the file with it, even if nothing names it
-        if not any(d.lower() == extra for d in dists) and extra not in local:
-            try:
-                dists[extra] = (importlib.metadata.version(extra), ())
-                notes.append(f"{extra} is listed because the server loads {path.name} with it")
-            except importlib.metadata.PackageNotFoundError:
-                notes.append(f"{extra} is not installed here; add {extra}==<version> to "
-                             "python.packages (the server loads the model with it)")
+    # The server loads the file with joblib (skops for .skops), even if nothing names it.
+    if not any(d.lower() == loader for d in dists) and loader not in local:
+        try:
+            dists[loader] = (importlib.metadata.version(loader), ())
+            notes.append(f"{loader} is listed because the server loads {path.name} with it")
+        except importlib.metadata.PackageNotFoundError:
+            notes.append(f"{loader} is not installed here; add {loader}==<version> to "
+                         "python.packages (the server loads the model with it)")
     versions = sorted(sklearn)
     mismatches = _mismatches(dists, versions, modules, notes, sklearn)
     unresolved = [u for u in unresolved if not (u.module == "sklearn" and _SKLEARN in dists)]
@@ -712,14 +708,20 @@ def _mismatches(dists: dict[str, tuple[str, tuple[str, ...]]], versions: list[st
                 "The other versions listed are this environment's (numpy records none): make "
                 "them the ones you trained with")))
     elif len(versions) > 1:
+        from packaging.version import InvalidVersion, Version
+
+        def key(v: str) -> tuple[int, Version | str]:
+            try:
+                return 1, Version(v)
+            except InvalidVersion:
+                return 0, v
+
+        keep = sk_installed or max(versions, key=key)
+        dists[_SKLEARN] = (keep, dists.get(_SKLEARN, ("", ("sklearn",)))[1])
         where = "; ".join(f"{v}: {', '.join(sorted(sklearn[v]))}" for v in versions)
-        for v in versions:
-            if v != sk_installed:
-                out.append(Mismatch(_SKLEARN, sk_installed, v, (
-                    f"the model's estimators record several scikit-learn versions ({where}); "
-                    f"python.packages keeps the installed {sk_installed}: pin the one that "
-                    "loads all of them")))
-                break
+        out.append(Mismatch(_SKLEARN, sk_installed, ", ".join(versions), (
+            f"the model's estimators record several scikit-learn versions ({where}); "
+            f"python.packages pins {keep}: make it the one that loads all of them")))
     np_installed = dists.get("numpy", (None, ()))[0]
     numpy2 = any(m.startswith("numpy._core") for m in modules)
     if np_installed and numpy2 and int(np_installed.split(".")[0]) < 2:
@@ -733,7 +735,7 @@ def _find_source(top: str, search_path: list[str] | None) -> Path | None:
     """Where the seller's module ``top`` would be imported from (nothing is imported)."""
     paths = search_path if search_path is not None else [os.getcwd(), *sys.path]
     spec = importlib.machinery.PathFinder.find_spec(top, [p or os.getcwd() for p in paths])
-    if spec is None:
+    if spec is None or spec.origin is None:  # a namespace package: no one folder to name
         return None
     if spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))
@@ -748,10 +750,12 @@ def _local_origin(dist: importlib.metadata.Distribution) -> str | None:
     if not text:
         return None
     try:
-        url = json.loads(text).get("url")
+        info = json.loads(text)
     except ValueError:
         return None
-    return str(url) if url else None
+    url = str(info.get("url") or "")
+    # A local folder or file, or a VCS checkout; an https archive may well be on PyPI too.
+    return url if url.startswith("file:") or "vcs_info" in info else None
 
 
 def _rel(path: Path | None, base_dir: Path | None) -> str:

@@ -79,15 +79,17 @@ SAVES = {
     "joblib-bz2": dict(compress=("bz2", 3)),
     "joblib-lzma": dict(compress=("lzma", 3)),
     "joblib-xz": dict(compress=("xz", 3)),
+    "joblib-protocol2": dict(protocol=2),
 }
 FORMATS = {"joblib": "joblib", "joblib-zlib": "joblib (zlib)", "joblib-gzip": "joblib (gzip)",
            "joblib-bz2": "joblib (bz2)", "joblib-lzma": "joblib (lzma)",
-           "joblib-xz": "joblib (xz)", "pickle": "pickle"}
+           "joblib-xz": "joblib (xz)", "joblib-protocol2": "joblib", "pickle": "pickle",
+           "pickle-protocol0": "pickle"}
 
 
 @pytest.fixture(scope="module")
 def saved(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The pipeline in each format: joblib raw, every joblib compressor, plain pickle."""
+    """The pipeline in each format: joblib raw, every joblib compressor, plain pickles."""
     root = tmp_path_factory.mktemp("saved")
     out = {}
     for name, kwargs in SAVES.items():
@@ -96,6 +98,9 @@ def saved(pipeline: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     out["pickle"] = root / "model.pkl"
     with out["pickle"].open("wb") as f:
         pickle.dump(pipeline, f)
+    out["pickle-protocol0"] = root / "model-p0.pkl"
+    with out["pickle-protocol0"].open("wb") as f:
+        pickle.dump(pipeline, f, protocol=0)
     return out
 
 
@@ -252,6 +257,20 @@ def test_a_well_known_library_that_is_not_installed_names_its_distribution(
     assert "add imbalanced-learn==<the version you trained with>" in missing.request()
 
 
+def test_an_own_package_is_named_by_its_folder_a_namespace_folder_is_asked_for(
+        tmp_path: Path) -> None:
+    (tmp_path / "ownpkg").mkdir()
+    (tmp_path / "ownpkg" / "__init__.py").write_text("")
+    (tmp_path / "ownpkg" / "steps.py").write_text("class T: pass\n")
+    (tmp_path / "loose").mkdir()  # no __init__.py: which folder to ship is the seller's call
+    (tmp_path / "loose" / "steps.py").write_text("class T: pass\n")
+    path = _crafted(tmp_path, b"cownpkg.steps\nT\n)\x81}b0cloose.steps\nT\n)\x81}b")
+    scan = pickle_scan.scan_model(path, search_path=[str(tmp_path)])
+    assert {u.module: u.origin for u in scan.unresolved_modules} == {
+        "ownpkg": tmp_path / "ownpkg", "loose": None}
+    assert scan.python_section(tmp_path)["source"] == ["ownpkg"]
+
+
 def test_a_class_defined_in_the_saving_script_is_asked_to_move_into_a_module(
         tmp_path: Path) -> None:
     path = _crafted(tmp_path, b"c__main__\nMyModel\n)\x81}b")
@@ -315,6 +334,25 @@ def test_a_recorded_scikit_learn_version_that_differs_is_pinned_and_reported(
     assert (mismatch.distribution, mismatch.installed, mismatch.recorded) == (
         "scikit-learn", SKLEARN, "1.5.2")
     assert f"saved with scikit-learn 1.5.2 but {SKLEARN} is installed" in str(mismatch)
+
+
+def test_several_recorded_versions_are_all_named(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    class Old:
+        def __init__(self, recorded: str) -> None:
+            self.recorded = recorded
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            return LogisticRegression, (), {"_sklearn_version": self.recorded}
+
+    path = tmp_path / "model.joblib"
+    joblib.dump([Old("1.4.2"), Old("1.5.2")], path)
+    scan = pickle_scan.scan_model(path)
+    assert scan.sklearn_versions == ("1.4.2", "1.5.2")
+    [mismatch] = scan.mismatches
+    assert "several scikit-learn versions (1.4.2: " in str(mismatch)
+    assert f"scikit-learn=={SKLEARN}" in scan.requirements
 
 
 # --- the command line -----------------------------------------------------------------
