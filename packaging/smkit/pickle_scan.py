@@ -121,11 +121,11 @@ class UnresolvedModule(NamedTuple):
         if self.distribution:
             return (f"{self.module} ({used}) is not installed in this environment: add "
                     f"{self.distribution}==<the version you trained with> to python.packages")
-        where = (f"; it is importable from {_rel(self.origin, base_dir)}: list that under "
-                 "python.source" if self.origin else
-                 ": list the folder or .py file that defines it under python.source")
+        where = (f"found at {_rel(self.origin, base_dir)}, which python.source lists; check "
+                 "it is the code the model was trained with" if self.origin else
+                 "list the folder or .py file that defines it under python.source")
         return (f"{self.module} ({used}) is no installed distribution, so it is your own "
-                f"code{where}")
+                f"code: {where}")
 
 
 @dataclass(frozen=True)
