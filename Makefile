@@ -17,7 +17,7 @@ install: ## create .venv with smkit and its pinned dependencies
 engine: ## make sure a Docker engine is running (installs Debian docker.io if needed)
 	@bash scripts/ensure-engine.sh
 
-build-container: ## build the inference image (IMAGE=name:tag overrides)
+build-container: ## build the default image (IMAGE=name:tag overrides; SPEC=smkit.yaml: that model's product image)
 	@bash scripts/build-container.sh $(IMAGE) $(IMAGE_LATEST)
 
 emulators-up: install ## start moto, the local registry and the Catalog API emulator
@@ -41,7 +41,7 @@ lint: install ## ruff and mypy
 
 demo: install build-container ## the end-to-end journey, offline (writes .smkit/demo/)
 	@bash scripts/ensure-registry.sh
-	$(PY) -m smkit.cli demo --image $(IMAGE) $(ARGS)
+	$(PY) -m smkit.cli demo $(ARGS)
 
 bench: install build-container ## benchmarks: figures and ratios in bench/results/ (ARGS=--quick)
 	@bash scripts/ensure-bench-tools.sh

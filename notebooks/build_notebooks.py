@@ -55,7 +55,6 @@ REPO = Path.cwd().resolve().parent
 WORKDIR = Path(os.environ.get("SMKIT_SELLER_DIR", REPO / ".smkit" / "notebooks" / "seller"))
 WORKDIR = WORKDIR.resolve()
 WORKDIR.mkdir(parents=True, exist_ok=True)
-IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
 
 
 def smkit(*args: object) -> str:
@@ -111,15 +110,45 @@ x_test.head(3).to_csv(WORKDIR / "validation" / "request.csv", header=False, inde
 frame.head()
 '''),
     md("""
-## 2. The inference image
+## 2. The model's own image
 
-`make build-container` builds it once (offline: the base image and the wheels are made on
-this machine). The image serves any scikit-learn model from `/opt/ml/model`.
+`smkit env detect` reads `model.joblib` **without loading it** and writes the `python:`
+section of the spec: the libraries the pickle needs, at the versions installed in this
+(the training) environment, and any module of your own it imports. `smkit build` turns it
+into the product image: smkit's server base plus those packages, resolved on this machine and
+installed offline, named by its content (so the same environment is built once).
 """),
     code('''
-have = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode == 0
-if not have:
-    subprocess.run(["bash", str(REPO / "scripts" / "build-container.sh"), IMAGE], check=True)
+PYTHON_SECTION = smkit("env", "detect", "--model", "model/model.joblib")
+
+ACCOUNT = "123456789012"  # [AWS] your account (moto's default account offline)
+SPEC = f"""
+name: wine-cultivar
+region: us-east-1
+account_id: "{ACCOUNT}"
+description: Wine cultivar classifier (scikit-learn Pipeline)
+model_dir: model
+image:
+  repository: wine-cultivar
+  tag: "0.1.0"
+s3:
+  bucket: smkit-seller-{ACCOUNT}          # [AWS] your bucket, same region
+  prefix: smkit
+content_types: [text/csv, application/json]
+response_types: [text/csv, application/json]
+instance_types:
+  realtime: [ml.m5.large]
+  transform: [ml.m5.large]
+validation:
+  role: arn:aws:iam::{ACCOUNT}:role/SmkitDemoValidation   # [AWS] your role ARN
+  input: validation/input.csv
+  content_type: text/csv
+  split_type: Line
+  instance_type: ml.m5.large
+output_dir: build
+{PYTHON_SECTION}"""
+(WORKDIR / "smkit.yaml").write_text(SPEC)
+IMAGE = smkit("build", "smkit.yaml").strip().splitlines()[-1]
 print(IMAGE, "is ready")
 '''),
     md("""
@@ -133,10 +162,10 @@ one prediction per line, exactly as a transform job would.
 from smkit.docker import free_port
 
 PORT = free_port()  # the SDK binds the port on the host; a free one avoids clashes
-smkit("local", "endpoint", "model", "--image", IMAGE, "--port", PORT,
+smkit("local", "endpoint", "model", "--spec", "smkit.yaml", "--port", PORT,
       "--sample", "validation/request.csv")
 smkit("local", "transform", "model", "validation/input.csv", "local-transform",
-      "--image", IMAGE, "--port", PORT, "--strategy", "MultiRecord")
+      "--spec", "smkit.yaml", "--port", PORT, "--strategy", "MultiRecord")
 print((WORKDIR / "local-transform" / "input.csv.out").read_text()[:200])
 '''),
     md("""
@@ -162,38 +191,12 @@ if OFFLINE:
     md("""
 ## 5. The package spec **[AWS]**
 
-One YAML file describes the model package. For real AWS, put your account's bucket, region
-and **role ARNs** (not role names) here. `smkit spec check` validates it before any AWS call.
+One YAML file describes the model package (the cell in section 2 wrote it). For real AWS,
+put your account's bucket, region and **role ARNs** (not role names) there. `smkit spec
+check` validates it before any AWS call.
 """),
     code('''
-ACCOUNT = "123456789012"  # [AWS] your account (moto's default account offline)
-SPEC = f"""
-name: wine-cultivar
-region: us-east-1
-account_id: "{ACCOUNT}"
-description: Wine cultivar classifier (scikit-learn Pipeline)
-model_dir: model
-image:
-  local: {IMAGE}
-  repository: wine-cultivar
-  tag: "0.1.0"
-s3:
-  bucket: smkit-seller-{ACCOUNT}          # [AWS] your bucket, same region
-  prefix: smkit
-content_types: [text/csv, application/json]
-response_types: [text/csv, application/json]
-instance_types:
-  realtime: [ml.m5.large]
-  transform: [ml.m5.large]
-validation:
-  role: arn:aws:iam::{ACCOUNT}:role/SmkitDemoValidation   # [AWS] your role ARN
-  input: validation/input.csv
-  content_type: text/csv
-  split_type: Line
-  instance_type: ml.m5.large
-output_dir: build
-"""
-(WORKDIR / "smkit.yaml").write_text(SPEC)
+print((WORKDIR / "smkit.yaml").read_text())
 smkit("spec", "check", "smkit.yaml")
 '''),
     md("""

@@ -19,13 +19,15 @@ def register(group: click.Group) -> None:
               default=demo.DEFAULT_OUT, show_default=True,
               help="Folder for everything the demo makes (rewritten on each run).")
 @click.option("--image", default=None,
-              help="Inference image to start from (default: $SMKIT_IMAGE, else "
-                   "smkit-inference:latest; built when missing).")
+              help="Run this image instead of the model's own product image (by default "
+                   "the demo writes the python section with `smkit env detect` and builds "
+                   "it with `smkit build`).")
 @click.option("--keep-emulators", is_flag=True,
               help="Leave the emulators running afterwards (they are stopped by default).")
 def demo_cmd(out: Path, image: str | None, keep_emulators: bool) -> None:
     """Train an example model and take it all the way to a Marketplace listing, offline:
-    local endpoint and transform, emulators, package, push, preflight, publish, listing
-    (VALIDATE, then APPLY), preview, and the buyer's transform from the ARN."""
+    its product image, local endpoint and transform, emulators, package, push, preflight,
+    publish, listing (VALIDATE, then APPLY), preview, and the buyer's transform from the
+    ARN."""
     demo.run(out, image=image, keep_emulators=keep_emulators,
              echo=lambda message, nl=True: click.echo(message, nl=nl))

@@ -141,15 +141,19 @@ def train_example(out: Path) -> Example:
 # ----------------------------------------------------------------------------- embedded files
 
 
-def spec_data(image: str) -> dict[str, Any]:
-    """The demo's package spec (``smkit.yaml``), paths relative to the demo folder."""
-    return {
+def spec_data(image: str | None, python: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The demo's package spec (``smkit.yaml``), paths relative to the demo folder.
+
+    With ``python`` (the section ``smkit env detect`` wrote) the model gets its own product
+    image and ``image.local`` is left to smkit; else ``image`` is the image to push.
+    """
+    data: dict[str, Any] = {
         "name": NAME,
         "region": manager.REGION,
         "account_id": ACCOUNT,
         "description": "Wine cultivar classifier: a scikit-learn Pipeline (smkit demo)",
         "model_dir": "model",
-        "image": {"local": image, "repository": NAME, "tag": "demo"},
+        "image": {"local": None, "repository": NAME, "tag": "demo"},
         "s3": {"bucket": f"smkit-demo-{ACCOUNT}", "prefix": "smkit"},
         "content_types": ["text/csv", "application/json", "application/jsonlines"],
         "response_types": ["text/csv", "application/json", "application/jsonlines"],
@@ -160,6 +164,12 @@ def spec_data(image: str) -> dict[str, Any]:
                        "instance_type": "ml.m5.large"},
         "output_dir": "build",
     }
+    if python:
+        data["python"] = python
+        del data["image"]["local"]
+    else:
+        data["image"]["local"] = image
+    return data
 
 
 def listing_text(example: Example | None = None) -> dict[str, Any]:
@@ -240,6 +250,10 @@ class Journey:
     out: Path
     total: int
     echo: Echo
+    #: The image the model runs in (the product image, unless --image named one).
+    image: str = DEMO_TAG
+    #: The python section of the spec (from `smkit env detect`); None with --image.
+    python: dict[str, Any] | None = None
     index: int = 0
     env: dict[str, str] = field(default_factory=dict)
     timings: list[tuple[str, float]] = field(default_factory=list)
@@ -319,6 +333,15 @@ def ensure_image(source: str) -> str:
     return docker.docker("image", "inspect", "-f", "{{.Id}}", DEMO_TAG).stdout.decode().strip()
 
 
+def write_spec(j: Journey) -> Path:
+    """``smkit.yaml`` in the demo folder, from the embedded defaults."""
+    spec = j.out / "smkit.yaml"
+    spec.write_text("# smkit demo package spec (embedded defaults)\n"
+                    + yaml.safe_dump(spec_data(j.image, j.python), sort_keys=False),
+                    encoding="utf-8")
+    return spec
+
+
 def ensure_roles(env: dict[str, str]) -> list[str]:
     """Create the demo's IAM roles on the emulator (a real seller account already has them)."""
     import boto3
@@ -372,7 +395,6 @@ def run(out: Path = DEFAULT_OUT, *, image: str | None = None, keep_emulators: bo
     started = time.monotonic()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    source = image or os.environ.get("SMKIT_IMAGE") or "smkit-inference:latest"
     j = Journey(out, STEPS, echo)
     j.logs.mkdir(exist_ok=True)
     summary = Summary(out)
@@ -385,21 +407,31 @@ def run(out: Path = DEFAULT_OUT, *, image: str | None = None, keep_emulators: bo
         d.append(f"accuracy {ex.accuracy:.3f} on {ex.test_rows} held-out rows")
     summary.paths["model"] = ex.model_dir / "model.joblib"
 
-    with j.step(f"inference image {source}") as d:
-        # Containers of earlier local-mode runs whose process died (a Ctrl-C'd demo).
-        localmode.remove_leftovers()
-        image_id = ensure_image(source)
-        d.append(f"{DEMO_TAG} = {image_id[7:19]}")
+    # Containers of earlier local-mode runs whose process died (a Ctrl-C'd demo).
+    localmode.remove_leftovers()
+    if image is not None:
+        with j.step(f"inference image {image}") as d:
+            image_id = ensure_image(image)
+            d.append(f"{DEMO_TAG} = {image_id[7:19]}")
+    else:
+        with j.step("product image: smkit env detect, then smkit build") as d:
+            detected = yaml.safe_load(j.smkit("env", "detect", "--model", "model/model.joblib"))
+            j.python = detected["python"]
+            write_spec(j)
+            j.image = j.smkit("build", "smkit.yaml").strip().splitlines()[-1]
+            d.append(f"{j.image}: " + ", ".join(j.python.get("packages", [])))
+    summary.facts["inference image"] = j.image
+    image_args = ("--image", j.image) if j.python is None else ("--spec", "smkit.yaml")
 
     with j.step("local endpoint (SDK local mode): deploy, invoke, tear down") as d:
-        answer = local_mode(j, "local", "endpoint", "model", "--image", DEMO_TAG, "--port", port,
-                         "--sample", str(ex.request.relative_to(out)))
+        answer = local_mode(j, "local", "endpoint", "model", *image_args, "--port", port,
+                            "--sample", str(ex.request.relative_to(out)))
         d.append("predicted " + ", ".join(answer.split()))
 
     transform_out = out / "local-transform"
     with j.step("local batch transform (SDK local mode)") as d:
         local_mode(j, "local", "transform", "model", "validation/input.csv", str(transform_out),
-                "--image", DEMO_TAG, "--port", port, "--strategy", "MultiRecord")
+                   *image_args, "--port", port, "--strategy", "MultiRecord")
         result = transform_out / "input.csv.out"
         n = _count_lines(result)
         if n != ex.test_rows:
@@ -444,9 +476,7 @@ def _seller(j: Journey, ex: Example, summary: Summary, port: str) -> None:
 
     spec = out / "smkit.yaml"
     with j.step("spec: write and check smkit.yaml") as d:
-        spec.write_text("# smkit demo package spec (embedded defaults)\n"
-                        + yaml.safe_dump(spec_data(DEMO_TAG), sort_keys=False),
-                        encoding="utf-8")
+        write_spec(j)
         d.append(j.smkit("spec", "check", "smkit.yaml").strip())
     summary.paths["spec"] = spec
 
@@ -481,7 +511,7 @@ def _seller(j: Journey, ex: Example, summary: Summary, port: str) -> None:
     listing = listing_dir / "listing.yaml"
     with j.step("listing init: from the package, measured in the image") as d:
         j.smkit("listing", "init", "--model-package", arn, "--validation",
-                str(ex.labeled), "--access-role-arn", ACCESS_ROLE, "--image", DEMO_TAG,
+                str(ex.labeled), "--access-role-arn", ACCESS_ROLE, "--image", j.image,
                 "--out", str(listing), "--force")
         d.append(f"{listing.relative_to(out)}")
 
