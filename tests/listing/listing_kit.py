@@ -115,11 +115,12 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def start_catalog(sagemaker_url: str | None = None, delay: float = 0.2) -> Server:
+def start_catalog(sagemaker_url: str | None = None, delay: float = 0.2,
+                  review_delay: float = 0.5) -> Server:
     """Start ``python -m smkit.emulators.catalog`` on a free port and wait for its ready line."""
     port = free_port()
     args = [sys.executable, "-m", "smkit.emulators.catalog", "--host", "127.0.0.1",
-            "--port", str(port), "--delay", str(delay)]
+            "--port", str(port), "--delay", str(delay), "--review-delay", str(review_delay)]
     if sagemaker_url:
         args += ["--sagemaker-endpoint", sagemaker_url]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}

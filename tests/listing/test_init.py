@@ -179,3 +179,96 @@ def test_init_reports_an_unknown_model_package_as_the_service_answered(
     err = capsys.readouterr().err
     assert code == 1
     assert f"DescribeModelPackage {arn}" in err
+
+
+# ----------------------------------------------------------------------------- the starter
+# These run without Docker: the starter's data, and what becomes of it once filled in.
+
+def _facts(**overrides: Any) -> Any:
+    from smkit.listing.starter import PackageFacts
+
+    values: dict[str, Any] = {
+        "arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/iris-tree",
+        "description": "Iris decision tree", "realtime": ["ml.m5.large"],
+        "batch": ["ml.m5.large"], "content_types": ["text/csv"], "response_types": ["text/csv"],
+        "environment": {}, "model_data_url": None, "certified": True}
+    values.update(overrides)
+    return PackageFacts(**values)
+
+
+def _starter() -> dict[str, Any]:
+    from smkit.listing.starter import build_starter
+
+    manifest = {"model": {"type": "DecisionTreeClassifier", "task": "classification",
+                          "feature_names": ["a", "b"], "classes": [0, 1]}}
+    return build_starter(_facts(), manifest, None, sample_name="samples/input.csv",
+                         output_name="samples/output.csv", content_type="text/csv",
+                         access_role_arn=None, validation=None, region="us-east-1")
+
+
+def _empties(node: Any, where: str = "") -> list[str]:
+    if isinstance(node, dict):
+        return [e for k, v in node.items() for e in _empties(v, f"{where}.{k}".lstrip("."))]
+    if isinstance(node, list):
+        return [where] if not node and where.endswith("keywords") else [
+            e for i, v in enumerate(node) for e in _empties(v, f"{where}[{i}]")]
+    return [where] if node == "" else []
+
+
+def test_the_starter_writes_no_empty_value_and_asks_for_a_keyword_and_the_repository() -> None:
+    data = _starter()
+    assert _empties(data) == []
+    assert len(data["product"]["keywords"]) == 1
+    assert data["product"]["keywords"][0].startswith("TODO")
+    assert data["delivery"]["repository_url"].startswith("TODO")
+    assert "limitations" not in data["delivery"]["input"]
+    assert all(p.get("constraints", "x") != "" for p in data["delivery"]["input"]["parameters"])
+
+
+def test_the_filled_starter_passes_every_aws_rule(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    data = _fill_todos(_starter())
+    data["performance"].update({"latency_ms_p50": 2.0, "latency_ms_p95": 3.0,
+                                "throughput_per_s": 100.0, "measured_on": "a laptop"})
+    data["accuracy"].update({"value": 0.9})
+    data["delivery"]["access_role_arn"] = ROLE_ARN
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "input.csv").write_text("1,2\n3,4")
+    (tmp_path / "samples" / "output.csv").write_text("0\n1")
+    path = tmp_path / "listing.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["listing", "check", str(path)]) == 0, capsys.readouterr().err
+
+
+def test_a_long_sample_is_trimmed_to_whole_records_and_said_so() -> None:
+    from smkit.listing.starter import SAMPLE_INLINE_MAX, trim_sample
+
+    # A sample text may hold 10,000 characters (Sample.RealtimeInferenceText maxLength,
+    # MachineLearningProduct@1.0 schema); the starter keeps each one to 3,000.
+    assert SAMPLE_INLINE_MAX <= 10000
+    rows = [",".join(["1.2345678"] * 10) for _ in range(100)]  # 99 characters each
+    body, kept, total = trim_sample("\n".join(rows).encode(), limit=1000)
+    assert (kept, total) == (10, 100)
+    assert body.decode().splitlines() == rows[:10]
+    assert len(body.decode()) <= 1000
+    with pytest.raises(Exception, match="first record has 5000 characters"):
+        trim_sample(b"9" * 5000, limit=1000)
+
+
+def test_init_trims_a_sample_input_longer_than_the_listing_inlines(
+        sagemaker_on_moto: Server, iris_model_dir: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    arn = create_package(sagemaker_on_moto.url, "iris-long-sample", realtime=["ml.m5.large"],
+                         batch=["ml.m5.large"])
+    model_dir = _model_with_manifest(iris_model_dir, tmp_path / "model")
+    long_rows = [",".join(map(str, SAMPLE_ROWS[i % 3])) for i in range(500)]  # 15 chars each
+    (model_dir / "sample_input.csv").write_text("\n".join(long_rows))
+    out = tmp_path / "listing" / "listing.yaml"
+    assert main(["listing", "init", "--model-package", arn, "--model-dir", str(model_dir),
+                 "--no-measure", "--out", str(out)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    written = (out.parent / "samples" / "input.csv").read_text()
+    assert len(written) <= 3000
+    kept = len(written.splitlines())
+    assert written.splitlines() == long_rows[:kept]
+    assert f"samples/ keeps its first {kept} of 500 records" in printed

@@ -414,3 +414,63 @@ def test_list_entities_pages_with_max_results_and_next_token(client: Any) -> Non
             break
     assert seen == [e["EntityId"] for e in everything]
     assert len(seen) >= 3
+
+
+@pytest.fixture
+def reviewed_client(moto: Server, packages: dict[str, str],
+                    monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A client on an emulator whose review of a request to go Public takes 2 s."""
+    server = start_catalog(moto.url, delay=0.1, review_delay=2.0)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_CATALOG", server.url)
+    try:
+        yield boto3.client("marketplace-catalog", region_name="us-east-1")
+    finally:
+        stop(server.proc)
+
+
+def test_going_public_is_reviewed_while_the_product_stays_limited(
+        reviewed_client: Any, tmp_path: Path) -> None:
+    c = reviewed_client
+    data = valid_data()
+    data["product"]["title"] = "Reviewed iris"
+    path = write_listing(tmp_path, data)
+    assert main(["listing", "render", str(path), "--out", str(tmp_path / "cs.json"),
+                 "--release"]) == 0
+    request = json.loads((tmp_path / "cs.json").read_text())
+    started = c.start_change_set(**request, Intent="APPLY")
+    start = time.monotonic()
+    while True:
+        described = c.describe_change_set(Catalog="AWSMarketplace",
+                                          ChangeSetId=started["ChangeSetId"])
+        product_id = described["ChangeSet"][0]["Entity"].get("Identifier", "")
+        if described["Status"] == "APPLYING" and product_id.startswith("prod-"):
+            break
+        assert time.monotonic() - start < 5, described["Status"]
+        time.sleep(0.05)
+    time.sleep(0.5)  # the changes are applied; the review is under way
+    product = c.describe_entity(Catalog="AWSMarketplace", EntityId=product_id.split("@")[0])
+    during = c.describe_change_set(Catalog="AWSMarketplace", ChangeSetId=started["ChangeSetId"])
+    assert during["Status"] == "APPLYING"
+    assert product["DetailsDocument"]["Description"]["Visibility"] == "Limited"
+    assert product["DetailsDocument"]["Description"]["ProductTitle"] == "Reviewed iris"
+    final = _wait(c, started["ChangeSetId"])
+    assert final["Status"] == "SUCCEEDED"
+    product = c.describe_entity(Catalog="AWSMarketplace", EntityId=product_id.split("@")[0])
+    assert product["DetailsDocument"]["Description"]["Visibility"] == "Public"
+
+
+def test_a_new_model_package_under_an_existing_version_title_is_refused(
+        client: Any, packages: dict[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    data = valid_data()
+    data["product"]["title"] = "Iris, one package per version"
+    path = write_listing(tmp_path, data)
+    assert main(["listing", "publish", str(path), "--intent", "APPLY", "--interval", "0.1"]) == 0
+    capsys.readouterr()
+    # "You cannot update the ARN for a version" (Catalog API reference, ml-update-version).
+    data["delivery"]["model_package_arn"] = packages["narrow"]
+    write_listing(tmp_path, data)
+    assert main(["listing", "publish", str(path), "--intent", "APPLY", "--interval", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "delivery.version_title '1.0' already exists with model package" in err
+    assert "give the new package a new version_title" in err

@@ -82,7 +82,7 @@ class Api:
             changes = []
             for i, change in enumerate(cs.changes):
                 ident = change["Entity"]["Identifier"]
-                if cs.status == "SUCCEEDED" and i in cs.resolved:
+                if i in cs.resolved and cs.resolved[i] in self.entities:
                     ident = f"{cs.resolved[i]}@1"
                 entity = {"Type": change["Entity"]["Type"]}
                 if ident:
