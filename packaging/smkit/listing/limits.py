@@ -1,7 +1,6 @@
-"""The AWS Marketplace Catalog API's documented limits for ML products (shared/docs/marketplace.md).
+"""Names of the AWS Marketplace Catalog API for ML products: catalog, entity types, dimensions.
 
-Both the ``listing.yaml`` model and the Catalog API emulator read them from here, so the two
-can never disagree about a number.
+The field limits are rules and live, with their sources, in ``smkit.listing.rules``.
 """
 
 from __future__ import annotations
@@ -9,22 +8,6 @@ from __future__ import annotations
 CATALOG = "AWSMarketplace"
 PRODUCT_TYPE = "MachineLearningProduct@1.0"
 OFFER_TYPE = "Offer@1.0"
-
-#: UpdateInformation limits: field name -> largest character count.
-TEXT_MAX: dict[str, int] = {
-    "ProductTitle": 72,
-    "ShortDescription": 1000,
-    "LongDescription": 5000,
-    "SupportDescription": 2000,
-}
-HIGHLIGHTS_MIN, HIGHLIGHTS_MAX, HIGHLIGHT_MAX_CHARS = 1, 3, 500
-CATEGORIES_MIN, CATEGORIES_MAX = 1, 3
-KEYWORDS_MAX, KEYWORD_MAX_CHARS = 15, 50
-VIDEO_URLS_MAX = 1
-ADDITIONAL_RESOURCES_MAX = 3
-
-#: A free trial lasts this many days at least / at most (hourly pricing only).
-FREE_TRIAL_MIN_DAYS, FREE_TRIAL_MAX_DAYS = 5, 120
 
 #: Pricing dimension key suffixes.
 REALTIME_SUFFIX = ".m.i.r"

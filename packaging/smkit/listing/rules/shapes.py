@@ -149,7 +149,7 @@ PRODUCT: list[ChangeRules] = [
         F("Sku", str, ML, max_len=5000, pattern=NOT_BLANK),
         F("LogoUrl", str, ML, url=HTTPS),
         F("VideoUrls", list, ML, max_items=1),
-        # The schema gives video URLs no form; smkit keeps https with a real host (stricter).
+        # The schema gives video URLs no form; smkit holds them to the logo's rule (stricter).
         F("VideoUrls[]", str, GUIDE, url=HTTPS),
         F("Highlights", list, ML, min_items=1, max_items=3),
         F("Highlights[]", str, ML, max_len=500),
