@@ -6,8 +6,9 @@ for validation with one shared poll helper.
 
 Re-runs converge: the request (which names the artifact and validation data by their
 content hashes and the image by digest) is hashed into an idempotency key, stamped on the
-package as a ``[smkit:<key>]`` description marker, a tag and the ClientToken. Before
-creating, smkit looks for a package carrying that marker and reuses it.
+package in smkit's own metadata: ``CustomerMetadataProperties``, a tag and the ClientToken,
+never in a text a buyer reads. Before creating, smkit looks for a package carrying that key
+and reuses it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,20 +136,24 @@ def idempotency_key(request: dict[str, Any]) -> str:
 
 
 def marker(key: str) -> str:
-    """The description marker carrying the key."""
+    """The description marker of packages made by smkit 0.1 (still found, never written)."""
     return f"{MARKER_PREFIX}{key[:32]}]"
 
 
+def strip_marker(text: str) -> str:
+    """``text`` without an old smkit idempotency marker, which must never reach buyers."""
+    return re.sub(r"\s*\[smkit:[0-9a-f]{8,64}\]", "", text).strip()
+
+
 def stamp(request: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Add the idempotency key to a request: description marker, tag, ClientToken.
+    """Add the idempotency key to a request: metadata property, tag, ClientToken.
 
     Unversioned packages get the key's first 10 characters appended to their name, since
     names are unique per account and a changed model needs a new package.
     """
     key = idempotency_key(request)
     out = copy.deepcopy(request)
-    desc = out.get("ModelPackageDescription", "")
-    out["ModelPackageDescription"] = f"{desc} {marker(key)}".strip()
+    out["CustomerMetadataProperties"] = {TAG_KEY: key[:32]}
     out["Tags"] = [{"Key": TAG_KEY, "Value": key[:32]}]
     out["ClientToken"] = key[:36]
     if "ModelPackageName" in out:
@@ -275,8 +281,13 @@ def find_existing(aws: Aws, spec: Spec, request: dict[str, Any], key: str) -> st
         pages = sm.get_paginator("list_model_packages").paginate(**kwargs)
         for page in pages:
             for summary in page.get("ModelPackageSummaryList", []):
+                arn = str(summary["ModelPackageArn"])
                 if marker(key) in (summary.get("ModelPackageDescription") or ""):
-                    return str(summary["ModelPackageArn"])
+                    return arn
+                with call("sagemaker", "DescribeModelPackage"):
+                    desc = sm.describe_model_package(ModelPackageName=arn)
+                if (desc.get("CustomerMetadataProperties") or {}).get(TAG_KEY) == key[:32]:
+                    return arn
     return None
 
 

@@ -363,9 +363,8 @@ class Spec(_Strict):
     @field_validator("description")
     @classmethod
     def _description(cls, v: str) -> str:
-        if len(v) > 900:
-            raise ValueError(f"is {len(v)} characters; keep it under 900 (SageMaker's limit "
-                             "is 1024 and smkit appends its idempotency marker)")
+        if len(v) > 1024:
+            raise ValueError(f"is {len(v)} characters; SageMaker's limit is 1024")
         return v
 
     @model_validator(mode="after")

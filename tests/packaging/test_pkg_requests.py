@@ -102,7 +102,9 @@ def test_the_stamp_is_stable_and_changes_with_the_content(spec_dir: Path) -> Non
     again, key2 = publish.stamp(copy.deepcopy(request))
     assert key == key2
     assert stamped == again
-    assert stamped["ModelPackageDescription"] == f"Iris species classifier [smkit:{key[:32]}]"
+    # The key stays in smkit's own metadata: the description is the seller's, for buyers.
+    assert stamped["ModelPackageDescription"] == "Iris species classifier"
+    assert stamped["CustomerMetadataProperties"] == {"smkit:idempotency-key": key[:32]}
     assert stamped["Tags"] == [{"Key": "smkit:idempotency-key", "Value": key[:32]}]
     assert len(stamped["ClientToken"]) == 36
     assert stamped["ModelPackageName"] == f"iris-test-{key[:10]}"

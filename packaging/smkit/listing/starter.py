@@ -23,6 +23,7 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import PlatformError, UserError
+from ..publish import strip_marker
 from .measure import Measurements, measure, read_validation, to_csv
 from .model import PLACEHOLDER
 from .notebook import build_notebook
@@ -63,7 +64,7 @@ def package_facts(description: dict[str, Any]) -> PackageFacts:
     containers = spec.get("Containers") or [{}]
     return PackageFacts(
         arn=str(description.get("ModelPackageArn", "")),
-        description=str(description.get("ModelPackageDescription") or ""),
+        description=strip_marker(str(description.get("ModelPackageDescription") or "")),
         realtime=list(spec.get("SupportedRealtimeInferenceInstanceTypes") or []),
         batch=list(spec.get("SupportedTransformInstanceTypes") or []),
         content_types=list(spec.get("SupportedContentTypes") or []),
