@@ -16,6 +16,10 @@ DEFAULT_BATCH_PAYLOAD_MB = 6
 SIGTERM_GRACE_SECONDS = 30
 #: Each /ping must answer within this.
 PING_TIMEOUT_SECONDS = 2
+#: The container must accept a connection within this.
+ACCEPT_LIMIT_SECONDS = 0.25
+#: Each /invocations must answer within this (real-time endpoints).
+INVOCATION_LIMIT_SECONDS = 60
 #: The container must be healthy this long after start.
 STARTUP_LIMIT_SECONDS = 240
 #: X-Amzn-SageMaker-Custom-Attributes carries at most this many characters.

@@ -28,7 +28,7 @@ from .errors import SmkitError
 from .publish import model_package_request, s3_layout
 from .spec import ROLE_ARN_RE, Spec
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+PASS, FAIL, SKIP, WARN = "pass", "fail", "skip", "warn"
 
 
 @dataclass
@@ -48,6 +48,8 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     #: Figures worth quoting (startup seconds, artifact size, ...).
     figures: dict[str, Any] = field(default_factory=dict)
+    #: Tables printed after the checks (the per-instance-type limits table).
+    tables: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +65,8 @@ class Report:
         width = max((len(c.name) for c in self.checks), default=10)
         lines = [f"{c.status.upper():4}  {c.name:<{width}}  {c.detail}" for c in self.checks]
         verdict = "ready to submit" if self.ok else f"{len(self.failed())} check(s) failed"
+        for tab in self.tables:
+            lines += ["", tab, ""]
         lines.append(f"preflight: {verdict}")
         return "\n".join(lines)
 
@@ -204,6 +208,113 @@ def check_transform(spec: Spec, model_dir: Path, report: Report) -> tuple[str, s
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _model_bytes(model_dir: Path) -> int:
+    """Bytes of the model's files: what one loaded copy takes, roughly (numpy arrays load at
+    about their size on disk)."""
+    return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
+
+
+def _listed_types(spec: Spec) -> list[tuple[str, str, str]]:
+    """(instance type, mode, spec field) for every listed type, real-time ones first."""
+    out = [(t, "real-time", "realtime") for t in dict.fromkeys(spec.instance_types.realtime)]
+    out += [(t, "batch", "transform") for t in dict.fromkeys(spec.instance_types.transform)]
+    return out
+
+
+def _batch_concurrency(spec: Spec, vcpus: int, payload_mb: int) -> int:
+    """MaxConcurrentTransforms as the job or the server (workers, within the 100 MB product)
+    will have it."""
+    if spec.validation.max_concurrent_transforms is not None:
+        return spec.validation.max_concurrent_transforms
+    workers = int(spec.environment.get(envnames.MODEL_SERVER_WORKERS, vcpus))
+    return max(1, min(workers, limits.BATCH_CONCURRENCY_PAYLOAD_PRODUCT // payload_mb))
+
+
+def check_instance_types(spec: Spec, model_dir: Path, report: Report,
+                         echo: Callable[[str], None] | None = None) -> None:
+    """Run the image as each listed instance type and hold it to Marketplace's limits.
+
+    Adds one check per bad spec value (a type with no size in the table, a payload the
+    instance cannot hold), one per instance type (fails name the type, the figure and the
+    limit), a warning per type where workers x model memory may not fit, and the table.
+    """
+    from . import instance_limits as il
+    from . import instances
+
+    def add(name: str, status: str, detail: str) -> None:
+        report.checks.append(Check(name, status, detail))
+        if echo is not None:
+            echo(f"{status.upper():4}  {name}: {detail}")
+
+    v = spec.validation
+    model_bytes = _model_bytes(model_dir)
+    runnable: list[tuple[str, str, instances.InstanceSize]] = []
+    for itype, mode, use in _listed_types(spec):
+        size = instances.size_of(itype)
+        if size is None:
+            add(f"size of {itype}", FAIL, instances.unknown_type_problem(itype, use))
+            continue
+        if mode == "batch":
+            payload_mb = instances.batch_payload_mb(v.max_payload_mb)
+            problem = instances.payload_problem(
+                itype, size, payload_mb, _batch_concurrency(spec, size.vcpus, payload_mb),
+                model_bytes)
+            if problem is not None:
+                add(f"payload on {itype}", FAIL, problem)
+                continue
+        runnable.append((itype, mode, size))
+    if not runnable:
+        return
+
+    machine = il.engine()
+    runs: dict[tuple[str, float, int], il.Measured] = {}
+    rows: list[tuple[str, instances.InstanceSize, il.Measured]] = []
+    for itype, mode, size in runnable:
+        cpus = float(min(size.vcpus, machine.cpus))
+        memory = min(size.memory_bytes, machine.memory_bytes)
+        key = (mode, cpus, memory)
+        if key not in runs:
+            target = (limits.REALTIME_MAX_PAYLOAD_MB if mode == "real-time"
+                      else instances.batch_payload_mb(v.max_payload_mb)) * limits.MB
+            payload, note = il.build_payload(v.input, v.content_type, target)
+            env = dict(spec.environment) if mode == "real-time" else batch_env(spec)
+            run = il.Run(mode, cpus, memory, env, payload, v.content_type, note)
+            runs[key] = il.measure(spec.image.local, model_dir, run)
+        m = runs[key]
+        rows.append((itype, size, m))
+        capped = ""
+        if cpus < size.vcpus or memory < size.memory_bytes:
+            capped = (f" [ran as {cpus:g} vCPU / {memory / instances.GIB:.1f} GiB: this "
+                      "machine has no more]")
+        broken = il.breaches(itype, m)
+        name = f"{itype} {mode}"
+        if broken:
+            add(name, FAIL, "; ".join(broken) + capped)
+        else:
+            add(name, PASS, il.summary(m) + capped + (f"; {m.run.payload_note}"
+                                                      if m.run.payload_note else ""))
+        if m.workers and m.master_rss_bytes:
+            warning = instances.workers_problem(itype, size, m.workers, m.master_rss_bytes)
+            if warning is not None:
+                add(f"memory on {itype}", WARN, warning)
+    report.tables.append(il.table(rows))
+
+
+def _instances_step(spec: Spec, model_dir: Path, report: Report,
+                    echo: Callable[[str], None] | None) -> tuple[str, str]:
+    """check_instance_types as one summary check (its own checks are added before it)."""
+    before = len(report.checks)
+    check_instance_types(spec, model_dir, report, echo)
+    added = report.checks[before:]
+    bad = sum(c.status == FAIL for c in added)
+    warned = sum(c.status == WARN for c in added)
+    listed = len(_listed_types(spec))
+    if bad:
+        return FAIL, f"{bad} problem(s) over {listed} listed instance type(s); see above"
+    return PASS, (f"{listed} listed instance type(s) hold the limits"
+                  + (f" ({warned} warning(s))" if warned else ""))
+
+
 def check_request(spec: Spec, image_ref: str | None) -> tuple[str, str]:
     """The CreateModelPackage request smkit would send is complete and certifiable."""
     ref = image_ref or (f"{spec.account or '123456789012'}.dkr.ecr.{spec.region}.amazonaws.com/"
@@ -224,8 +335,10 @@ def check_request(spec: Spec, image_ref: str | None) -> tuple[str, str]:
 
 
 def run(spec: Spec, aws: Aws | None, *, image_ref: str | None = None,
-        echo: Callable[[str], None] | None = None) -> Report:
-    """Run every check and return the report (never raises for a failed check)."""
+        echo: Callable[[str], None] | None = None, instances: bool = True) -> Report:
+    """Run every check and return the report (never raises for a failed check).
+
+    ``instances`` runs the image as each listed instance type (check_instance_types)."""
     report = Report()
     _run(report, "spec", lambda: (PASS, f"{spec.name}: {len(spec.instance_types.realtime)} "
                                   f"real-time, {len(spec.instance_types.transform)} transform "
@@ -252,7 +365,8 @@ def run(spec: Spec, aws: Aws | None, *, image_ref: str | None = None,
                           f"{versions['scikit-learn']} as in the image")
 
         if _run(report, "artifact and versions", build, echo) != PASS:
-            for name in ("image under --network none", "validation transform"):
+            for name in ("image under --network none", "validation transform",
+                         "instance types"):
                 report.checks.append(Check(name, SKIP, "skipped: no artifact"))
             return report
         model_dir = tmp / "model"
@@ -260,6 +374,9 @@ def run(spec: Spec, aws: Aws | None, *, image_ref: str | None = None,
              lambda: check_network_none(spec, model_dir, report), echo)
         _run(report, "validation transform", lambda: check_transform(spec, model_dir, report),
              echo)
+        if instances:
+            _run(report, "instance types", lambda: _instances_step(spec, model_dir, report, echo),
+                 echo)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report

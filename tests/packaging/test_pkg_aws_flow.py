@@ -161,6 +161,8 @@ def test_preflight_passes_for_a_good_spec(aws_env: dict[str, str], write_spec,
         ("model package request", "pass"), ("image pushed by digest", "pass"),
         ("artifact and versions", "pass"),
         ("image under --network none", "pass"), ("validation transform", "pass"),
+        ("ml.m5.large real-time", "pass"), ("ml.c5.xlarge real-time", "pass"),
+        ("ml.m5.large batch", "pass"), ("instance types", "pass"),
     ], report.render()
     assert report.ok
     assert report.figures["startup_seconds"] < 240
