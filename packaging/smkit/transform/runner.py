@@ -385,7 +385,7 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
     started = time.monotonic()
     answered = execution_parameters(endpoint_url)
     params = resolve(cfg, answered)
-    files = rec.input_files(cfg.inputs)
+    files = cfg.input_files()
     client = _Client(endpoint_url, cfg, params.max_concurrent_transforms)
     job = _Job(cfg, client, params)
     states: dict[int, _FileState] = {}
