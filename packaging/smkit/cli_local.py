@@ -262,34 +262,48 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
 @click.option("--placeholder", help="Placeholder record for --keep-going.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: on runs longer than a few seconds).")
+@click.option("--instances", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Containers to run, the input files sharded across them by key as "
+                   "SageMaker's InstanceCount does (needs --model).")
 def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, image: str,
               url: str | None, env: tuple[str, ...], content_type: str, accept: str | None,
               split_type: str, strategy: str | None, max_payload: int | None,
               max_concurrent: int | None, assemble_with: str, input_filter: str | None,
               join_source: str, output_filter: str | None, keep_going: bool,
-              placeholder: str | None, progress: bool | None) -> None:
+              placeholder: str | None, progress: bool | None, instances: int) -> None:
     """Batch-transform INPUTS (files or folders) as SageMaker would, without the SDK:
     `<name>.out` per input file in --output."""
-    from .transform import TransformConfig, run_transform, run_transform_with_image
+    from .transform import run_transform, run_transform_with_image
+    from .transform.job import TransformJob
+    from .transform.shard import run_sharded
 
     if (model is None) == (url is None):
         raise UserError("give either --model (smkit starts the image) or --url (a running "
                         "server)")
-    cfg = TransformConfig(
-        inputs=list(inputs), output_dir=output_dir, content_type=content_type, accept=accept,
-        split_type=split_type, batch_strategy=strategy, max_payload_mb=max_payload,
+    if instances > 1 and url is not None:
+        raise UserError("--instances starts one container per instance: give --model, "
+                        "not --url")
+    job = TransformJob(
+        content_type=content_type, accept=accept, split_type=split_type,
+        batch_strategy=strategy, max_payload_mb=max_payload,
         max_concurrent_transforms=max_concurrent, assemble_with=assemble_with,
         input_filter=input_filter, join_source=join_source, output_filter=output_filter,
-        keep_going=keep_going, placeholder=placeholder, progress=progress,
-        environment=_env(env),
-    )
+        environment=_env(env), instance_count=instances)
+    cfg = job.to_config(list(inputs), output_dir, keep_going=keep_going,
+                        placeholder=placeholder, progress=progress)
     with _terminate_as_interrupt():
-        if model is not None:
+        if instances > 1:
+            assert model is not None
+            sharded = run_sharded(job, list(inputs), output_dir, image=image, model=model,
+                                  keep_going=keep_going, placeholder=placeholder,
+                                  progress=progress, echo=lambda m: click.echo(m, err=True))
+            report = sharded.report
+        elif model is not None:
             report = run_transform_with_image(cfg, image, model)
         else:
             assert url is not None
             report = run_transform(cfg, url)
-    click.echo(report.summary(), err=True)
+    click.echo(sharded.summary() if instances > 1 else report.summary(), err=True)
     for result in report.files.values():
         if result.output is not None:
             click.echo(str(result.output))

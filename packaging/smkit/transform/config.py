@@ -70,9 +70,32 @@ class TransformConfig:
     progress: bool | None = None
     #: Extra container environment, used when smkit starts the image itself.
     environment: dict[str, str] = field(default_factory=dict)
+    #: The exact (input file, output path relative to output_dir) pairs to transform; None
+    #: lists ``inputs``. One instance of a sharded job gets its share of the files this way.
+    files: list[tuple[Path, Path]] | None = None
+
+    def input_files(self) -> list[tuple[Path, Path]]:
+        """Each input file with its output name relative to ``output_dir``."""
+        from .records import input_files
+
+        return list(self.files) if self.files is not None else input_files(self.inputs)
 
     def validate(self) -> None:
-        """Check every field; raise UserError naming the field and the fix."""
+        """Check every field and the inputs; raise UserError naming the field and the fix."""
+        self.validate_parameters()
+        if self.files is not None:
+            missing = [p for p, _ in self.files if not Path(p).is_file()]
+            if missing:
+                raise UserError(f"input {missing[0]} does not exist")
+            return
+        if not self.inputs:
+            raise UserError("give at least one input file or directory")
+        for p in self.inputs:
+            if not Path(p).exists():
+                raise UserError(f"input {p} does not exist")
+
+    def validate_parameters(self) -> None:
+        """Check the job's parameters (not the inputs); raise UserError naming the fix."""
         if self.split_type not in SPLIT_TYPES:
             raise UserError(
                 f"SplitType {self.split_type!r} is not supported here; use None or Line "
@@ -94,7 +117,8 @@ class TransformConfig:
             raise UserError(
                 f"MaxConcurrentTransforms x MaxPayloadInMB = {self.max_concurrent_transforms} x "
                 f"{self.max_payload_mb} is over {limits.BATCH_CONCURRENCY_PAYLOAD_PRODUCT}; "
-                "lower one of them"
+                "lower MaxConcurrentTransforms (--max-concurrent) or MaxPayloadInMB "
+                "(--max-payload)"
             )
         if self.assemble_with not in ASSEMBLE:
             raise UserError(f"AssembleWith {self.assemble_with!r} must be None or Line")
@@ -119,11 +143,6 @@ class TransformConfig:
                 if path is not None and media == ct.CSV and not path.index_only:
                     raise UserError(f"{name} {path.text!r}: CSV records are arrays, so only "
                                     "index paths such as '$[1:]' or '$[0,-1]' work")
-        if not self.inputs:
-            raise UserError("give at least one input file or directory")
-        for p in self.inputs:
-            if not Path(p).exists():
-                raise UserError(f"input {p} does not exist")
 
     @property
     def media_type(self) -> str:
