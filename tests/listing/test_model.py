@@ -286,3 +286,28 @@ def test_listing_files_that_are_not_a_mapping_fail_clearly(
     err = capsys.readouterr().err
     assert "error:" in err
     assert "Traceback" not in err
+
+
+def test_check_reports_the_issue_16_listing_problems_all_at_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The three published reasons AWS refused a filled-in starter, each under its field."""
+    data = valid_data()
+    data["product"]["keywords"] = []  # SearchKeywords: minItems 1 (ML schema)
+    del data["delivery"]["repository_url"]  # RepositoryUrl: required (ML schema)
+    data["delivery"]["input"]["limitations"] = ""  # Limitations: minLength 1 (ML schema)
+    data["delivery"]["input"]["parameters"] = [  # Constraints: minLength 1 (ML schema)
+        {"name": "sepal_length", "description": "cm", "constraints": ""}]
+    path = write_listing(tmp_path, data)
+    assert main(["listing", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "(4 problems)" in err
+    for field, rule in (
+            ("product.keywords", "Product.UpdateInformation.SearchKeywords.min_items"),
+            ("delivery.repository_url", "SageMakerModelPackageDeliveryOptionDetails."
+                                        "RepositoryUrl.required"),
+            ("delivery.input.limitations",
+             "Shape.DeliveryOption.InputProperties.Limitations.min_length"),
+            ("delivery.input.parameters[0].constraints", "Shape.Parameter.Constraints.min_length"),
+    ):
+        [line] = [x for x in err.splitlines() if x.strip().startswith(f"{field}:")]
+        assert rule in line

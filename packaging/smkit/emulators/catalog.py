@@ -48,29 +48,9 @@ class Api:
         """StartChangeSet."""
         return self.catalog.start_change_set(body)
 
-    def _catalog(self, catalog: Any) -> None:
-        self.catalog.check_catalog(catalog)
-
-    def _ids(self, cs: ChangeSet) -> dict[str, Any]:
-        return self.catalog.ids(cs)
-
-    def _finish(self, cs: ChangeSet, status: str) -> None:
-        self.catalog.finish(cs, status)
-
-    @property
-    def change_sets(self) -> dict[str, ChangeSet]:
-        """Every change set submitted."""
-        return self.catalog.change_sets
-
-    @property
-    def entities(self) -> dict[str, Any]:
-        """Every entity applied."""
-        return self.catalog.entities
-
-
     def _change_set(self, catalog: Any, cs_id: Any) -> ChangeSet:
-        self._catalog(catalog)
-        cs = self.change_sets.get(str(cs_id))
+        self.catalog.check_catalog(catalog)
+        cs = self.catalog.change_sets.get(str(cs_id))
         if cs is None:
             raise ApiError(404, "ResourceNotFoundException", f"change set {cs_id} not found")
         return cs
@@ -82,7 +62,7 @@ class Api:
             changes = []
             for i, change in enumerate(cs.changes):
                 ident = change["Entity"]["Identifier"]
-                if i in cs.resolved and cs.resolved[i] in self.entities:
+                if i in cs.resolved and cs.resolved[i] in self.catalog.entities:
                     ident = f"{cs.resolved[i]}@1"
                 entity = {"Type": change["Entity"]["Type"]}
                 if ident:
@@ -96,8 +76,9 @@ class Api:
                 if change["ChangeName"]:
                     summary["ChangeName"] = change["ChangeName"]
                 changes.append(summary)
-            out: dict[str, Any] = {**self._ids(cs), "Intent": cs.intent, "StartTime": cs.start,
-                                   "Status": cs.status, "ChangeSet": changes}
+            out: dict[str, Any] = {**self.catalog.ids(cs), "Intent": cs.intent,
+                                   "StartTime": cs.start, "Status": cs.status,
+                                   "ChangeSet": changes}
             for key, value in (("ChangeSetName", cs.name), ("EndTime", cs.end),
                                ("FailureCode", cs.failure_code),
                                ("FailureDescription", cs.failure_description)):
@@ -114,8 +95,8 @@ class Api:
                                f"change set {cs.cs_id} is APPLYING and can no longer be cancelled")
             if cs.status != "PREPARING":
                 raise validation(f"change set {cs.cs_id} is already {cs.status}")
-            self._finish(cs, "CANCELLED")
-            return self._ids(cs)
+            self.catalog.finish(cs, "CANCELLED")
+            return self.catalog.ids(cs)
 
     @staticmethod
     def _page(items: list[Any], body: dict[str, Any], most: int) -> tuple[list[Any], str | None]:
@@ -135,18 +116,18 @@ class Api:
 
     def list_change_sets(self, body: dict[str, Any]) -> dict[str, Any]:
         """ListChangeSets, filtered by EntityId, ChangeSetName or Status."""
-        self._catalog(body.get("Catalog"))
+        self.catalog.check_catalog(body.get("Catalog"))
         filters = self._filters(body)
         with self.lock:
             rows = []
-            for cs in self.change_sets.values():
+            for cs in self.catalog.change_sets.values():
                 if "EntityId" in filters and not set(filters["EntityId"]) & set(cs.entity_ids):
                     continue
                 if "Status" in filters and cs.status not in filters["Status"]:
                     continue
                 if "ChangeSetName" in filters and cs.name not in filters["ChangeSetName"]:
                     continue
-                row: dict[str, Any] = {**self._ids(cs), "StartTime": cs.start,
+                row: dict[str, Any] = {**self.catalog.ids(cs), "StartTime": cs.start,
                                        "Status": cs.status, "EntityIdList": cs.entity_ids}
                 for key, value in (("ChangeSetName", cs.name), ("EndTime", cs.end),
                                    ("FailureCode", cs.failure_code)):
@@ -158,9 +139,9 @@ class Api:
 
     def describe_entity(self, catalog: Any, entity_id: Any) -> dict[str, Any]:
         """DescribeEntity."""
-        self._catalog(catalog)
+        self.catalog.check_catalog(catalog)
         with self.lock:
-            entity = self.entities.get(str(entity_id).split("@", 1)[0])
+            entity = self.catalog.entities.get(str(entity_id).split("@", 1)[0])
             if entity is None:
                 raise ApiError(404, "ResourceNotFoundException", f"entity {entity_id} not found")
             public = entity.details
@@ -170,14 +151,14 @@ class Api:
 
     def list_entities(self, body: dict[str, Any]) -> dict[str, Any]:
         """ListEntities of one type, filtered by EntityId."""
-        self._catalog(body.get("Catalog"))
+        self.catalog.check_catalog(body.get("Catalog"))
         wanted = str(body.get("EntityType") or "")
         if not wanted:
             raise validation("EntityType is required")
         filters = self._filters(body)
         with self.lock:
             rows = []
-            for e in self.entities.values():
+            for e in self.catalog.entities.values():
                 kind = e.type.split("@", 1)[0]
                 if kind != wanted.split("@", 1)[0]:
                     continue

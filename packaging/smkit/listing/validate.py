@@ -47,8 +47,8 @@ YAML_FIELDS: list[tuple[str, str, str]] = [
     ("AddDeliveryOptions", _O + r"InputProperties\.Description", "delivery.input.description"),
     ("AddDeliveryOptions", _O + r"InputProperties\.Limitations", "delivery.input.limitations"),
     ("AddDeliveryOptions", _O + r"InputProperties\.SampleInput", "delivery.input.sample_file"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.Parameters(\[\d+\])?\.(\w)(\w*)",
-     "delivery.input.parameters\\1.\\2\\3"),
+    ("AddDeliveryOptions", _O + r"InputProperties\.Parameters(\[\d+\])?\.(\w+)",
+     "delivery.input.parameters\\1.\\2"),
     ("AddDeliveryOptions", _O + r"InputProperties\.Parameters", "delivery.input.parameters"),
     ("AddDeliveryOptions", _O + r"InputProperties\.SageMakerCustomAttributes(\[\d+\])?\.(\w+)",
      "delivery.input.custom_attributes\\1.\\2"),
@@ -93,9 +93,10 @@ def yaml_field(change_type: str, where: str) -> str:
 
 
 def _snake(path: str) -> str:
-    return re.sub(r"(?<=\.)([A-Z])([a-z]+)(?=[A-Z])?",
-                  lambda m: m.group(0).lower(), path).replace("alwaysreturned",
-                                                              "always_returned")
+    """``delivery.input.parameters[0].AlwaysReturned`` -> ``...[0].always_returned``."""
+    head, _, last = path.rpartition(".")
+    last = re.sub(r"(?<!^)(?=[A-Z])", "_", last).lower()
+    return f"{head}.{last}" if head else last
 
 
 def changes_of(request: dict[str, Any]) -> list[dict[str, Any]]:

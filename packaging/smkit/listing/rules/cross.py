@@ -8,6 +8,7 @@ simulated catalog, or the one ``listing check`` builds in memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -73,8 +74,6 @@ TYPE = _r("Details", "Any", "Any", "type", "the schema's type", INVALID_INPUT, M
 
 def request_violations(request: dict[str, Any], details_texts: list[str]) -> list[Violation]:
     """The StartChangeSet limits: 1-20 changes, Details <= 16,384, token and name forms."""
-    import re
-
     out: list[Violation] = []
     changes = request.get("ChangeSet")
     n = len(changes) if isinstance(changes, list) else 0
