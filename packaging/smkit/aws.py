@@ -8,8 +8,11 @@ so the same calls run against moto offline and against AWS with real credentials
 
 from __future__ import annotations
 
+import os
+import socket
 import time
-from collections.abc import Callable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -44,8 +47,47 @@ class Aws:
             return str(self.client("sts").get_caller_identity()["Account"])
 
 
+#: What to do when an endpoint override points at emulators that are not running.
+EMULATORS_HINT = (
+    "start them with `smkit emulators up && eval \"$(smkit emulators env)\"`, or leave "
+    "that environment for real AWS: `unset AWS_ENDPOINT_URL "
+    "AWS_ENDPOINT_URL_MARKETPLACE_CATALOG SMKIT_REGISTRY` (and the dummy credentials)"
+)
+
+
+def _overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """``{variable: url}`` of the endpoint overrides in force (boto3 honours these)."""
+    return {k: v for k, v in environ.items()
+            if (k == "AWS_ENDPOINT_URL" or k.startswith("AWS_ENDPOINT_URL_")) and v}
+
+
+def check_endpoints(environ: Mapping[str, str] | None = None) -> None:
+    """Fail at once, with the fix, when an endpoint override points at nothing.
+
+    A local endpoint (the emulators) that refuses connections means they were stopped or
+    the environment is stale; without this, boto3 would retry for a long time and then say
+    only "Could not connect to the endpoint URL".
+    """
+    for var, url in sorted(_overrides(os.environ if environ is None else environ).items()):
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        if host is None:
+            raise UserError(f"{var}={url!r} is not a URL; fix or unset it")
+        if host not in ("localhost", "::1") and not host.startswith("127."):
+            continue  # a remote endpoint: boto3 reports its own errors
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+        except OSError:
+            raise UserError(
+                f"nothing answers at {url} ({var}): the emulators are not running, or this "
+                f"shell's environment is from an earlier run; {EMULATORS_HINT}"
+            ) from None
+
+
 def connect(region: str, profile: str | None = None) -> Aws:
-    """A session for ``region`` (and ``profile`` if given); fails clearly without credentials."""
+    """A session for ``region`` (and ``profile`` if given); fails clearly without credentials
+    or when the endpoint it is pointed at (the emulators) does not answer."""
+    check_endpoints()
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as e:
@@ -77,6 +119,9 @@ def call(service: str, operation: str) -> Iterator[None]:
         raise PlatformError(f"{what} failed: {answer}") from e
     except botocore.exceptions.NoCredentialsError as e:
         raise UserError(f"{what}: no AWS credentials found") from e
+    except botocore.exceptions.EndpointConnectionError as e:
+        hint = f"; {EMULATORS_HINT}" if _overrides(os.environ) else ""
+        raise PlatformError(f"{what} failed: {e}{hint}") from e
     except botocore.exceptions.BotoCoreError as e:
         raise PlatformError(f"{what} failed: {e}") from e
 

@@ -137,8 +137,9 @@ def register(group: click.Group) -> None:
     @guarded
     def push(spec_file: Path, profile: str | None) -> None:
         """Push the image to the spec's ECR repository; prints the reference by digest."""
-        spec = images_mod.for_spec(spec_mod.load(spec_file))
-        pushed = push_mod.push(spec, aws_mod.connect(spec.region, profile))
+        spec = spec_mod.load(spec_file)
+        aws = aws_mod.connect(spec.region, profile)
+        pushed = push_mod.push(images_mod.for_spec(spec), aws)
         if pushed.created_repository:
             _err(f"created ECR repository {pushed.repository_uri}")
         if pushed.pushed_to != pushed.repository_uri.split("/")[0]:
@@ -156,9 +157,10 @@ def register(group: click.Group) -> None:
     def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
                 no_verify: bool) -> None:
         """Package, push, upload and create the certified model package (once per content)."""
-        spec = images_mod.for_spec(spec_mod.load(spec_file))
+        spec = spec_mod.load(spec_file)
         aws = aws_mod.connect(spec.region, profile)
         publish_mod.check_account(aws, spec)
+        spec = images_mod.for_spec(spec)
         art = artifact_mod.package(spec, verify=not no_verify)
         _artifact_lines(art)
         image_ref = spec.image.uri or push_mod.push(spec, aws).reference
@@ -183,6 +185,7 @@ def register(group: click.Group) -> None:
         spec = images_mod.for_spec(spec_mod.load(spec_file))
         aws = None
         if not no_aws:
+            aws_mod.check_endpoints()  # stale emulator variables fail now, not as a skip
             try:
                 aws = aws_mod.connect(spec.region, profile)
             except UserError as e:
