@@ -10,6 +10,7 @@ with the largest payload and one more request waits, and the slowest ``/invocati
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,7 +208,9 @@ def measure(image: str, model_dir: Path, run: Run) -> Measured:
             args = {"ctype": run.content_type, "timeout": limits.INVOCATION_LIMIT_SECONDS + 15,
                     "seconds": LOAD_SECONDS, "clients": (m.workers or 1) + 1}
             proc = docker.docker(
-                "run", "--rm", "-i", "--network", f"container:{server.name}",
+                "run", "--rm", "-i", "--label", docker.LABEL,
+                "--label", f"{docker.OWNER_LABEL}={os.getpid()}",
+                "--network", f"container:{server.name}",
                 "--entrypoint", "python3", image, "-c", _PROBE, json.dumps(args),
                 input_bytes=run.payload, check=False,
                 timeout=LOAD_SECONDS + 4 * (limits.INVOCATION_LIMIT_SECONDS + 15) + 60,
