@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import json
 import os
 import shutil
 import socket
@@ -473,11 +474,22 @@ def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = N
                                  "InitialInstanceCount": 1, "InstanceType": "local"}],
         )
         try:
-            try:
-                client.create_endpoint(EndpointName=name, EndpointConfigName=name)
-                run.lock.release()  # the container has joined the network
-            except RuntimeError as e:
-                raise PlatformError(f"the local endpoint did not become healthy: {e}. "
+            errors: list[BaseException] = []
+
+            def create() -> None:
+                try:
+                    client.create_endpoint(EndpointName=name, EndpointConfigName=name)
+                except BaseException as e:  # noqa: BLE001 (handed to the caller's thread)
+                    errors.append(e)
+
+            # The SDK polls /ping every 5 s for up to 2 minutes and then says only "didn't
+            # launch correctly"; smkit watches the container itself and stops at its reason.
+            thread = threading.Thread(target=create, name="smkit-sdk-endpoint", daemon=True)
+            thread.start()
+            watch_health(run, thread)
+            run.lock.release()  # the container has joined the network
+            if errors:
+                raise PlatformError(f"the local endpoint did not become healthy: {errors[0]}. "
                                     f"Container log:\n{_run_logs(run.run_id)[-3000:]}") from None
             yield LocalEndpoint(run, name)
         finally:
@@ -494,6 +506,41 @@ def _release_when_joined(run: LocalRun, thread: threading.Thread, timeout: float
             break
         time.sleep(0.2)
     run.lock.release()
+
+
+def watch_health(run: LocalRun, thread: threading.Thread, deadline: float | None = None) -> None:
+    """While the SDK works, fail at once when the container says it is not ready
+    (``/ping`` 503, with its reason first) or when it exits; returns when ``thread`` ends
+    or at ``deadline`` (a ``time.monotonic()`` value)."""
+    seen = False
+    while thread.is_alive() and (deadline is None or time.monotonic() < deadline):
+        status, body = docker.Server(name="", url=run.url).ping_answer(timeout=1)
+        if status == 503:
+            raise UserError(f"{docker.not_ready_reason(body)}\n(the local endpoint's container "
+                            f"answered /ping 503; its log:)\n{_run_logs(run.run_id)[-3000:]}")
+        running = _containers(f"label={RUN_LABEL}={run.run_id}", "status=running")
+        if running:
+            seen = True
+        elif seen:
+            raise PlatformError(f"the container exited before /ping answered 200. Its log:\n"
+                                f"{_run_logs(run.run_id)[-3000:]}")
+        thread.join(0.3)
+
+
+def failed_requests(log_text: str) -> list[tuple[int, str]]:
+    """``(status, error)`` of each request the server's access log shows as failed."""
+    out = []
+    for line in log_text.splitlines():
+        if '"smkit.access"' not in line:
+            continue
+        try:
+            entry = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        status = int(entry.get("status") or 0)
+        if status >= 400:
+            out.append((status, str(entry.get("error") or "")))
+    return out
 
 
 def _run_logs(run_id: str) -> str:
@@ -559,13 +606,23 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
         thread = threading.Thread(target=work, name="smkit-sdk-transform", daemon=True)
         thread.start()
         _release_when_joined(run, thread)
-        thread.join(max(1.0, deadline_s - (time.monotonic() - started)))
+        watch_health(run, thread, deadline=started + deadline_s)
         if thread.is_alive():
             raise PlatformError(f"the SDK's local transform did not finish within "
                                 f"{deadline_s:.0f} s; container log:\n"
                                 f"{_run_logs(run.run_id)[-3000:]}")
         if errors:
             raise PlatformError(f"the SDK's local transform failed: {errors[0]}") from errors[0]
+        # The SDK writes whatever the container answered, errors included, and exits happily:
+        # the server's access log says which requests failed.
+        failed = failed_requests(_run_logs(run.run_id))
+        if failed:
+            bad = [p.name for p in expected if p.exists() and b'{"error"' in p.read_bytes()]
+            where = f" ({', '.join(bad)} hold the error bodies, not predictions)" if bad else ""
+            raise UserError(
+                f"{len(failed)} request(s) of the local transform failed{where}; the first: "
+                f"HTTP {failed[0][0]}: {failed[0][1]}"
+            )
     missing = [p for p in expected if not p.exists()]
     if missing:
         raise PlatformError(f"the SDK's local transform wrote no {missing[0].name}")
