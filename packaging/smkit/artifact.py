@@ -162,6 +162,30 @@ def sample_from_validation(spec: Spec) -> tuple[str, bytes] | None:
     return None
 
 
+def check_validation_width(spec: Spec, n_features: int | None) -> None:
+    """Every CSV validation record has the model's number of columns; the first that does
+    not is named (a labeled file given as the input is the usual cause)."""
+    v = spec.validation
+    if n_features is None or v.content_type != ct.CSV or v.split_type != "Line":
+        return
+    import csv
+
+    recs = records(v.input.read_bytes(), spec)
+    for n, rec in enumerate(recs, 1):
+        width = len(next(csv.reader([rec.decode("utf-8", errors="replace")]), []))
+        if width == n_features:
+            continue
+        hint = ""
+        if width == n_features + 1:
+            hint = (" It looks like labeled data: validation.input takes the features only "
+                    "(input.csv); the labeled rows (label last) are for `smkit listing init "
+                    "--validation`")
+        raise UserError(f"validation.input: record {n} of {v.input.name} has {width} columns; "
+                        f"the model takes {n_features}.{hint}")
+    if not recs:
+        raise UserError(f"validation.input: {v.input} holds no records")
+
+
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -192,6 +216,7 @@ def build(spec: Spec, *, out: Path | None = None) -> Artifact:
     versions = dict(image_versions(spec.image.local))
     versions["smkit"] = __version__
     model_info = inspect_model(spec.model_dir, spec.image.local)
+    check_validation_width(spec, model_info.get("n_features"))
     rels = collect(spec.model_dir)
     contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
     sample_name = next((n for n in names.SAMPLE_FILES if n in contents), None)

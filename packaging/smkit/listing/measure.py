@@ -80,6 +80,67 @@ def read_validation(path: Path) -> tuple[list[list[str]], list[str]]:
     return [r[:-1] for r in rows], [r[-1] for r in rows]
 
 
+def _in_classes(values: list[str], classes: list[object]) -> bool:
+    """True when every value is one of the model's classes (compared as text or number)."""
+    def norm(v: object) -> str:
+        try:
+            return repr(float(str(v)))
+        except ValueError:
+            return str(v).strip()
+
+    known = {norm(c) for c in classes}
+    return all(norm(v) in known for v in values)
+
+
+def check_labeled(path: Path, *, n_features: int | None, classes: list[object] | None,
+                  task: str) -> None:
+    """Refuse a labeled validation file that cannot be what it should be, before any image
+    runs: the wrong width for the model, or the label not in the last column."""
+    features, labels = read_validation(path)
+    widths = sorted({len(r) + 1 for r in features})
+    name = f"--validation {path.name}"
+    if n_features is not None and widths != [n_features + 1]:
+        width = widths[0] if len(widths) == 1 else f"{widths[0]}-{widths[-1]}"
+        bad = next(i for i, r in enumerate(features, 1) if len(r) != n_features)
+        if widths == [n_features]:
+            raise UserError(f"{name}: rows have {n_features} columns, as many as the model's "
+                            "features: the label column is missing. Give the held-out rows "
+                            f"with their label appended as the last column ({n_features + 1} "
+                            "columns; input.csv is the same rows without it)")
+        raise UserError(f"{name}: line {bad} has {width} columns; the model takes "
+                        f"{n_features} features, so a labeled row has {n_features + 1} "
+                        "(the features, then the label last)")
+    if task == "classification" and classes:
+        first = [r[0] for r in features]
+        if not _in_classes(labels, classes):
+            if _in_classes(first, classes):
+                raise UserError(f"{name}: the first column holds the classes and the last "
+                                "does not: the label is first. Move it to the last column "
+                                "(the features come first, in training order)")
+            stray = next(v for v in labels if not _in_classes([v], classes))
+            shown = ", ".join(map(str, classes[:10]))
+            raise UserError(f"{name}: last-column value {stray!r} is not one of the model's "
+                            f"classes ({shown}); the label must be the last column")
+
+
+def check_accuracy(accuracy: Accuracy, labels: list[str], path: Path) -> None:
+    """Refuse an accuracy no real listing has: at or below always guessing the most common
+    label, which means the labels do not belong to these rows."""
+    if accuracy.metric != "accuracy" or not labels:
+        return
+    counts: dict[str, int] = {}
+    for v in labels:
+        counts[v] = counts.get(v, 0) + 1
+    chance = max(counts.values()) / len(labels)
+    if accuracy.value <= chance:
+        raise UserError(
+            f"--validation {path.name}: accuracy {accuracy.value:.4f} on {accuracy.rows} rows "
+            f"is no better than always answering the most common label ({chance:.4f}). The "
+            "labels likely do not belong to these rows: a shuffled or swapped column, or "
+            "another data set. Buyers see this figure; check the file"
+        )
+
+
 def to_csv(rows: list[list[str]]) -> bytes:
     """Rows as headerless CSV with no trailing newline (as the container answers)."""
     out = io.StringIO()
@@ -159,5 +220,6 @@ def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
                 raise PlatformError(f"the model returned {len(predictions)} predictions for "
                                     f"{len(labels)} validation rows")
             accuracy = _score(predictions, labels, task)
+            check_accuracy(accuracy, labels, validation)
     return Measurements(p50, p95, throughput_requests / elapsed, sample_output, accuracy,
                         metering)

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import PlatformError, UserError
 from ..publish import strip_marker
-from .measure import Measurements, measure, read_validation, to_csv
+from .measure import Measurements, check_labeled, measure, read_validation, to_csv
 from .model import PLACEHOLDER
 from .notebook import build_notebook
 
@@ -171,7 +171,17 @@ def _usage(content_type: str, sample_name: str, probabilities: bool) -> str:
         "   aws sagemaker-runtime invoke-endpoint --endpoint-name <your-endpoint> \\",
         f"     --content-type {content_type} --accept {content_type} \\",
         f"     --body fileb://{sample_name} output{Path(sample_name).suffix}",
-        "3. Batch transform: one record per line, SplitType=Line, AssembleWith=Line.",
+        "3. Batch transform over an S3 prefix, sharded across instances (each instance gets "
+        "a share of the objects, by key; one <key>.out per object; one record per line):",
+        "   aws sagemaker create-transform-job --transform-job-name <job> \\",
+        "     --model-name <your-model> --batch-strategy MultiRecord \\",
+        "     --max-payload-in-mb 6 --max-concurrent-transforms 2 \\",
+        "     --transform-input '{\"DataSource\": {\"S3DataSource\": {\"S3DataType\": "
+        "\"S3Prefix\", \"S3Uri\": \"s3://<bucket>/<input-prefix>/\"}}, "
+        f"\"ContentType\": \"{content_type}\", \"SplitType\": \"Line\"}}' \\",
+        "     --transform-output '{\"S3OutputPath\": \"s3://<bucket>/<output-prefix>/\", "
+        "\"AssembleWith\": \"Line\"}' \\",
+        "     --transform-resources InstanceType=<instance-type>,InstanceCount=2",
     ]
     if probabilities:
         lines.append("4. For class probabilities, add --custom-attributes output=probabilities.")
@@ -326,6 +336,10 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
              "are left for you to describe")
     model = _model_section(manifest)
     task = str(model.get("task") or "classification")
+    if validation is not None:
+        described = manifest.get("model") or {}
+        check_labeled(validation, n_features=described.get("n_features"),
+                      classes=described.get("classes"), task=task)
     body, content_type, suffix = _sample(model_dir, manifest, validation, task)
     if len(body.decode(errors="replace")) > SAMPLE_INLINE_MAX:
         body, kept, total = trim_sample(body)
