@@ -896,3 +896,29 @@ def test_json_details_and_a_details_document_are_checked_alike(setup: dict[str, 
     assert any("ProductTitle.max_length" in m
                for m in listing_check(_request(changes), setup, existing=False))
     assert uuid.UUID(setup["ids"]["option"])
+
+
+@pytest.mark.parametrize("mutate", [
+    S("AddDeliveryOptions", "Version", "1.0"),
+    S("AddDeliveryOptions", "DeliveryOptions", ["option"]),
+    opt("InputProperties", "four numbers"),
+    O("UpdatePricingTerms", "Terms", ["UsageBasedPricingTerm"]),
+    term(0, "RateCards", [["ml.m5.large.m.i.r", "0.50"]]),
+    term(1, "Grants", ["ml.m5.large.m.i.r"]),
+    O("UpdateLegalTerms", "Terms[0].Documents", ["StandardEula"]),
+    S("UpdateInformation", "AdditionalResources", ["https://example.com/docs"]),
+], ids=["Version", "DeliveryOptions[]", "InputProperties", "Terms[]", "RateCards[]",
+        "Grants[]", "Documents[]", "AdditionalResources[]"])
+def test_a_value_of_the_wrong_json_type_is_the_type_rule_in_both_tools(
+        mutate: Mutate, setup: dict[str, Any]) -> None:
+    # The schemas type every field (ML and OFFER): an object where one is expected.
+    changes = base()
+    mutate(changes)
+    body = _request(changes)
+    assert any("[rule Details.Any.Any.type]" in m
+               for m in listing_check(body, setup, existing=False))
+    started = setup["client"].start_change_set(**body)
+    final = _wait(setup["client"], started["ChangeSetId"])
+    assert final["Status"] == "FAILED"
+    assert any("[rule Details.Any.Any.type]" in e["ErrorMessage"]
+               for change in final["ChangeSet"] for e in change["ErrorDetailList"])

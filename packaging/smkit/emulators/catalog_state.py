@@ -149,7 +149,8 @@ class Simulation:
             return errors
         entity = self.entities[self.resolve(change["Entity"]["Identifier"])]
         errors, learnt = check_change(etype, ct, details, entity.details, self)
-        _apply(ct, details, entity, learnt, self)
+        if not learnt["malformed"]:
+            _apply(ct, details, entity, learnt, self)
         entity.modified = _now()
         self.last = entity.entity_id
         return errors

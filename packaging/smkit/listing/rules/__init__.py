@@ -38,7 +38,7 @@ def field_violations(entity_type: str, change_type: str,
     spec = BY_ENTITY.get(entity_type, {}).get(change_type)
     if spec is None:
         return []
-    return check_spec(list(spec.rules()), details, cross.TYPE)
+    return check_spec(spec, details, cross.TYPE)
 
 
 def check_change(entity_type: str, change_type: str, details: dict[str, Any],
@@ -46,10 +46,13 @@ def check_change(entity_type: str, change_type: str, details: dict[str, Any],
     """Every rule of one change, against ``entity`` (its DescribeEntity details so far).
 
     Returns the violations and what the rules learnt on the way (``supported``: the model
-    package's instance types, for AddDeliveryOptions).
+    package's instance types, for AddDeliveryOptions; ``malformed``: a field has the wrong
+    JSON type, so the change cannot be applied).
     """
     out = field_violations(entity_type, change_type, details)
-    learnt: dict[str, Any] = {}
+    learnt: dict[str, Any] = {"malformed": any(v.rule is cross.TYPE for v in out)}
+    if learnt["malformed"]:
+        return out, learnt  # the other rules assume the schema's types
     if entity_type == cross.PRODUCT_TYPE:
         if change_type == "AddDeliveryOptions":
             errs, supported = cross.add_delivery_options(details, entity, env)

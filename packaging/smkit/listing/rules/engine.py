@@ -173,12 +173,22 @@ def _type_ok(value: Any, want: type) -> bool:
     return isinstance(value, want)
 
 
-def check_spec(rules: list[tuple[Rule, FieldSpec]], details: dict[str, Any],
-               type_rule: Rule) -> list[Violation]:
-    """Apply one change type's field rules to its details."""
+def check_spec(change: ChangeRules, details: dict[str, Any], type_rule: Rule) -> list[Violation]:
+    """Apply one change type's field rules to its details.
+
+    Every field is first checked for its JSON type (one ``type_rule`` violation per place);
+    a value of the wrong type gets no other rule.
+    """
     out: list[Violation] = []
-    typed: dict[str, bool] = {}
-    for rule, spec in rules:
+    mistyped: set[str] = set()
+    for spec in change.fields:
+        for where, value in walk(details, split_path(spec.path)):
+            if where not in mistyped and not _type_ok(value, spec.type):
+                mistyped.add(where)
+                out.append(Violation(
+                    type_rule, where, value,
+                    f"must be a {JSON_TYPES[spec.type]}, got {type(value).__name__}"))
+    for rule, spec in change.rules():
         parts = split_path(spec.path)
         if rule.kind in ("required", "absent"):
             parent, key = parts[:-1], parts[-1]
@@ -196,12 +206,7 @@ def check_spec(rules: list[tuple[Rule, FieldSpec]], details: dict[str, Any],
                                          f"{key} is not accepted in {rule.change}"))
             continue
         for where, value in walk(details, parts):
-            if not _type_ok(value, spec.type):
-                if typed.setdefault(where, False) is False:
-                    typed[where] = True
-                    out.append(Violation(
-                        type_rule, where, value,
-                        f"must be a {JSON_TYPES[spec.type]}, got {type(value).__name__}"))
+            if where in mistyped or not _type_ok(value, spec.type):
                 continue
             text = _apply(rule, spec, value)
             if text is not None:

@@ -78,6 +78,7 @@ def _sample(prefix: str) -> list[FieldSpec]:
 def _parameters(prefix: str, output: bool = False) -> list[FieldSpec]:
     specs = [
         F(f"{prefix}", list, ML, max_items=35, shape=("Parameters", "List")),
+        F(f"{prefix}[]", dict, ML),
         F(f"{prefix}[].Name", str, ML, min_len=1, max_len=100, pattern=PRINTABLE,
           shape=("Parameter", "Name")),
         F(f"{prefix}[].Description", str, ML, min_len=1, max_len=1000,
@@ -154,6 +155,7 @@ PRODUCT: list[ChangeRules] = [
         F("Highlights", list, ML, min_items=1, max_items=3),
         F("Highlights[]", str, ML, max_len=500),
         F("AdditionalResources", list, ML, max_items=3),
+        F("AdditionalResources[]", dict, ML),
         F("AdditionalResources[].Text", str, ML, required=True, max_len=500, pattern=NOT_BLANK),
         F("AdditionalResources[].Url", str, ML, required=True, url=HTTP_OR_HTTPS),
         F("SupportDescription", str, ML, max_len=2000, pattern=NOT_BLANK),
@@ -169,6 +171,7 @@ PRODUCT: list[ChangeRules] = [
         F("Version.ReleaseNotes", str, ML, required=True, max_len=30000, pattern=NOT_BLANK),
         # "For ML products, a version consists of a single delivery option" (ml-add-version).
         F("DeliveryOptions", list, ML_API, required=True, min_items=1, max_items=1),
+        F("DeliveryOptions[]", dict, ML),
         F("DeliveryOptions[].Details", dict, ML, required=True),
         *_package_option("DeliveryOptions[].Details", adding=True),
     ]),
@@ -179,6 +182,7 @@ PRODUCT: list[ChangeRules] = [
         F("Version.VersionTitle", str, ML_API, required=True, max_len=64, pattern=NOT_BLANK),
         F("Version.ReleaseNotes", str, ML, max_len=30000, pattern=NOT_BLANK),
         F("DeliveryOptions", list, ML, required=True, min_items=1, max_items=1),
+        F("DeliveryOptions[]", dict, ML),
         F("DeliveryOptions[].Id", str, ML, required=True, max_len=36, pattern=UUID),
         F("DeliveryOptions[].Details", dict, ML),
         *_package_option("DeliveryOptions[].Details", adding=False),
@@ -212,11 +216,14 @@ OFFER_RULES: list[ChangeRules] = [
         # The schema allows Byol and Contract too; ML products are free or usage-priced.
         F("PricingModel", str, GUIDE, required=True, enum=("Usage", "Free")),
         F("Terms", list, OFFER, required=True, min_items=1),
+        F("Terms[]", dict, OFFER),
         F("Terms[].Type", str, GUIDE, required=True,
           enum=("UsageBasedPricingTerm", "FreeTrialPricingTerm")),
         F("Terms[].CurrencyCode", str, OFFER, enum=CURRENCIES),
         # Exactly one rate card in a usage-based term.
         F("Terms[].RateCards", list, OFFER, min_items=1, max_items=1),
+        F("Terms[].RateCards[]", dict, OFFER),
+        F("Terms[].RateCards[].RateCard[]", dict, OFFER),
         F("Terms[].RateCards[].RateCard", list, OFFER, required=True, min_items=1,
           max_items=800),
         F("Terms[].RateCards[].RateCard[].DimensionKey", str, OFFER, required=True, min_len=1,
@@ -227,12 +234,15 @@ OFFER_RULES: list[ChangeRules] = [
         F("Terms[].Duration", str, GUIDE,
           custom=("trial_days", (FREE_TRIAL_MIN_DAYS, FREE_TRIAL_MAX_DAYS), _trial_days)),
         F("Terms[].Grants", list, OFFER, min_items=1, max_items=800),
+        F("Terms[].Grants[]", dict, OFFER),
         F("Terms[].Grants[].DimensionKey", str, OFFER, required=True, min_len=1, max_len=100),
     ]),
     ChangeRules("Offer", "UpdateLegalTerms", [
         F("Terms", list, OFFER, required=True, min_items=1, max_items=1),
+        F("Terms[]", dict, OFFER),
         F("Terms[].Type", str, OFFER, required=True, enum=("LegalTerm",)),
         F("Terms[].Documents", list, OFFER, required=True, min_items=1, max_items=1),
+        F("Terms[].Documents[]", dict, OFFER),
         F("Terms[].Documents[].Type", str, OFFER, required=True,
           enum=("CustomEula", "StandardEula", "CustomDsa", "StandardDsa")),
         # The schema allows http; the seller guide wants the EULA at a public https location.
@@ -242,6 +252,7 @@ OFFER_RULES: list[ChangeRules] = [
     ]),
     ChangeRules("Offer", "UpdateSupportTerms", [
         F("Terms", list, OFFER, required=True, max_items=1),
+        F("Terms[]", dict, OFFER),
         F("Terms[].Type", str, OFFER, required=True, enum=("SupportTerm",)),
         F("Terms[].RefundPolicy", str, OFFER, required=True, min_len=1, max_len=500,
           charset=REFUND_CHARS),
