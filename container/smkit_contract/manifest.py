@@ -11,7 +11,12 @@ and verify it. Format ``smkit-manifest/1``::
      "image": {"uri": "...", "digest": "sha256:..." | null},
      "model": {"type": "Pipeline", "task": "classification" | "regression" | "other",
                "n_features": int | null, "feature_names": [...] | null, "classes": [...] | null},
-     "sample_input": "sample_input.csv" | null}
+     "sample_input": "sample_input.csv" | null,
+     "signature"?: {"columns": [{"name", "kind", "optional"}, ...], "frame": bool}}
+
+``signature`` (optional, see ``smkit_contract.signature``) is the model's input signature,
+derived and proven by ``smkit package``; manifests without it stay valid and the server
+then infers the columns' kinds from the model and the data.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .signature import Signature, SignatureError
 
 FORMAT = "smkit-manifest/1"
 FILENAME = "manifest.json"
@@ -58,6 +65,7 @@ def build(
     image_digest: str | None,
     model: Mapping[str, Any],
     sample_input: str | None,
+    signature: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a manifest dict; raises ManifestError when a required part is missing."""
     missing = [k for k in VERSION_KEYS if k not in versions]
@@ -80,6 +88,8 @@ def build(
         },
         "sample_input": sample_input,
     }
+    if signature is not None:
+        manifest["signature"] = dict(signature)
     validate(manifest)
     return manifest
 
@@ -123,6 +133,11 @@ def validate(manifest: Any) -> None:
     sample = manifest.get("sample_input")
     if sample is not None and sample not in files:
         raise ManifestError(f"sample_input {sample!r} is not one of the listed files")
+    if "signature" in manifest:
+        try:
+            Signature.from_json(manifest["signature"])
+        except SignatureError as e:
+            raise ManifestError(str(e)) from None
 
 
 def read(model_dir: Path) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Request decoders and response encoders, keyed by MIME type, and Accept negotiation.
 
-Decoders turn a body into the rows the model predicts on (a float matrix when every column
-is numeric, otherwise an object matrix or, for models fitted on a DataFrame, a DataFrame
-with the fitted column names). Every decoding error is a ``BadRequest`` whose message says
-which line, row or column is wrong and what was expected.
+Decoders turn a body into the rows the model predicts on, column by column as the schema
+says (the model's signature from the manifest, or what the fitted model and the data tell):
+a float matrix when every column is numeric, otherwise an object matrix or, for models
+fitted on a DataFrame, a DataFrame with the fitted column names. Missing cells (empty, null)
+become missing values. Every decoding error is a ``BadRequest`` whose message names the
+line or row, the column (by name when known), the expected kind and the value.
 """
 
 from __future__ import annotations
@@ -22,35 +24,65 @@ import orjson
 from numpy.lib import format as npformat
 from smkit_contract import content_types as ct
 from smkit_contract import limits
+from smkit_contract.signature import (
+    BOOLEAN,
+    FALSE_WORDS,
+    INTEGER,
+    KIND_PHRASE,
+    NUMBER,
+    STRING,
+    TRUE_WORDS,
+    is_missing,
+)
 
 from .errors import BadRequest, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 
 _ASCII_COMPATIBLE = ("utf-8", "utf8", "ascii", "us-ascii", "latin-1", "iso-8859-1")
 
-NUMBER = "number"
-STRING = "string"
-
+#: A column whose kind nobody stated: read from each request's data (numeric when every
+#: value parses as a number, else text).
+AUTO: str | None = None
+_NUMERIC_KINDS = (NUMBER, INTEGER, AUTO)
 
 @dataclass(frozen=True)
 class Schema:
-    """What the model expects of each row, as far as the fitted model tells."""
+    """What the model expects of each row: from its signature, or as far as it tells."""
 
     #: Number of columns (``n_features_in_``), or None when the model does not say.
     n_features: int | None = None
     #: Column names (``feature_names_in_``) when the model was fitted on a DataFrame.
     feature_names: tuple[str, ...] | None = None
-    #: NUMBER or STRING per column, or None when unknown.
-    kinds: tuple[str, ...] | None = None
+    #: NUMBER, INTEGER, STRING, BOOLEAN or AUTO per column, or None when unknown.
+    kinds: tuple[str | None, ...] | None = None
+    #: Column names for messages and JSON records when the model has no feature names
+    #: (from the signature).
+    names: tuple[str, ...] | None = None
+    #: Per column, whether it may be missing (None: every column may).
+    optional: tuple[bool, ...] | None = None
 
     @property
     def all_numeric(self) -> bool:
-        """True when every column is known or assumed to be numeric."""
-        return self.kinds is None or all(k == NUMBER for k in self.kinds)
+        """True when no column is known to hold text or booleans (the fast paths apply)."""
+        return self.kinds is None or all(k in _NUMERIC_KINDS for k in self.kinds)
+
+    @property
+    def record_names(self) -> tuple[str, ...] | None:
+        """The keys of a JSON record, in column order."""
+        return self.feature_names if self.feature_names is not None else self.names
+
+    def kind(self, j: int) -> str | None:
+        """The kind of column ``j`` (AUTO when unknown)."""
+        return self.kinds[j] if self.kinds is not None and j < len(self.kinds) else AUTO
+
+    def may_be_missing(self, j: int) -> bool:
+        """False only when the signature says column ``j`` is required."""
+        return self.optional is None or j >= len(self.optional) or self.optional[j]
 
     def column_label(self, j: int) -> str:
-        """A 1-based column label for messages, with the feature name when known."""
-        if self.feature_names is not None and j < len(self.feature_names):
-            return f"column {j + 1} ({self.feature_names[j]!r})"
+        """A 1-based column label for messages, with the column name when known."""
+        names = self.record_names
+        if names is not None and j < len(names):
+            return f"column {j + 1} ({names[j]!r})"
         return f"column {j + 1}"
 
 
@@ -89,15 +121,17 @@ def _text(body: bytes, charset: str | None) -> str:
         ) from None
 
 
-def _check_width(rows: Sequence[Sequence[Any]], schema: Schema, unit: str) -> int:
+def _check_width(rows: Sequence[Sequence[Any]], schema: Schema, unit: str,
+                 lines: Sequence[int] | None = None) -> int:
     expected = schema.n_features if schema.n_features is not None else len(rows[0])
     for i, row in enumerate(rows):
         if len(row) != expected:
             hint = ""
-            if schema.n_features is not None and schema.feature_names is not None:
-                hint = f" (the model expects: {', '.join(schema.feature_names)})"
+            if schema.n_features is not None and schema.record_names is not None:
+                hint = f" (the model expects: {', '.join(schema.record_names)})"
+            where = lines[i] if lines is not None else i + 1
             raise BadRequest(
-                f"expected {expected} columns, got {len(row)} on {unit} {i + 1}{hint}"
+                f"expected {expected} columns, got {len(row)} on {unit} {where}{hint}"
             )
     return expected
 
@@ -115,9 +149,128 @@ def _cell_to_float(value: Any) -> float:
     raise TypeError(type(value).__name__)
 
 
-def rows_to_data(rows: Sequence[Sequence[Any]], schema: Schema, unit: str) -> Any:
-    """Build the model input from rows of cells, checking widths and numeric columns."""
-    width = _check_width(rows, schema, unit)
+class _BadCell(Exception):
+    """A cell that does not fit its column's kind (index in the column, and why)."""
+
+    def __init__(self, index: int, why: str = "") -> None:
+        super().__init__(index, why)
+        self.index = index
+        self.why = why
+
+
+def _floats(col: list[Any]) -> np.ndarray:
+    out = np.empty(len(col), dtype=np.float64)
+    for i, v in enumerate(col):
+        try:
+            out[i] = _cell_to_float(v)
+        except (ValueError, TypeError, OverflowError):
+            raise _BadCell(i) from None
+    return out
+
+
+def _integers(col: list[Any]) -> np.ndarray:
+    """int64 when no value is missing, else float64 with NaN (as pandas reads them)."""
+    values: list[float] = []
+    missing = False
+    for i, v in enumerate(col):
+        if is_missing(v):
+            values.append(math.nan)
+            missing = True
+            continue
+        if isinstance(v, bool):
+            raise _BadCell(i)
+        try:
+            number = float(v) if not isinstance(v, int) else v
+        except (ValueError, TypeError, OverflowError):
+            raise _BadCell(i) from None
+        if isinstance(number, float) and not number.is_integer():
+            raise _BadCell(i)
+        values.append(number)
+    if missing:
+        return np.array(values, dtype=np.float64)
+    try:
+        return np.array([int(v) for v in values], dtype=np.int64)
+    except OverflowError:
+        return np.array(values, dtype=np.float64)
+
+
+def _booleans(col: list[Any]) -> np.ndarray:
+    """bool when no value is missing, else an object array of True, False and NaN."""
+    values: list[Any] = []
+    for i, v in enumerate(col):
+        if is_missing(v):
+            values.append(math.nan)
+        elif isinstance(v, (bool, np.bool_)):
+            values.append(bool(v))
+        elif isinstance(v, str) and v.strip().lower() in TRUE_WORDS:
+            values.append(True)
+        elif isinstance(v, str) and v.strip().lower() in FALSE_WORDS:
+            values.append(False)
+        elif isinstance(v, (int, float)) and v in (0, 1):
+            values.append(bool(v))
+        else:
+            raise _BadCell(i)
+    if any(isinstance(v, float) for v in values):
+        return np.array(values, dtype=object)
+    return np.array(values, dtype=bool)
+
+
+def _text_cell(v: Any) -> Any:
+    if is_missing(v):
+        return math.nan  # what pandas.read_csv gives the model for an empty text cell
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v)) if abs(v) < 1e16 else repr(v)
+    return str(v)
+
+
+def _strings(col: list[Any]) -> np.ndarray:
+    return np.array([_text_cell(v) for v in col], dtype=object)
+
+
+_CONVERTERS: dict[str, Callable[[list[Any]], np.ndarray]] = {
+    NUMBER: _floats,
+    INTEGER: _integers,
+    BOOLEAN: _booleans,
+    STRING: _strings,
+}
+
+
+def _bad_cell(schema: Schema, j: int, kind: str | None, value: Any, unit: str, where: int,
+              rows: Sequence[Sequence[Any]], row_index: int) -> BadRequest:
+    header_hint = ""
+    names = schema.record_names
+    if row_index == 0 and names is not None and [str(c) for c in rows[0]] == list(names):
+        header_hint = "; it looks like a header row: send CSV without a header"
+    return BadRequest(
+        f"{schema.column_label(j)} must be {KIND_PHRASE[kind or NUMBER]}, got {_short(value)} "
+        f"on {unit} {where}{header_hint}"
+    )
+
+
+def _numeric_ok(matrix: np.ndarray, schema: Schema) -> bool:
+    """True when a float matrix also meets the integer and required-column rules."""
+    if schema.kinds is not None:
+        ints = [j for j, k in enumerate(schema.kinds) if k == INTEGER]
+        if ints:
+            sub = matrix[:, ints]
+            if not np.all(np.isnan(sub) | (sub == np.floor(sub))):
+                return False
+    if schema.optional is not None and not all(schema.optional):
+        required = [j for j, o in enumerate(schema.optional) if not o]
+        if np.isnan(matrix[:, required]).any():
+            return False
+    return True
+
+
+def rows_to_data(rows: Sequence[Sequence[Any]], schema: Schema, unit: str,
+                 lines: Sequence[int] | None = None) -> Any:
+    """Build the model input from rows of cells, column by column as the schema says.
+
+    ``lines`` gives the line each row starts on, for messages (CSV with quoted newlines).
+    """
+    width = _check_width(rows, schema, unit, lines)
     n = len(rows)
     if schema.all_numeric:
         try:
@@ -125,59 +278,53 @@ def rows_to_data(rows: Sequence[Sequence[Any]], schema: Schema, unit: str) -> An
         except (ValueError, TypeError):
             pass
         else:
-            if matrix.shape == (n, width):
+            if matrix.shape == (n, width) and _numeric_ok(matrix, schema):
                 return _frame(matrix, schema)
     columns: list[np.ndarray] = []
     numeric = True
     for j in range(width):
-        kind = schema.kinds[j] if schema.kinds is not None else None
+        kind = schema.kind(j)
         col = [row[j] for row in rows]
         for i, value in enumerate(col):
             if isinstance(value, (list, dict)):
                 raise BadRequest(
-                    f"{schema.column_label(j)} on {unit} {i + 1} is a nested "
-                    f"{type(value).__name__}; each cell must be a number or a string"
+                    f"{schema.column_label(j)} on {unit} {lines[i] if lines else i + 1} is a "
+                    f"nested {type(value).__name__}; each cell must be a number or a string"
                 )
-        if kind == STRING:
-            columns.append(
-                np.array([None if v is None else str(v) for v in col], dtype=object)
-            )
+        if not schema.may_be_missing(j):
+            for i, value in enumerate(col):
+                if is_missing(value):
+                    raise BadRequest(
+                        f"{schema.column_label(j)} may not be missing, got an empty cell on "
+                        f"{unit} {lines[i] if lines else i + 1}; the model needs "
+                        f"{KIND_PHRASE[kind or NUMBER]} there"
+                    )
+        if kind is None:  # AUTO
+            # Read from the data: numeric when every value parses as a number, else text.
+            try:
+                array = _floats(col)
+            except _BadCell:
+                array = _strings(col)
+        else:
+            try:
+                array = _CONVERTERS[kind](col)
+            except _BadCell as e:  # kind is a str here (AUTO is None)
+                where = lines[e.index] if lines else e.index + 1
+                raise _bad_cell(schema, j, kind, col[e.index], unit, where, rows,
+                                e.index) from None
+        if array.dtype.kind not in "fiub":
             numeric = False
-            continue
-        try:
-            columns.append(np.array([_cell_to_float(v) for v in col], dtype=np.float64))
-        except (ValueError, TypeError, OverflowError):
-            if kind == NUMBER:
-                bad = next(i for i, v in enumerate(col) if not _is_number(v))
-                header_hint = ""
-                if bad == 0 and schema.feature_names is not None and [
-                    str(c) for c in rows[0]
-                ] == list(schema.feature_names):
-                    header_hint = "; it looks like a header row: send CSV without a header"
-                raise BadRequest(
-                    f"{schema.column_label(j)} must be a number, got {_short(col[bad])} "
-                    f"on {unit} {bad + 1}{header_hint}"
-                ) from None
-            columns.append(np.array(col, dtype=object))
-            numeric = False
-    if numeric:
-        return _frame(np.column_stack(columns), schema)
+        columns.append(array)
     if schema.feature_names is not None:
         import pandas as pd  # only models fitted on DataFrames pay for pandas
 
         return pd.DataFrame(dict(zip(schema.feature_names, columns, strict=True)))
+    if numeric:
+        return np.column_stack([c.astype(np.float64, copy=False) for c in columns])
     matrix = np.empty((n, width), dtype=object)
     for j, col_values in enumerate(columns):
         matrix[:, j] = col_values
     return matrix
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        _cell_to_float(value)
-    except (ValueError, TypeError, OverflowError):
-        return False
-    return True
 
 
 def _short(value: Any) -> str:
@@ -253,29 +400,50 @@ def _parse_with_pandas(pd: Any, body: bytes, schema: Schema) -> np.ndarray | Non
     return np.ascontiguousarray(matrix)
 
 
-def decode_csv(body: bytes, charset: str | None, schema: Schema) -> Decoded:
-    """Headerless CSV, one record per line; quoted fields allowed."""
-    if schema.all_numeric and (charset is None or charset.lower() in _ASCII_COMPATIBLE):
-        fast = _numeric_csv_fast(body, schema)
-        if fast is not None:
-            return fast
-    text = _text(body, charset)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    text = text.rstrip("\n")
+def _needs_checks(schema: Schema) -> bool:
+    return (schema.kinds is not None and INTEGER in schema.kinds) or (
+        schema.optional is not None and not all(schema.optional))
+
+
+def csv_records(text: str) -> tuple[list[list[str]], list[int]]:
+    """Split CSV text (RFC 4180: quoted fields may hold commas, quotes and newlines) into
+    records, with the line each record starts on. Blank lines are refused."""
+    text = text.rstrip("\r\n")
     if not text.strip():
         raise BadRequest("the body is empty; send one CSV record per line, without a header")
-    if '"' in text:
-        try:
-            rows: list[list[str]] = list(csv.reader(io.StringIO(text), strict=True))
-        except csv.Error as e:
-            raise BadRequest(f"malformed CSV: {e}") from None
-    else:
-        rows = [line.split(",") for line in text.split("\n")]
-    for i, row in enumerate(rows):
-        if row == [] or row == [""]:
-            raise BadRequest(f"line {i + 1} is empty; every line must be one record")
-    return Decoded(rows_to_data(rows, schema, "line"), len(rows))
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    if '"' not in text:
+        for i, line in enumerate(text.replace("\r\n", "\n").split("\n")):
+            if not line.strip():
+                raise BadRequest(f"line {i + 1} is empty; every line must be one record")
+            rows.append(line.split(","))
+            lines.append(i + 1)
+        return rows, lines
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    try:
+        for row in reader:
+            # A blank line is [], a quoted "" is [""] (one empty cell, a record).
+            if row == [] or (len(row) == 1 and row[0] != "" and not row[0].strip(" \t")):
+                raise BadRequest(f"line {start} is empty; every line must be one record")
+            rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise BadRequest(f"malformed CSV on line {reader.line_num}: {e}") from None
+    return rows, lines
+
+
+def decode_csv(body: bytes, charset: str | None, schema: Schema) -> Decoded:
+    """Headerless CSV, one record per line (RFC 4180 quoting), UTF-8 unless a charset says."""
+    if schema.all_numeric and (charset is None or charset.lower() in _ASCII_COMPATIBLE):
+        fast = _numeric_csv_fast(body, schema)
+        if fast is not None and (not _needs_checks(schema)
+                                 or _numeric_ok(np.asarray(fast.data), schema)):
+            return fast
+    rows, lines = csv_records(_text(body, charset))
+    return Decoded(rows_to_data(rows, schema, "line", lines), len(rows))
 
 
 def _json_rows(doc: Any, schema: Schema, unit: str) -> list[Any]:
@@ -286,9 +454,10 @@ def _json_rows(doc: Any, schema: Schema, unit: str) -> list[Any]:
                 doc = doc[key]
                 break
         else:
-            if schema.feature_names is not None and all(
-                name in doc for name in schema.feature_names
-            ):
+            names = schema.record_names
+            if "columns" in doc and "data" in doc and isinstance(doc["data"], list):
+                return _split_rows(doc, schema)  # pandas' to_json(orient="split")
+            if names is not None and doc and all(k in names for k in doc):
                 return [doc]
             raise BadRequest(
                 'expected a list of rows, {"instances": [...]} or {"inputs": [...]}; '
@@ -309,8 +478,25 @@ def _json_rows(doc: Any, schema: Schema, unit: str) -> list[Any]:
     return doc
 
 
+def _split_rows(doc: dict[str, Any], schema: Schema) -> list[Any]:
+    """``{"columns": [...], "data": [[...], ...]}``: rows reordered into the model's order."""
+    columns = doc["columns"]
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise BadRequest('"columns" must be a list of column names')
+    out = []
+    for i, row in enumerate(doc["data"]):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise BadRequest(f"row {i + 1} of \"data\" must be a list of {len(columns)} values")
+        out.append(dict(zip(columns, row, strict=True)))
+    return out
+
+
 def _records_to_rows(items: list[Any], schema: Schema, unit: str) -> list[Any]:
-    """Replace records (objects keyed by feature name) with rows in the fitted order."""
+    """Replace records (objects keyed by column name) with rows in the model's order.
+
+    A key absent from a record is a missing value when the signature says the column may
+    be missing; otherwise, and for a key that is no column, the error names it.
+    """
     if not any(isinstance(item, dict) for item in items):
         for i, item in enumerate(items):
             if not isinstance(item, list):
@@ -319,12 +505,14 @@ def _records_to_rows(items: list[Any], schema: Schema, unit: str) -> list[Any]:
                     "each row must be a list of values (or an object keyed by feature name)"
                 )
         return items
-    names = schema.feature_names
+    names = schema.record_names
     if names is None:
         raise BadRequest(
             "records keyed by feature name need a model fitted on a DataFrame; this model "
             "has no feature names, so send each row as a list of values in training order"
         )
+    known = set(names)
+    absent_ok = schema.optional is not None
     rows = []
     for i, item in enumerate(items):
         if isinstance(item, list):
@@ -332,12 +520,23 @@ def _records_to_rows(items: list[Any], schema: Schema, unit: str) -> list[Any]:
             continue
         if not isinstance(item, dict):
             raise BadRequest(f"{unit} {i + 1} must be a list or an object")
-        try:
-            rows.append([item[name] for name in names])
-        except KeyError as e:
+        unknown = [k for k in item if k not in known]
+        if unknown:
             raise BadRequest(
-                f"{unit} {i + 1} has no {e.args[0]!r}; every record needs: {', '.join(names)}"
-            ) from None
+                f"{unit} {i + 1} has {unknown[0]!r}, which is not a column of this model; "
+                f"its columns are: {', '.join(names)}"
+            )
+        row = []
+        for j, name in enumerate(names):
+            if name in item:
+                row.append(item[name])
+            elif absent_ok and schema.may_be_missing(j):
+                row.append(None)
+            else:
+                raise BadRequest(
+                    f"{unit} {i + 1} has no {name!r}; every record needs: {', '.join(names)}"
+                )
+        rows.append(row)
     return rows
 
 
@@ -351,7 +550,8 @@ def _loads(raw: bytes | str, where: str) -> Any:
 
 
 def decode_json(body: bytes, charset: str | None, schema: Schema) -> Decoded:
-    """A list of rows, ``{"instances": ...}``, ``{"inputs": ...}``, or a list of records."""
+    """A list of rows or records, ``{"instances": ...}``, ``{"inputs": ...}``, one record,
+    or ``{"columns": [...], "data": [...]}``."""
     raw: bytes | str = body if not charset or charset.lower() in ("utf-8", "utf8") else _text(
         body, charset
     )
@@ -362,7 +562,7 @@ def decode_json(body: bytes, charset: str | None, schema: Schema) -> Decoded:
 
 
 def decode_jsonlines(body: bytes, charset: str | None, schema: Schema) -> Decoded:
-    """One JSON row (a list) or record (an object keyed by feature name) per line."""
+    """One JSON row (a list) or record (an object keyed by column name) per line."""
     text = _text(body, charset).replace("\r\n", "\n").rstrip("\n")
     if not text.strip():
         raise BadRequest("the body is empty; send one JSON row per line")
@@ -437,7 +637,8 @@ def _npy_header(body: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]
 
 def decode_npy(body: bytes, charset: str | None, schema: Schema) -> Decoded:
     """A single ``.npy`` array; its header is checked before the data is read, and object
-    arrays are refused (loading them would unpickle)."""
+    arrays are refused (loading them would unpickle). Numeric arrays fit numeric
+    signatures; string arrays go column by column like any other rows."""
     if body[:2] == b"PK":
         raise BadRequest("send one .npy array, not an .npz archive")
     shape, fortran_order, dtype, offset = _npy_header(body)
@@ -457,7 +658,14 @@ def decode_npy(body: bytes, charset: str | None, schema: Schema) -> Decoded:
     if schema.n_features is not None and arr.shape[1] != schema.n_features:
         raise BadRequest(f"expected {schema.n_features} columns, got {arr.shape[1]}")
     if arr.dtype.kind in "fiub" and schema.all_numeric:
-        return Decoded(_frame(arr.astype(np.float64, copy=False), schema), arr.shape[0])
+        matrix = arr.astype(np.float64, copy=False)
+        if not _needs_checks(schema) or _numeric_ok(matrix, schema):
+            return Decoded(_frame(matrix, schema), arr.shape[0])
+    if arr.dtype.kind == "S":
+        try:
+            arr = np.char.decode(arr, "utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("the byte-string array is not UTF-8; send a unicode array") from None
     return Decoded(rows_to_data(arr.tolist(), schema, "row"), arr.shape[0])
 
 

@@ -90,7 +90,37 @@ def describe(model_dir: str) -> dict[str, Any]:
         "classes": [_plain(c) for c in classes] if classes is not None else None,
         "has_predict": hasattr(model, "predict"),
     }
+    signature = _signature(model, model_dir)
+    if signature is not None:
+        out["signature"] = signature
     return out
+
+
+def _signature(model: Any, model_dir: str) -> dict[str, Any] | None:
+    """Derive and prove the input signature from the sample the host mounted, if any."""
+    from smkit_contract.names import CODE_DIR
+    from smkit_contract.signature import DESCRIBE_INPUT_DIR
+
+    from .derive import derive
+
+    folder = Path(DESCRIBE_INPUT_DIR)
+    if not (folder / "sample").is_file():
+        return None
+    if (Path(model_dir) / CODE_DIR).is_dir() and "def input_fn" in _hooks_text(model_dir):
+        return {"notes": ["code/inference.py defines input_fn, which decodes requests its "
+                          "own way: no signature is stored"]}
+    overrides: dict[str, Any] = {}
+    if (folder / "overrides.json").is_file():
+        overrides = json.loads((folder / "overrides.json").read_text(encoding="utf-8"))
+    content_type = (folder / "content_type").read_text(encoding="utf-8").strip()
+    return derive(model, (folder / "sample").read_bytes(), content_type, overrides)
+
+
+def _hooks_text(model_dir: str) -> str:
+    from smkit_contract.names import CODE_DIR, DEFAULT_PROGRAM
+
+    path = Path(model_dir) / CODE_DIR / DEFAULT_PROGRAM
+    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
 
 
 def main(command: str, model_dir: str) -> int:

@@ -13,8 +13,9 @@ import numpy as np
 from smkit_contract import limits
 
 from . import codecs
+from .columns import example_rows
 from .errors import BadRequest, ModelError, NotReady, ServingError
-from .model import LoadedModel, example_row, find_sample
+from .model import LoadedModel, find_sample
 
 log = logging.getLogger("smkit.handler")
 
@@ -176,45 +177,63 @@ def invoke(
     return Result(codecs.ENCODERS[response_type](arr), response_type, arr.shape[0])
 
 
+def _sample_hint(loaded: LoadedModel) -> str:
+    """Exactly what sample file would let the start-up check run on real data."""
+    schema = loaded.schema
+    names = schema.record_names
+    if names is None:
+        width = f"{schema.n_features} values" if schema.n_features else "its values"
+        return (f"add sample_input.csv to the model directory: one typical record, {width} "
+                "in training order, no header")
+    return ("add sample_input.csv to the model directory: one typical record, no header, "
+            f"columns in this order: {', '.join(names)}")
+
+
 def smoke_check(loaded: LoadedModel, model_dir: str) -> None:
     """Run one prediction at start-up; set ``loaded.ready`` or the reason it is not ready.
 
     Uses the seller's ``sample_input.*`` when the model directory has one (through the
-    whole decode/predict/encode path), otherwise a row synthesised from the fitted model.
+    whole decode/predict/encode path), otherwise rows made from the fitted model: values
+    its encoders know, words of its vectorizers, and for columns of unknown kind a number,
+    then text.
     """
     if loaded.model is None:
         return
     sample = find_sample(model_dir)
     loaded.ready = True  # invoke() refuses while not ready; reset below on failure
+    source = "sample_input"
     try:
         if sample is not None:
             body, content_type = sample
             invoke(loaded, body, content_type, None, None)
-            source = "sample_input"
         else:
-            example = example_row(loaded.model)
-            if example is None:
+            candidates = example_rows(loaded.model, loaded.schema)
+            if not candidates:
                 raise BadRequest(
                     "the model does not say how many features it takes (no n_features_in_); "
-                    "add a sample_input.csv (or .json/.jsonl/.npy) with one typical record "
-                    "to the model directory"
+                    + _sample_hint(loaded)
                 )
-            row = example[0]
-            data: Any = [row]
-            if loaded.hooks.input_fn is None:
-                data = codecs.rows_to_data([row], loaded.schema, "row")
+            first_error: ServingError | None = None
+            for row in candidates:
+                try:
+                    if loaded.hooks.input_fn is None:
+                        data: Any = codecs.rows_to_data([row], loaded.schema, "row")
+                    else:
+                        data = np.array([row], dtype=object)
+                    predict(loaded, data, LABELS)
+                except ServingError as e:
+                    first_error = first_error or e
+                    continue
+                break
             else:
-                data = np.array([row], dtype=object)
-            predict(loaded, data, LABELS)
+                assert first_error is not None
+                raise first_error
             source = "synthesised row"
     except ServingError as e:
         loaded.ready = False
         loaded.reason = f"the start-up prediction failed: {e.message}"
         if sample is None and "sample_input" not in loaded.reason:
-            loaded.reason += (
-                "; if the model needs realistic input, add sample_input.csv with one typical "
-                "record to the model directory"
-            )
+            loaded.reason += "; if the model needs realistic input, " + _sample_hint(loaded)
         log.error("model not ready: %s", loaded.reason)
         return
     loaded.reason = ""

@@ -23,7 +23,9 @@ from smkit_contract.names import (
     SAMPLE_FILES,
     SKOPS_TRUSTED_FILE,
 )
+from smkit_contract.signature import Signature, SignatureError, widths_match
 
+from . import columns
 from .codecs import NUMBER, STRING, Schema
 
 log = logging.getLogger("smkit.model")
@@ -57,6 +59,8 @@ class LoadedModel:
     ready: bool = False
     reason: str = "the model has not been loaded yet"
     classes: list[Any] | None = None
+    #: The input signature from manifest.json (None: kinds come from the model and data).
+    signature: Signature | None = None
 
     @property
     def has_proba(self) -> bool:
@@ -311,15 +315,31 @@ def example_row(model: Any) -> tuple[list[Any], tuple[str, ...]] | None:
     return values, tuple(kinds)
 
 
-def schema_of(model: Any) -> Schema:
-    """What the fitted model says about its input."""
-    width, names = _width_and_names(model)
-    example = example_row(model)
-    return Schema(
-        n_features=width,
-        feature_names=names,
-        kinds=example[1] if example is not None else None,
-    )
+def schema_of(model: Any, signature: Signature | None = None) -> Schema:
+    """How requests are decoded: by the stored signature, else as the fitted model says."""
+    return columns.schema_for(model, signature)
+
+
+def stored_signature(model_dir: str, model: Any) -> Signature | None:
+    """The signature ``smkit package`` stored in manifest.json, checked against the model."""
+    from smkit_contract import manifest
+
+    if not (Path(model_dir) / manifest.FILENAME).is_file():
+        return None
+    try:
+        data = manifest.read(Path(model_dir)).get("signature")
+        signature = Signature.from_json(data) if data is not None else None
+    except (manifest.ManifestError, SignatureError) as e:
+        raise ModelLoadError(f"manifest.json: {e}; rebuild the artifact with `smkit package`"
+                             ) from None
+    if signature is None:
+        return None
+    width, names = columns.width_and_names(model)
+    problem = widths_match(signature, width, names if signature.frame else None)
+    if problem is not None:
+        raise ModelLoadError(f"manifest.json: {problem}; rebuild the artifact with "
+                             "`smkit package`")
+    return signature
 
 
 def find_sample(model_dir: str) -> tuple[bytes, str] | None:
@@ -363,7 +383,15 @@ def load_model(model_dir: str, program: str = "inference.py") -> LoadedModel:
         loaded.reason = str(e)
         log.error("model not loaded: %s", e, exc_info=e.__cause__ is not None)
         return loaded
-    loaded.schema = schema_of(loaded.model)
+    try:
+        signature = stored_signature(model_dir, loaded.model)
+    except ModelLoadError as e:
+        loaded.model = None  # not ready, and no start-up prediction to hide the reason
+        loaded.reason = str(e)
+        log.error("model not loaded: %s", e)
+        return loaded
+    loaded.schema = schema_of(loaded.model, signature)
+    loaded.signature = signature
     classes = getattr(loaded.model, "classes_", None)
     loaded.classes = list(classes.tolist()) if isinstance(classes, np.ndarray) else None
     loaded.reason = "the model is loaded but its start-up prediction has not run"
@@ -374,6 +402,8 @@ def load_model(model_dir: str, program: str = "inference.py") -> LoadedModel:
                 "type": type(loaded.model).__name__,
                 "n_features": loaded.schema.n_features,
                 "feature_names": list(loaded.schema.feature_names or ()) or None,
+                "signature": "manifest" if signature is not None else "inferred",
+                "kinds": list(loaded.schema.kinds or ()) or None,
                 "classes": loaded.classes,
             }
         },
