@@ -211,6 +211,9 @@ def register(group: click.Group) -> None:
         click.echo(f"  pricing: {pricing_summary(listing)}")
         rec = listing.delivery.recommended_instance_types
         click.echo(f"  recommended: {rec.realtime} (real-time), {rec.batch} (batch)")
+        if not against_package:
+            click.echo("  model package: not read; taken as certified, with the listing's "
+                       "instance types (--against-package reads it)")
 
     @listing_group.command("render")
     @FILE_ARG

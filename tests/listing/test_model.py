@@ -240,6 +240,7 @@ def test_check_says_how_pricing_and_metering_agree(
     assert "offer dimension m.i.c at $0.002 per record" in out
     assert "SMKIT_METERING=per-inference" in out
     assert "they agree" in out
+    assert "model package: not read; taken as certified" in out
 
 
 def test_check_refuses_a_listing_whose_sample_files_are_missing(
