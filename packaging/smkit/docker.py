@@ -71,9 +71,15 @@ def buildkit_client() -> str:
 
 def build(context: Path, tags: list[str], *, dockerfile: Path | None = None,
           build_args: Mapping[str, str] | None = None,
-          labels: Mapping[str, str] | None = None, timeout: float = 3600) -> None:
-    """``docker build`` with BuildKit (``RUN --mount`` keeps wheels out of the layers)."""
+          labels: Mapping[str, str] | None = None, timeout: float = 3600,
+          no_cache: bool = False) -> None:
+    """``docker build`` with BuildKit (``RUN --mount`` keeps wheels out of the layers).
+
+    ``no_cache`` rebuilds every step instead of reusing cached layers (the bench's cold builds).
+    """
     args = ["build", "--progress", "plain"]
+    if no_cache:
+        args.append("--no-cache")
     if dockerfile is not None:
         args += ["-f", str(dockerfile)]
     for key, value in (build_args or {}).items():

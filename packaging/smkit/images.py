@@ -328,8 +328,11 @@ def os_base() -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-def ensure_base(log: Log = _stderr) -> str:
-    """The server base image, built when its content changed; returns its tag."""
+def ensure_base(log: Log = _stderr, *, no_cache: bool = False) -> str:
+    """The server base image, built when its content changed; returns its tag.
+
+    ``no_cache`` builds it again even when it exists, every step without the layer cache.
+    """
     os_image = os_base()
     server = read_pins(SERVER_PINS)
     serve_dirs = [CONTAINER / "smkit_serve", CONTAINER / "smkit_contract"]
@@ -337,7 +340,7 @@ def ensure_base(log: Log = _stderr) -> str:
                         SERVER_PINS, *serve_dirs])
     key = hashlib.sha256(f"{key}|{os_image}|{__version__}".encode()).hexdigest()
     tag = f"{BASE_REPOSITORY}:{key[:16]}"
-    if docker.image_exists(tag):
+    if docker.image_exists(tag) and not no_cache:
         return tag
     wheels = fetch(_pins_as_wheels(server), find_links=[], log=log)
     context = _context(f"base-{key[:16]}")
@@ -349,7 +352,7 @@ def ensure_base(log: Log = _stderr) -> str:
     log(f"smkit: building the server base {tag} on {os_image}")
     docker.build(context, [tag], build_args={"BASE_IMAGE": os_image,
                                              "SMKIT_VERSION": __version__},
-                 labels={ENV_LABEL: key})
+                 labels={ENV_LABEL: key}, no_cache=no_cache)
     shutil.rmtree(context, ignore_errors=True)
     return tag
 
@@ -406,8 +409,12 @@ def layer_for(env: PythonEnv | None, log: Log = _stderr) -> Layer:
     return Layer(wheels, local, _source_layout(list(env.source)))
 
 
-def build_plan(p: Plan, tags: list[str], log: Log = _stderr) -> None:
-    """Fetch the plan's wheels and build the image under its content tag and ``tags``."""
+def build_plan(p: Plan, tags: list[str], log: Log = _stderr, *, no_cache: bool = False
+               ) -> None:
+    """Fetch the plan's wheels and build the image under its content tag and ``tags``.
+
+    ``no_cache`` builds the layer without reusing any cached step.
+    """
     paths = fetch(p.wheels, find_links=p.local_wheels, log=log)
     context = _context(p.key[:16])
     pip_wheel = fetch(_pins_as_wheels({"pip": read_pins(SERVER_PINS)["pip"]}), find_links=[],
@@ -427,7 +434,7 @@ def build_plan(p: Plan, tags: list[str], log: Log = _stderr) -> None:
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     log(f"smkit: building {p.tag} ({len(p.wheels)} packages on {p.base})")
     docker.build(context, [p.tag, *tags], build_args={"SMKIT_BASE": p.base},
-                 labels={ENV_LABEL: p.key})
+                 labels={ENV_LABEL: p.key}, no_cache=no_cache)
     shutil.rmtree(context, ignore_errors=True)
 
 
