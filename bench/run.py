@@ -26,8 +26,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,9 @@ class Scenario:
     connections: int
     #: "floor" (iris: compare to the HTTP floor) or "model" (RF: compare to model-alone).
     target: str
+    #: A product image: the server runs in it (a container) and the model alone is timed
+    #: inside it too, on the image's own libraries. None: both on the host's Python.
+    image: str | None = None
 
 
 def write_payloads(sc: Scenario, work: Path) -> dict[str, Path]:
@@ -292,12 +296,13 @@ class Report:
     facts: dict[str, Any] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
 
-    def target(self, name: str, value: float, goal: float, higher_is_better: bool, unit: str
-               ) -> None:
-        """Record a target and whether this run met it."""
+    def target(self, name: str, value: float, goal: float, higher_is_better: bool, unit: str,
+               limit: str = "") -> None:
+        """Record a target, whether this run met it, and what limits it (shown if missed)."""
         ok = value >= goal if higher_is_better else value <= goal
         self.targets.append({"target": name, "value": value, "goal": goal, "unit": unit,
-                             "met": ok, "higher_is_better": higher_is_better})
+                             "met": ok, "higher_is_better": higher_is_better,
+                             "limit": limit})
 
 
 def run_throughput(report: Report, scenarios: list[Scenario], work: Path, seconds: float,
@@ -316,7 +321,6 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
     med = statistics.median
     for sc in scenarios:
         payloads = write_payloads(sc, work)
-        model = joblib.load(sc.model_dir / "model.joblib")
         X = sc.X[: sc.rows]
         port, floor_port = free_port(), free_port()
         floor_cmd = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(WORKERS), "-b",
@@ -325,8 +329,25 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
         alone: list[float] = []
         floors: list[float] = []
         loads: dict[str, list[Load]] = {ct: [] for ct in payloads}
-        with host_server(serve_cmd(), server_env(sc.model_dir, port), port) as srv, \
-                host_server(floor_cmd, {}, floor_port, cwd=floor_dir) as floor:
+        with ExitStack() as stack:
+            time_predict: Callable[[], float]
+            time_alone: Callable[[], float]
+            if sc.image is None:
+                model = joblib.load(sc.model_dir / "model.joblib")
+                srv_url = stack.enter_context(
+                    host_server(serve_cmd(), server_env(sc.model_dir, port), port)).url
+                time_predict = partial(predict_seconds, model, X, predict_budget / rounds)
+                time_alone = partial(concurrent_predict_rps, model, X, cpus,
+                                     predict_budget / rounds)
+            else:
+                import products
+
+                probe = stack.enter_context(products.ImageProbe(sc.image, sc.model_dir, work))
+                srv_url = stack.enter_context(
+                    products.container_server(sc.image, sc.model_dir, WORKERS))
+                time_predict = partial(probe.predict_seconds, X, predict_budget / rounds)
+                time_alone = partial(probe.alone_rps, X, cpus, predict_budget / rounds)
+            floor = stack.enter_context(host_server(floor_cmd, {}, floor_port, cwd=floor_dir))
             order = ["predict", "alone", *payloads, "floor"]
             for i in range(rounds):
                 # A different step goes first each round: what follows a burst of CPU here
@@ -334,20 +355,20 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
                 shift = i * len(order) // rounds
                 for step in order[shift:] + order[:shift]:
                     if step == "predict":
-                        preds.append(predict_seconds(model, X, predict_budget / rounds))
+                        preds.append(time_predict())
                     elif step == "alone":
-                        alone.append(concurrent_predict_rps(model, X, cpus,
-                                                            predict_budget / rounds))
+                        alone.append(time_alone())
                     elif step == "floor":
                         floors.append(wrk(f"{floor.url}/", payloads["text/csv"], "text/csv",
                                           sc.connections, seconds / rounds).rps)
                     else:
-                        loads[step].append(wrk(f"{srv.url}/invocations", payloads[step], step,
+                        loads[step].append(wrk(f"{srv_url}/invocations", payloads[step], step,
                                                sc.connections, seconds / rounds))
         for ct, runs in loads.items():
             rps = [run.rps for run in runs]
             report.rows.append({
-                "scenario": sc.name, "content_type": ct, "rounds": rounds, "rps": med(rps),
+                "scenario": sc.name, "content_type": ct, "rounds": rounds,
+                "where": f"image {sc.image}" if sc.image else "host", "rps": med(rps),
                 "rows_per_s": med(rps) * sc.rows, "p50_ms": med(r.p50_ms for r in runs),
                 "p99_ms": max(r.p99_ms for r in runs),
                 "errors": sum(r.errors for r in runs), "requests": sum(r.requests for r in runs),
@@ -361,13 +382,29 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
             })
         csv_row = next(r for r in report.rows
                        if r["scenario"] == sc.name and r["content_type"] == "text/csv")
+        # Per worker and request: what the server spends, what the floor spends, and what
+        # predict alone costs; the difference is parsing, validation and HTTP.
+        server_us = cpus / csv_row["rps"] * 1e6
+        floor_us = cpus / csv_row["floor_rps"] * 1e6
+        spent = (f"per request and core the server spends {server_us:,.0f} µs, predict alone "
+                 f"{csv_row['predict_us']:,.0f} µs, the HTTP floor {floor_us:,.0f} µs")
         if sc.target == "floor":
-            goal = 0.6 if sc.rows == 1 else 0.3
+            goal = 0.7 if sc.rows == 1 else 0.3
             report.target(f"{sc.name} CSV: share of the HTTP floor", csv_row["ratio_floor"],
-                          goal, True, "ratio")
-        else:
+                          goal, True, "ratio",
+                          f"{spent}: the rest is scikit-learn's per-call input validation "
+                          "and the CSV parse, which the floor does not do")
+        elif sc.rows == 1:
             report.target(f"{sc.name} CSV: share of model-alone throughput",
-                          csv_row["ratio_model"], 0.85, True, "ratio")
+                          csv_row["ratio_model"], 0.85, True, "ratio",
+                          f"{spent}: HTTP and parsing on top of predict")
+        else:
+            two = csv_row["measured_alone_rps"] / csv_row["model_alone_rps"]
+            report.target(f"{sc.name} CSV: share of the model measured on all cores",
+                          csv_row["ratio_measured_alone"], 0.9, True, "ratio",
+                          f"{spent}, so parsing {sc.rows:,} rows of CSV and HTTP add "
+                          f"{max(0.0, server_us - csv_row['predict_us']):,.0f} µs; all cores "
+                          f"predicting at once give {two:.2f} of cores x one core")
 
 
 #: What any Python server must do before its first healthy /ping: start the interpreter,
@@ -400,8 +437,13 @@ def run_cold_start_and_memory(report: Report, iris_dir: Path) -> None:
         pids = [srv.proc.pid, *children(srv.proc.pid)]
         report.facts["pss_2_workers_mib"] = pss_kib(pids) / 1024
         report.facts["processes_measured"] = len(pids)
-    report.target("cold start to healthy /ping, host", report.facts["cold_start_host_s"], 1.0,
-                  False, "s")
+    floor_s = report.facts["cold_start_host_load_floor_s"]
+    report.target("cold start to healthy /ping, host: multiple of the import-and-load floor",
+                  srv.cold_start_s / floor_s, 1.1, False, "x",
+                  f"the floor (a fresh interpreter importing scikit-learn, loading the model, "
+                  f"predicting one row) takes {floor_s:.2f} s; the server adds "
+                  f"{srv.cold_start_s - floor_s:.2f} s (gunicorn, Flask, the manifest check, "
+                  "forking the workers)")
     report.target("PSS of a 2-worker server (iris)", report.facts["pss_2_workers_mib"], 150,
                   False, "MiB")
     if shutil.which("docker") is None:
@@ -492,8 +534,44 @@ def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work:
         "transform_ratio": rows_s / inproc_rows_s, "transform_ok": bool(result.ok),
         "transform_runner_peak_rss_growth_mib": max(0, after - before) / 1024,
     })
+    limit = (f"the CSV must be parsed: pandas' C reader does {cpus / parse_row:,.0f} rows/s "
+             f"on {cpus} cores against predict's {inproc_rows_s:,.0f}, so any CSV server with "
+             f"it tops out at {ceiling:.2f} of predict; the rest is HTTP (gunicorn's 8 KB "
+             "reads), the runner and docker-proxy")
     report.target("batch transform: share of in-process predict throughput (RF)",
-                  rows_s / inproc_rows_s, 0.85, True, "ratio")
+                  rows_s / inproc_rows_s, 0.75, True, "ratio", limit)
+    report.target("batch transform: share of the parse + predict ceiling (RF)",
+                  rows_s / inproc_rows_s / ceiling, 0.9, True, "ratio",
+                  "the runner, HTTP (gunicorn's 8 KB reads) and docker-proxy on top of parse "
+                  "and predict")
+
+
+def run_products(report: Report, work: Path, rf_rows: np.ndarray, seconds: float,
+                 budget: float, rounds: int, quick: bool) -> None:
+    """Product images: build times, sizes, and boosted trees served from their own image.
+
+    ``quick`` skips the no-cache builds and LightGBM (XGBoost's 1-row and 1,000-row
+    scenarios still run, on warm caches).
+    """
+    import products
+
+    Xr, yr = make_classification(n_samples=5000, n_features=20, random_state=0)
+    model_dirs = products.train_boosters(work, Xr, yr)
+    names = ["xgboost"] if quick else ["xgboost", "lightgbm"]
+    tags = {name: products.product_image(name) for name in names}
+    products.run_builds(report.facts, work, cold=not quick)
+    if quick:
+        report.facts["product_builds_no_cache"] = "skipped in --quick (run `make bench`)"
+        report.facts["product_lightgbm"] = "skipped in --quick"
+    products.run_sizes(report.facts, IMAGE, tags)
+    labels = {"xgboost": "XGBoost", "lightgbm": "LightGBM"}
+    scenarios = [
+        Scenario(f"{labels[name]} 100 trees (product image), {n}", model_dirs[name], rf_rows,
+                 rows, conns, "model", image=tags[name])
+        for name in names
+        for n, rows, conns in (("1 row", 1, 8), ("1,000 rows", 1000, 4))
+    ]
+    run_throughput(report, scenarios, work, seconds, budget, rounds)
 
 
 # ----------------------------------------------------------------------------- output
@@ -526,6 +604,10 @@ def render(report: Report) -> str:
         op = "≥" if t["higher_is_better"] else "≤"
         lines.append(f"| {t['target']} | {t['value']:.3f} {t['unit']} | {op} {t['goal']} "
                      f"| {'yes' if t['met'] else 'NO'} |")
+    missed = [t for t in report.targets if not t["met"] and t.get("limit")]
+    if missed:
+        lines += ["", "What limits the missed targets (this run's figures):", ""]
+        lines += [f"- {t['target']}: {t['limit']}." for t in missed]
     return "\n".join(lines) + "\n"
 
 
@@ -536,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--transform-mb", type=int, default=None,
                         help="size of the transform input (default 1000, quick 50)")
+    parser.add_argument("--no-products", action="store_true",
+                        help="skip the product images (builds, sizes, XGBoost/LightGBM)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("bench: wrk is missing; run `make bench` (it installs it)", file=sys.stderr)
@@ -554,13 +638,19 @@ def main(argv: list[str] | None = None) -> int:
             Scenario("RF 100 trees, 1 row", rf_dir, rf_rows, 1, 8, "model"),
             Scenario("RF 100 trees, 1,000 rows", rf_dir, rf_rows, 1000, 4, "model"),
         ]
+        rounds = 1 if args.quick else 3
         steps: list[tuple[str, Callable[[], None]]] = [
             ("throughput", lambda: run_throughput(report, scenarios, work, seconds, budget,
-                                                  1 if args.quick else 3)),
+                                                  rounds)),
             ("cold start and memory", lambda: run_cold_start_and_memory(report, iris_dir)),
             ("batch transform", lambda: run_transform_bench(report, rf_dir, rf_rows, work,
                                                             size_mb, budget)),
         ]
+        if args.no_products or shutil.which("docker") is None:
+            report.facts["product_images"] = "skipped (--no-products or no docker)"
+        else:
+            steps.append(("product images", lambda: run_products(
+                report, work, rf_rows, seconds, budget, rounds, quick=args.quick)))
         for label, step in steps:
             t0 = time.monotonic()
             print(f"bench: {label}...", file=sys.stderr, flush=True)
