@@ -1,0 +1,78 @@
+"""Helpers for the product-image tests: a seller's project on disk and the smkit CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from venvkit import TrainingEnv
+
+#: The CLI of the checkout's venv, run as a seller runs it (a separate process).
+SMKIT = [sys.executable, "-m", "smkit.cli"]
+BUILD_TIMEOUT_S = 1800
+
+
+@dataclass(frozen=True)
+class Built:
+    """A seller project and the product image ``smkit build`` made of it."""
+
+    project: Path
+    spec: Path
+    image: str
+    build: subprocess.CompletedProcess[str]
+
+
+def run_smkit(*args: str | Path, cwd: Path, timeout: float = BUILD_TIMEOUT_S
+              ) -> subprocess.CompletedProcess[str]:
+    """``smkit ARGS`` in ``cwd``; never raises on a non-zero exit."""
+    return subprocess.run([*SMKIT, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def spec_dict(name: str, python: dict[str, Any]) -> dict[str, Any]:
+    """A valid spec with the given ``python`` section; paths relative to the spec file."""
+    return {
+        "name": name,
+        "region": "us-east-1",
+        "model_dir": "model",
+        "s3": {"bucket": name.lower(), "prefix": "smkit"},
+        "content_types": ["text/csv", "application/json"],
+        "response_types": ["text/csv", "application/json"],
+        "instance_types": {"realtime": ["ml.m5.large"], "transform": ["ml.m5.large"]},
+        "validation": {"role": "arn:aws:iam::123456789012:role/SageMakerValidation",
+                       "input": "validation/input.csv", "content_type": "text/csv"},
+        "python": python,
+    }
+
+
+def write_project(project: Path, env: TrainingEnv, model_dir: Path, *,
+                  packages: list[str] | None = None, with_source: bool = True,
+                  requirements_file: bool = False) -> Path:
+    """A seller's project folder: the spec, their source files, the model and a sample."""
+    project.mkdir(parents=True, exist_ok=True)
+    if (project / "model").exists():
+        shutil.rmtree(project / "model")
+    shutil.copytree(model_dir, project / "model")
+    (project / "validation").mkdir(exist_ok=True)
+    shutil.copy2(model_dir / "sample_input.csv", project / "validation" / "input.csv")
+    pins = list(env.pins if packages is None else packages)
+    python: dict[str, Any] = {}
+    if requirements_file:
+        (project / "requirements.txt").write_text("# as the seller trained\n"
+                                                  + "\n".join(pins) + "\n")
+        python["requirements"] = "requirements.txt"
+    else:
+        python["packages"] = pins
+    if with_source and env.source:
+        for src in env.source:
+            shutil.copy2(src, project / src.name)
+        python["source"] = [src.name for src in env.source]
+    spec = project / "smkit.yaml"
+    spec.write_text(yaml.safe_dump(spec_dict(f"matrix-{env.name.replace('_', '-')}", python),
+                                   sort_keys=False))
+    return spec

@@ -1,0 +1,52 @@
+"""Train with the newest versions (scikit-learn 1.9.1, numpy 2.x, pandas 3.x): XGBoost,
+LightGBM, and an imbalanced-learn pipeline (SMOTE inside an imblearn Pipeline).
+Usage: python newest.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import SMOTE
+from imblearn.pipeline import Pipeline as ImbPipeline
+from lightgbm import LGBMRegressor
+from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from trainkit import out_dir, rounded, save, write_versions
+from xgboost import XGBClassifier
+
+OUT = out_dir()
+rng = np.random.RandomState(2)
+
+# XGBoost on a plain numpy array; 2,000 held-out rows (a bulk CSV body).
+data = load_breast_cancer()
+X = rounded(data.data, 4)
+order = rng.permutation(len(X))
+xgb = XGBClassifier(n_estimators=40, max_depth=3, learning_rate=0.2, n_jobs=1,
+                    random_state=0, tree_method="hist")
+xgb.fit(X[order[:400]], data.target[order[:400]])
+jitter = X[rng.randint(0, len(X), 2000)] * rounded(rng.uniform(0.9, 1.1, (2000, 1)), 3)
+save(OUT, "xgboost", xgb, rounded(jitter, 4))
+
+# LightGBM regression on a DataFrame (feature names).
+Xd, yd = load_diabetes(return_X_y=True)
+diab = pd.DataFrame(rounded(Xd, 6), columns=[f"x{i}" for i in range(Xd.shape[1])])
+lgbm = LGBMRegressor(n_estimators=60, num_leaves=15, random_state=0, n_jobs=1, verbose=-1)
+lgbm.fit(diab.iloc[:300], yd[:300])
+save(OUT, "lightgbm", lgbm, diab.iloc[300:])
+
+# imbalanced-learn: SMOTE then a logistic regression, in imblearn's own Pipeline; string
+# labels.
+Xi, yi = make_classification(n_samples=1200, n_features=6, n_informative=4,
+                             weights=[0.9, 0.1], random_state=3)
+Xi = rounded(Xi)
+yi = np.array(["common", "rare"])[yi]
+imb = ImbPipeline([
+    ("smote", SMOTE(random_state=0)),
+    ("scale", StandardScaler()),
+    ("clf", LogisticRegression(max_iter=500)),
+]).fit(Xi[:800], yi[:800])
+save(OUT, "imbalanced_learn", imb, Xi[800:])
+
+write_versions(OUT)

@@ -1,0 +1,91 @@
+"""Shared by the training scripts; runs inside the training venvs (numpy 1.23 to 2.x, pandas
+1.5 to 3.x, scikit-learn 1.1 to 1.9), so it uses only long-stable APIs.
+
+``save`` writes one model the way a seller would hand it to smkit, plus what the tests need:
+``NAME/model/model.joblib``, ``NAME/model/sample_input.csv`` (one row, for the start-up
+check), ``NAME/input.csv`` (held-out rows, no header) and ``NAME/expected.json`` (the
+model's own predictions on exactly those rows, computed here, in the training venv).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+
+def out_dir() -> Path:
+    """The output folder given on the command line."""
+    path = Path(sys.argv[1])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _cell(value: Any) -> str:
+    """One CSV cell: repr for floats (round-trips exactly), empty for missing."""
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else repr(float(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
+
+
+def _rows(frame_or_array: Any) -> list[list[str]]:
+    if hasattr(frame_or_array, "itertuples"):
+        return [[_cell(v) for v in row] for row in frame_or_array.itertuples(index=False)]
+    return [[_cell(v) for v in row] for row in np.asarray(frame_or_array, dtype=object)]
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    # No trailing newline, as a batch-transform record split leaves it.
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+
+
+def _as_json(values: Any) -> tuple[Any, str]:
+    array = np.asarray(values)
+    return array.tolist(), str(array.dtype)
+
+
+def save(out: Path, name: str, model: Any, X_held_out: Any) -> None:
+    """Save ``model`` and its predictions (and probabilities) on ``X_held_out``."""
+    folder = out / name
+    (folder / "model").mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, folder / "model" / "model.joblib")
+    rows = _rows(X_held_out)
+    _write_csv(folder / "input.csv", rows)
+    _write_csv(folder / "model" / "sample_input.csv", rows[:1])
+    predictions, dtype = _as_json(model.predict(X_held_out))
+    expected: dict[str, Any] = {
+        "type": f"{type(model).__module__}.{type(model).__name__}",
+        "rows": len(rows),
+        "predictions": predictions,
+        "predictions_dtype": dtype,
+        "probabilities": None,
+        "probabilities_dtype": None,
+    }
+    if hasattr(model, "predict_proba"):
+        expected["probabilities"], expected["probabilities_dtype"] = _as_json(
+            model.predict_proba(X_held_out)
+        )
+    (folder / "expected.json").write_text(json.dumps(expected))
+
+
+def write_versions(out: Path) -> None:
+    """What this venv has installed, for the tests to check the matrix really ran."""
+    versions = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
+    (out / "versions.json").write_text(json.dumps(versions, indent=1, sort_keys=True))
+
+
+def rounded(values: np.ndarray, decimals: int = 5) -> np.ndarray:
+    """Held-out values as a buyer would send them: a few decimals, so every CSV reader
+    parses them to the same double."""
+    return np.round(np.asarray(values, dtype=np.float64), decimals)
