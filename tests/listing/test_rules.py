@@ -922,3 +922,14 @@ def test_a_value_of_the_wrong_json_type_is_the_type_rule_in_both_tools(
     assert final["Status"] == "FAILED"
     assert any("[rule Details.Any.Any.type]" in e["ErrorMessage"]
                for change in final["ChangeSet"] for e in change["ErrorDetailList"])
+
+
+def test_each_case_names_the_document_its_rule_cites() -> None:
+    names = {ML: "MachineLearningProduct@1.0 change-type schema",
+             OFFER: "Offer@1.0 change-type schema (appendix shapes)",
+             ML_API: "Catalog API reference, Work with ML products",
+             BOTO: "botocore marketplace-catalog service model (StartChangeSet)",
+             GUIDE: "AWS Marketplace seller guide (shared/docs/marketplace.md)"}
+    cited = {r.id: r.source for r in all_rules()}
+    wrong = [(c.rule, c.source, cited[c.rule]) for c in CASES if names[c.source] != cited[c.rule]]
+    assert not wrong

@@ -179,7 +179,8 @@ PRODUCT: list[ChangeRules] = [
         # The schema makes Version optional; ml-update-version lists Version and VersionTitle
         # as required: the stricter reading is used.
         F("Version", dict, ML_API, required=True),
-        F("Version.VersionTitle", str, ML_API, required=True, max_len=64, pattern=NOT_BLANK),
+        F("Version.VersionTitle", str, ML_API, required=True),
+        F("Version.VersionTitle", str, ML, max_len=64, pattern=NOT_BLANK),
         F("Version.ReleaseNotes", str, ML, max_len=30000, pattern=NOT_BLANK),
         F("DeliveryOptions", list, ML, required=True, min_items=1, max_items=1),
         F("DeliveryOptions[]", dict, ML),
@@ -214,11 +215,12 @@ OFFER_RULES: list[ChangeRules] = [
     ]),
     ChangeRules("Offer", "UpdatePricingTerms", [
         # The schema allows Byol and Contract too; ML products are free or usage-priced.
-        F("PricingModel", str, GUIDE, required=True, enum=("Usage", "Free")),
+        F("PricingModel", str, OFFER, required=True),
+        F("PricingModel", str, GUIDE, enum=("Usage", "Free")),
         F("Terms", list, OFFER, required=True, min_items=1),
         F("Terms[]", dict, OFFER),
-        F("Terms[].Type", str, GUIDE, required=True,
-          enum=("UsageBasedPricingTerm", "FreeTrialPricingTerm")),
+        F("Terms[].Type", str, OFFER, required=True),
+        F("Terms[].Type", str, GUIDE, enum=("UsageBasedPricingTerm", "FreeTrialPricingTerm")),
         F("Terms[].CurrencyCode", str, OFFER, enum=CURRENCIES),
         # Exactly one rate card in a usage-based term.
         F("Terms[].RateCards", list, OFFER, min_items=1, max_items=1),
@@ -246,7 +248,8 @@ OFFER_RULES: list[ChangeRules] = [
         F("Terms[].Documents[].Type", str, OFFER, required=True,
           enum=("CustomEula", "StandardEula", "CustomDsa", "StandardDsa")),
         # The schema allows http; the seller guide wants the EULA at a public https location.
-        F("Terms[].Documents[].Url", str, GUIDE, max_len=32000, url=HTTPS),
+        F("Terms[].Documents[].Url", str, OFFER, max_len=32000),
+        F("Terms[].Documents[].Url", str, GUIDE, url=HTTPS),
         F("Terms[].Documents[].Version", str, OFFER,
           enum=("2019-04-24", "2022-07-14", "2019-12-12")),
     ]),
