@@ -17,13 +17,14 @@ import shutil
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import smkit_contract.content_types as ct
 import smkit_contract.manifest as mf
 import smkit_contract.names as names
+import smkit_contract.signature as sig
 
 from . import __version__, docker
 from .errors import PlatformError, UserError
@@ -48,6 +49,8 @@ class Artifact:
     #: Seconds the image took to answer /ping with this artifact (None when not proven).
     startup_seconds: float | None = None
     proof_seconds: float | None = None
+    #: What deriving the input signature found worth the seller's attention.
+    signature_notes: list[str] = field(default_factory=list)
 
 
 #: Where every image smkit builds records its Python and package versions.
@@ -86,17 +89,36 @@ def model_file(model_dir: Path) -> Path:
                     "or Pipeline with joblib.dump(model, 'model.joblib')")
 
 
-def inspect_model(model_dir: Path, image: str) -> dict[str, Any]:
+def inspect_model(model_dir: Path, image: str,
+                  sample: tuple[bytes, str] | None = None,
+                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load the model inside ``image`` (``--network none``) and describe it.
 
     The image that will serve the model is the one that loads it, so the host needs none of
     the seller's libraries. Refuses a pickle whose scikit-learn version differs from the
-    image's, and names a module the pickle needs that the image lacks.
+    image's, and names a module the pickle needs that the image lacks. With ``sample``
+    (records and their content type) the image also derives the input signature from them
+    and the model, applies the seller's ``overrides`` and proves it with a prediction; the
+    result then holds ``signature`` and ``signature_notes``.
     """
     path = model_file(model_dir)
-    proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
-                         "-v", f"{model_dir.resolve()}:/opt/ml/model:ro", image, "describe",
-                         timeout=600, check=False)
+    mounts = ["-v", f"{model_dir.resolve()}:/opt/ml/model:ro"]
+    tmp: Path | None = None
+    if sample is not None:
+        tmp = Path(tempfile.mkdtemp(prefix="smkit-signature-"))
+        (tmp / "sample").write_bytes(sample[0])
+        (tmp / "content_type").write_text(sample[1])
+        (tmp / "overrides.json").write_text(json.dumps(overrides or {}))
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        tmp.chmod(0o755)
+        mounts += ["-v", f"{tmp}:{sig.DESCRIBE_INPUT_DIR}:ro"]
+    try:
+        proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
+                             *mounts, image, "describe", timeout=600, check=False)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     try:
         out = json.loads(proc.stdout.decode())
     except ValueError:
@@ -126,7 +148,40 @@ def inspect_model(model_dir: Path, image: str) -> dict[str, Any]:
     if not model["has_predict"] and not (model_dir / names.CODE_DIR).is_dir():
         raise UserError(f"model_dir: {path.name} holds a {model['type']}, which has no "
                         "predict(); save a fitted estimator or Pipeline")
-    return {k: model[k] for k in ("type", "task", "n_features", "feature_names", "classes")}
+    info = {k: model[k] for k in ("type", "task", "n_features", "feature_names", "classes")}
+    derived = out.get("signature") or {}
+    notes = [str(n) for n in derived.get("notes", [])]
+    if "error" in derived:
+        where = "signature" if overrides else "validation.input"
+        info["signature_error"] = (
+            f"{where}: the input signature could not be proven in {image}: "
+            f"{derived['error']}" + "".join(f"\n  note: {n}" for n in notes)
+        )
+    else:
+        info["signature"] = derived.get("signature")
+    info["signature_notes"] = notes
+    return info
+
+
+#: At most this much of the validation input is sent to derive the signature.
+SIGNATURE_SAMPLE_BYTES = 16 * 1024 * 1024
+
+
+def signature_sample(spec: Spec, contents: dict[str, bytes]) -> tuple[bytes, str]:
+    """The records the signature is derived from: the validation input (its first
+    ``PROOF_RECORDS`` records when it splits by line), else the model's sample_input."""
+    v = spec.validation
+    data = v.input.read_bytes()
+    if v.split_type == "Line":
+        return b"\n".join(records(data, spec)[:PROOF_RECORDS]), v.content_type
+    if len(data) <= SIGNATURE_SAMPLE_BYTES:
+        return data, v.content_type
+    for name, content_type in names.SAMPLE_FILES.items():
+        if name in contents:
+            return contents[name], content_type
+    raise UserError(f"validation.input: {v.input} is over {SIGNATURE_SAMPLE_BYTES // 2**20} "
+                    "MB and not split by line; add a sample_input.csv (a few typical records) "
+                    "to model_dir so the input signature can be derived from it")
 
 
 def collect(model_dir: Path) -> list[str]:
@@ -215,10 +270,16 @@ def build(spec: Spec, *, out: Path | None = None) -> Artifact:
     t0 = time.monotonic()
     versions = dict(image_versions(spec.image.local))
     versions["smkit"] = __version__
-    model_info = inspect_model(spec.model_dir, spec.image.local)
-    check_validation_width(spec, model_info.get("n_features"))
     rels = collect(spec.model_dir)
     contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
+    model_info = inspect_model(spec.model_dir, spec.image.local,
+                               signature_sample(spec, contents), spec.signature)
+    signature = model_info.pop("signature", None)
+    notes = model_info.pop("signature_notes", [])
+    problem = model_info.pop("signature_error", None)
+    check_validation_width(spec, model_info.get("n_features"))
+    if problem is not None:
+        raise UserError(problem)
     sample_name = next((n for n in names.SAMPLE_FILES if n in contents), None)
     if sample_name is None:
         derived = sample_from_validation(spec)
@@ -228,13 +289,15 @@ def build(spec: Spec, *, out: Path | None = None) -> Artifact:
                for rel, b in contents.items()}
     image_uri = spec.image.uri or spec.image.local
     digest = image_uri.split("@", 1)[1] if "@" in image_uri else None
-    manifest = mf.build(entries, versions, image_uri, digest, model_info, sample_name)
+    manifest = mf.build(entries, versions, image_uri, digest, model_info, sample_name,
+                        signature)
     contents[mf.FILENAME] = mf.dumps(manifest)
     path = out or spec.output_dir / spec.name / "model.tar.gz"
     write_tarball(path, contents)
     data = path.read_bytes()
     return Artifact(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                    manifest=manifest, build_seconds=time.monotonic() - t0)
+                    manifest=manifest, build_seconds=time.monotonic() - t0,
+                    signature_notes=notes)
 
 
 def unpack(tarball: Path, dest: Path) -> None:

@@ -90,9 +90,14 @@ def connect(region: str, profile: str | None = None) -> Aws:
     check_endpoints()
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
+        credentials = session.get_credentials()
     except botocore.exceptions.ProfileNotFound as e:
-        raise UserError(f"AWS profile {profile!r} does not exist: {e}") from e
-    if session.get_credentials() is None:
+        named = profile if profile is not None else os.environ.get("AWS_PROFILE")
+        raise UserError(f"AWS profile {named!r} does not exist ({e}); name one from "
+                        "~/.aws/config with --profile or AWS_PROFILE, or unset AWS_PROFILE") from e
+    except botocore.exceptions.BotoCoreError as e:
+        raise UserError(f"the AWS configuration cannot be read: {e}") from e
+    if credentials is None:
         raise UserError(
             "no AWS credentials found. Configure them (aws configure, AWS_PROFILE), or run "
             "offline: `smkit emulators up` then `eval \"$(smkit emulators env)\"`"

@@ -303,11 +303,18 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
         else:
             assert url is not None
             report = run_transform(cfg, url)
-    click.echo(sharded.summary() if instances > 1 else report.summary(), err=True)
+    summary = sharded.summary() if instances > 1 else report.summary()
+    failed = [r for r in report.files.values() if not r.ok]
+    if failed:
+        first = next((x for r in failed for x in r.failures), None)
+        cause = first.describe() if first is not None else f"{failed[0].input} failed"
+        records = sum(r.records for r in failed)
+        # The cause first; the run's summary after it.
+        raise PlatformError(
+            f"{cause}\n{len(failed)} of {len(report.files)} files failed ({records} records); "
+            "no .out was written for them (--keep-going writes a placeholder for each failed "
+            f"record instead)\n{summary}")
+    click.echo(summary, err=True)
     for result in report.files.values():
         if result.output is not None:
             click.echo(str(result.output))
-    failed = [r for r in report.files.values() if not r.ok]
-    if failed:
-        raise PlatformError(f"{len(failed)} of {len(report.files)} files failed; no .out was "
-                            "written for them (see above; --keep-going writes placeholders)")

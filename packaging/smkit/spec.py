@@ -53,9 +53,12 @@ TRANSFORM_SPLITTABLE = (ct.CSV, ct.JSON, ct.JSONLINES)
 @functools.lru_cache(maxsize=1)
 def instance_types() -> dict[str, tuple[str, ...]]:
     """Valid ``ml.*`` types per use, from botocore's SageMaker service model (as pinned)."""
-    import botocore.session
+    import botocore.loaders
+    import botocore.model
 
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    # Straight from botocore's data files: no session, so no AWS configuration is read.
+    data = botocore.loaders.create_loader().load_service_model("sagemaker", "service-2")
+    model = botocore.model.ServiceModel(data, service_name="sagemaker")
     return {
         "realtime": tuple(model.shape_for("ProductionVariantInstanceType").enum),
         "transform": tuple(model.shape_for("TransformInstanceType").enum),
@@ -325,6 +328,27 @@ class Spec(_Strict):
     python: PythonEnv = PythonEnv()
     #: Where ``smkit package`` writes model.tar.gz, relative to the spec file.
     output_dir: Path = Path("build/smkit")
+    #: Overrides of the derived input signature: ``column: kind`` or
+    #: ``column: {kind: ..., optional: ...}`` (kinds: number, integer, string, boolean).
+    signature: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("signature")
+    @classmethod
+    def _signature(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from smkit_contract.signature import KINDS
+
+        for name, entry in v.items():
+            item = entry if isinstance(entry, dict) else {"kind": entry}
+            unknown = set(item) - {"kind", "optional"}
+            if unknown:
+                raise ValueError(f"{name}: only kind and optional may be set, not "
+                                 f"{', '.join(sorted(unknown))}")
+            if "kind" in item and item["kind"] not in KINDS:
+                raise ValueError(f"{name}: kind must be one of {', '.join(KINDS)}, not "
+                                 f"{item['kind']!r}")
+            if "optional" in item and not isinstance(item["optional"], bool):
+                raise ValueError(f"{name}: optional must be true or false")
+        return v
 
     @field_validator("name", "group")
     @classmethod
