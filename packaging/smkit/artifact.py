@@ -270,6 +270,8 @@ def build(spec: Spec, *, out: Path | None = None) -> Artifact:
     t0 = time.monotonic()
     versions = dict(image_versions(spec.image.local))
     versions["smkit"] = __version__
+    if not records(spec.validation.input.read_bytes(), spec):
+        raise UserError(f"validation.input: {spec.validation.input} holds no records")
     rels = collect(spec.model_dir)
     contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
     model_info = inspect_model(spec.model_dir, spec.image.local,
