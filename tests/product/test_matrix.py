@@ -6,12 +6,15 @@ seller's own module, catboost, xgboost, lightgbm and imbalanced-learn) the model
 trained in a venv of their own, ``smkit build`` makes the product image from a spec naming
 the same pins, and every model is served from it under ``--network none``. Each answer must
 be what the same model predicted where it was trained, on the same rows: labels equal,
-probabilities and regression values to 1e-7. Requests go as one large body (the server's
-bulk CSV path) and as a small one (its orjson path).
+probabilities and regression values to 1e-7. Requests go as CSV, one large body (over the
+server's bulk-CSV threshold where the data allow) and a small one (its orjson path), and as
+JSON.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -40,9 +43,9 @@ SMALL_ROWS = 7
 PROBABILITIES = {"X-Amzn-SageMaker-Custom-Attributes": "output=probabilities"}
 
 
-def _invoke(server: docker.Server, body: bytes, extra: dict[str, str] | None = None
-            ) -> list[Any]:
-    headers = {"Content-Type": "text/csv", "Accept": "application/json", **(extra or {})}
+def _invoke(server: docker.Server, body: bytes, extra: dict[str, str] | None = None,
+            content_type: str = "text/csv") -> list[Any]:
+    headers = {"Content-Type": content_type, "Accept": "application/json", **(extra or {})}
     status, _, data = server.request_inside("POST", "/invocations", body, headers)
     assert status == 200, (
         f"/invocations answered {status}: {data[:2000]!r}\ncontainer log:\n{server.logs()[-4000:]}"
@@ -73,6 +76,21 @@ def _small(body: bytes) -> bytes:
     return b"\n".join(body.split(b"\n")[:SMALL_ROWS])
 
 
+def _cell(text: str) -> float | str | None:
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _as_json(body: bytes) -> bytes:
+    """The CSV rows as ``{"instances": [[...], ...]}``: numbers, strings, null for missing."""
+    rows = csv.reader(io.StringIO(body.decode()))
+    return json.dumps({"instances": [[_cell(c) for c in row] for row in rows]}).encode()
+
+
 @pytest.mark.parametrize(("env_name", "model_name"), CASES)
 def test_served_predictions_equal_training_venv(
     env_name: str, model_name: str, trained: Callable[[str], Trained],
@@ -87,6 +105,9 @@ def test_served_predictions_equal_training_venv(
     with docker.serve(image, model.model_dir, network="none", startup_timeout=90) as server:
         assert_same(_invoke(server, body), expected["predictions"],
                     expected["predictions_dtype"], f"{model_name} predictions")
+        assert_same(_invoke(server, _as_json(body), content_type="application/json"),
+                    expected["predictions"], expected["predictions_dtype"],
+                    f"{model_name} predictions, JSON request")
         n = min(SMALL_ROWS, expected["rows"])
         assert_same(_invoke(server, _small(body)), expected["predictions"][:n],
                     expected["predictions_dtype"], f"{model_name} predictions, {n} rows")
