@@ -200,6 +200,14 @@ def register(group: click.Group) -> None:
                 problems.append(f"delivery.supported_instance_types.batch "
                                 f"{d.supported_instance_types.batch} != the package's "
                                 f"{facts.batch}")
+            from .aws import connect
+            from .roles import FAIL, check_role
+
+            role = check_role(connect(_region(d.model_package_arn)), d.access_role_arn,
+                              field="delivery.access_role_arn",
+                              account=d.model_package_arn.split(":")[4])
+            if role.status == FAIL:
+                problems.append(role.detail)
             if facts.metering != d.metering:
                 problems.append(f"delivery.metering is {d.metering} but the package's container "
                                 f"has SMKIT_METERING={facts.environment.get('SMKIT_METERING')}")

@@ -18,6 +18,7 @@ from . import push as push_mod
 from . import spec as spec_mod
 from .emulators import manager
 from .errors import PlatformError, UserError
+from .roles import require_role
 
 SPEC_ARG = click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path),
                           default="smkit.yaml")
@@ -159,7 +160,8 @@ def register(group: click.Group) -> None:
         """Package, push, upload and create the certified model package (once per content)."""
         spec = spec_mod.load(spec_file)
         aws = aws_mod.connect(spec.region, profile)
-        publish_mod.check_account(aws, spec)
+        account = publish_mod.check_account(aws, spec)
+        require_role(aws, spec.validation.role, field="validation.role", account=account)
         spec = images_mod.for_spec(spec)
         art = artifact_mod.package(spec, verify=not no_verify)
         _artifact_lines(art)

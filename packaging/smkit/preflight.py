@@ -26,7 +26,7 @@ from . import push as push_mod
 from .aws import Aws, call
 from .errors import SmkitError
 from .publish import model_package_request, s3_layout
-from .spec import ROLE_ARN_RE, Spec
+from .spec import Spec
 
 PASS, FAIL, SKIP, WARN = "pass", "fail", "skip", "warn"
 
@@ -90,22 +90,11 @@ def _run(report: Report, name: str, fn: Callable[[], tuple[str, str]],
 
 def check_roles(spec: Spec, aws: Aws | None) -> tuple[str, str]:
     """Role ARNs well formed (the spec enforces it) and, with AWS, the role exists."""
-    role = spec.validation.role
-    if not ROLE_ARN_RE.match(role):
-        return FAIL, f"validation.role {role!r} is not a role ARN"
-    if aws is None:
-        return PASS, f"{role} is a well-formed role ARN (existence not checked: no AWS)"
-    name = role.split(":role/", 1)[1].split("/")[-1]
-    try:
-        with call("iam", "GetRole"):
-            aws.client("iam").get_role(RoleName=name)
-    except SmkitError as e:
-        if "NoSuchEntity" in str(e):
-            return FAIL, f"{role} is well formed but the role does not exist; create it"
-        if "AccessDenied" in str(e):
-            return SKIP, f"{role} is well formed; not allowed to read it (iam:GetRole)"
-        raise
-    return PASS, f"{role} is well formed and exists"
+    from .roles import check_role
+
+    result = check_role(aws, spec.validation.role, field="validation.role",
+                        account=spec.account_id)
+    return result.status, result.detail
 
 
 def check_account_region(spec: Spec, aws: Aws | None, image_ref: str | None) -> tuple[str, str]:

@@ -235,3 +235,38 @@ def test_an_emulator_whose_port_was_taken_is_restarted_on_another(tmp_path: Path
         assert manager.HEALTH["moto"](service)
     finally:
         manager._stop(service)
+
+
+def test_publish_refuses_a_validation_role_that_does_not_exist_before_any_upload(
+        aws_env: dict[str, str], write_spec) -> None:
+    path = write_spec(validation={"role": "arn:aws:iam::123456789012:role/NoSuchRole",
+                                  "input": "validation/input.csv"})
+    s3 = boto3.client("s3")
+
+    def objects() -> int:
+        buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+        return sum(len(s3.list_objects_v2(Bucket=b).get("Contents", [])) for b in buckets)
+
+    before = objects()
+    proc = smkit("publish", str(path), "--no-verify", cwd=path.parent, env=aws_env)
+    assert proc.returncode == 2, proc.stderr
+    first = next(ln for ln in proc.stderr.splitlines() if ln.startswith("error:"))
+    assert "validation.role arn:aws:iam::123456789012:role/NoSuchRole does not exist" in first
+    assert objects() == before
+
+
+def test_the_role_check_is_one_for_preflight_and_publish(aws_env: dict[str, str],
+                                                         role: str) -> None:
+    from smkit.roles import FAIL, PASS, check_role
+
+    session = aws.connect("us-east-1")
+    good = f"arn:aws:iam::123456789012:role/{role}"
+    assert check_role(session, good, field="validation.role").status == PASS
+    missing = check_role(session, "arn:aws:iam::123456789012:role/Missing",
+                         field="validation.role")
+    assert missing.status == FAIL
+    assert "does not exist" in missing.detail
+    other = check_role(session, "arn:aws:iam::999999999999:role/X", field="access role",
+                       account="123456789012")
+    assert other.status == FAIL
+    assert "not the seller's account 123456789012" in other.detail
