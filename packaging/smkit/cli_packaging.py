@@ -52,6 +52,12 @@ def _artifact_lines(art: artifact_mod.Artifact) -> None:
     if art.startup_seconds is not None:
         click.echo(f"  proven in the image (--network none): healthy after "
                    f"{art.startup_seconds:.1f} s, validation sample predicted")
+    columns = (art.manifest.get("signature") or {}).get("columns", [])
+    if columns:
+        click.echo("  input signature: " + ", ".join(
+            f"{c['name']} ({c['kind']}{'' if c['optional'] else ', required'})" for c in columns))
+    for note in art.signature_notes:
+        _err(f"  note: {note}")
 
 
 def register(group: click.Group) -> None:
@@ -99,6 +105,25 @@ def register(group: click.Group) -> None:
         """Build a deterministic model.tar.gz with a manifest and prove it in the image."""
         spec = images_mod.for_spec(spec_mod.load(spec_file))
         _artifact_lines(artifact_mod.package(spec, verify=not no_verify, out=out))
+
+    @group.command("openapi")
+    @SPEC_ARG
+    @click.option("--artifact", type=click.Path(path_type=Path), default=None,
+                  help="model.tar.gz (or its manifest.json); default: output_dir/name/.")
+    @click.option("--out", type=click.Path(path_type=Path), default=Path("openapi.yaml"),
+                  show_default=True, help="Where to write it (.yaml, else JSON).")
+    @guarded
+    def openapi(spec_file: Path, artifact: Path | None, out: Path) -> None:
+        """Write the product's OpenAPI document for /invocations (real column names and
+        kinds, from the packaged input signature)."""
+        from . import openapi as openapi_mod
+
+        spec = spec_mod.load(spec_file)
+        path = artifact or spec.output_dir / spec.name / "model.tar.gz"
+        doc = openapi_mod.document(openapi_mod.read_manifest(path), title=spec.name,
+                                   content_types=spec.content_types,
+                                   response_types=spec.response_types)
+        click.echo(f"wrote {openapi_mod.write(out, doc)}")
 
     @group.command("build")
     @click.argument("spec_file", metavar="[SPEC]", type=click.Path(path_type=Path),
