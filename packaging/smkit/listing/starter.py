@@ -188,6 +188,24 @@ def _usage(content_type: str, sample_name: str, probabilities: bool) -> str:
     return "\n".join(lines)
 
 
+def _from_signature(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """Input parameters and description from the manifest's input signature."""
+    from smkit_contract.signature import KIND_PHRASE, Signature, describe_columns
+
+    sig = Signature.from_json(data)
+    params = [{"name": c.name, "description": f"column {i + 1}: {KIND_PHRASE[c.kind]}"
+               + ("" if c.optional else ", required"), "required": not c.optional}
+              for i, c in enumerate(sig.columns)]
+    desc = ("One record per line (CSV, no header, UTF-8, cells holding commas or quotes "
+            "quoted), per JSON row, or per JSON record keyed by column name; empty cells "
+            "are missing values. Columns in this order: "
+            + "; ".join(describe_columns(sig)) + ".")
+    if any(c.kind == "string" for c in sig.columns):
+        desc += (" For batch transform of text that may contain newlines, send JSON Lines: "
+                 "SplitType=Line splits CSV at every newline, even inside quotes.")
+    return params, desc
+
+
 def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements | None,
                   *, sample_name: str, output_name: str, content_type: str,
                   access_role_arn: str | None, validation: Path | None,
@@ -221,6 +239,8 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
     input_desc = ("One record per line (CSV, no header) or per JSON row: "
                   f"{count} in training order"
                   + (f": {', '.join(map(str, features))}" if features else "") + ".")
+    if manifest.get("signature"):  # the input signature smkit package proved
+        params, input_desc = _from_signature(manifest["signature"])
     if task == "classification":
         output_desc = "The predicted class label per record" + (
             f", one of {', '.join(map(str, classes))}" if classes else "") + "."
