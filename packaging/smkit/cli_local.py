@@ -308,12 +308,12 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
     if failed:
         first = next((x for r in failed for x in r.failures), None)
         cause = first.describe() if first is not None else f"{failed[0].input} failed"
-        records = sum(r.records for r in failed)
+        bad = sum(len(r.failures) for r in failed)
         # The cause first; the run's summary after it.
         raise PlatformError(
-            f"{cause}\n{len(failed)} of {len(report.files)} files failed ({records} records); "
-            "no .out was written for them (--keep-going writes a placeholder for each failed "
-            f"record instead)\n{summary}")
+            f"{cause}\n{len(failed)} of {len(report.files)} files failed ({bad} failed "
+            "request(s)); no .out was written for them (--keep-going writes a placeholder "
+            f"for each failed record instead)\n{summary}")
     click.echo(summary, err=True)
     for result in report.files.values():
         if result.output is not None:

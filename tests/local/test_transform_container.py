@@ -302,8 +302,10 @@ def test_the_cli_transform_reports_a_failed_file_in_one_line_and_exits_1(
                  "--strategy", "SingleRecord"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "record 57 (line 57) failed, HTTP 400: expected 4 columns, got 3" in err
-    assert "error: 1 of 1 files failed" in err
+    # The cause is the first line of the error; the count follows it.
+    first = next(ln for ln in err.splitlines() if ln.startswith("error:"))
+    assert "record 57 (line 57) failed, HTTP 400: expected 4 columns, got 3" in first
+    assert "1 of 1 files failed (1 failed request(s))" in err
     assert "Traceback" not in err
     code = main(["transform", str(bad_file), "-o", str(tmp_path / "x"), "--url", server,
                  "--input-filter", "$..a"])
@@ -353,3 +355,42 @@ def test_sigterm_mid_run_removes_the_container_and_the_partial_output(
     assert proc.returncode == 130, err.decode()
     assert list(out.iterdir()) == []
     assert left == []
+
+
+# ----------------------------------------------------------------------------- the CLI's flags
+
+
+@pytest.mark.parametrize("split", ["Line", "None"])
+@pytest.mark.parametrize("strategy", ["MultiRecord", "SingleRecord"])
+@pytest.mark.parametrize("placeholder", [None, "NA"])
+def test_keep_going_and_placeholder_through_the_cli_in_every_branch(
+        server, bad_file, predictions, tmp_path, capsys, split, strategy, placeholder):
+    args = ["transform", str(bad_file), "--url", server, "-o", str(tmp_path / "out"),
+            "--split-type", split, "--strategy", strategy, "--no-progress", "--keep-going"]
+    if placeholder is not None:
+        args += ["--placeholder", placeholder]
+    assert main(args) == 0, capsys.readouterr().err
+    written = (tmp_path / "out" / "bad.csv.out").read_text().splitlines()
+    mark = placeholder or "ERROR"
+    if split == "Line":
+        # Only the bad record (57) is replaced; every other one is the model's own answer.
+        assert written == [*predictions[:56], mark, *predictions[57:]]
+    else:
+        # SplitType None: the whole file is one record, so it is one placeholder.
+        assert written == [mark]
+
+
+@pytest.mark.parametrize("split", ["Line", "None"])
+@pytest.mark.parametrize("strategy", ["MultiRecord", "SingleRecord"])
+def test_without_keep_going_a_failed_record_exits_non_zero_naming_it(
+        server, bad_file, tmp_path, capsys, split, strategy):
+    args = ["transform", str(bad_file), "--url", server, "-o", str(tmp_path / "out"),
+            "--split-type", split, "--strategy", strategy, "--no-progress"]
+    assert main(args) != 0
+    first = next(ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error"))
+    assert "bad.csv" in first
+    assert "HTTP 400" in first
+    assert "expected 4 columns, got 3" in first
+    if split == "Line":
+        assert "record 57" in first or "records 1-150" in first
+    assert not (tmp_path / "out" / "bad.csv.out").exists()
