@@ -629,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = args.transform_mb or (50 if args.quick else 1000)
     report = Report(started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                     quick=args.quick)
+    # Other jobs on the machine show up in every figure: record how busy it was.
+    report.facts["load_average_1min_at_start"] = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="smkit-bench-") as tmp:
         work = Path(tmp)
         iris_dir, rf_dir, iris_rows, rf_rows = build_models(work)
@@ -656,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {label}...", file=sys.stderr, flush=True)
             step()
             print(f"bench: {label} done in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    report.facts["load_average_1min_at_end"] = os.getloadavg()[0]
     text = render(report)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
