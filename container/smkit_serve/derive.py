@@ -151,7 +151,9 @@ def derive(model: Any, body: bytes, content_type: str,
                 if note:
                     notes.append(note)
         elif data_kind is not None:
-            kind = data_kind
+            # Whole numbers in a sample are weak evidence: a buyer's 3.5 must not be refused
+            # unless the model itself says integer (an encoder fitted on integers).
+            kind = NUMBER if data_kind == INTEGER else data_kind
         else:
             kind = NUMBER
             notes.append(f"column {names[j]!r} is empty in every sample record; it is taken "

@@ -383,3 +383,17 @@ def test_derive_names_a_sample_that_does_not_fit(mixed_dir: Path) -> None:
     out = derive(model, b"02134,1,true\n", "text/csv")
     assert "has 3 columns" in out["error"]
     assert "takes 4" in out["error"]
+
+
+def test_whole_numbers_in_the_sample_alone_do_not_make_a_column_integer() -> None:
+    from signature_models import WordCount
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    frame, label = custom_frame()
+    frame["score"] = (frame["score"] * 10).round().astype(int)  # passed through as is
+    pre = ColumnTransformer([("words", WordCount(), ["comment"])], remainder="passthrough")
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())]).fit(frame, label)
+    out = derive(model, frame.to_csv(header=False, index=False).encode(), "text/csv")
+    assert [c["kind"] for c in out["signature"]["columns"]] == ["string", "number"]
