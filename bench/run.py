@@ -480,6 +480,21 @@ def parse_seconds(text: str, budget_s: float) -> float:
                             engine="c").to_numpy(), budget_s)
 
 
+def native_parse_seconds(text: str, work: Path, budget_s: float) -> float | None:
+    """Median seconds of the native reader prototype (bench/native) on ``text``; None when
+    there is no C compiler here. What a reader about twice as fast as pandas' would allow."""
+    sys.path.insert(0, str(Path(__file__).with_name("native")))
+    import fastcsv
+
+    lib = fastcsv.build(work)
+    if lib is None:
+        return None
+    reader, body = fastcsv.Reader(lib), text.encode()
+    if reader.parse(body) is None:
+        raise RuntimeError("the native reader declined the bench's own CSV")
+    return median_seconds(lambda: reader.parse(body), budget_s)
+
+
 def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work: Path,
                         size_mb: int, predict_budget: float) -> None:
     """A batch transform over a ``size_mb`` CSV through smkit's runner against the image."""
@@ -508,9 +523,17 @@ def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work:
     # Any server has to parse the CSV first: the fastest reader in the image (pandas' C
     # reader) on the same mini-batch bounds the share of predict throughput reachable.
     parse_rows = max(1, batch_rows // rows_per_block) * rows_per_block
-    t_parse = parse_seconds(line_block * (parse_rows // rows_per_block), predict_budget)
+    batch_text = line_block * (parse_rows // rows_per_block)
+    t_parse = parse_seconds(batch_text, predict_budget)
     predict_row, parse_row = t_batch / batch_rows, t_parse / parse_rows
     ceiling = predict_row / (predict_row + parse_row)
+    t_native = native_parse_seconds(batch_text, work, predict_budget)
+    if t_native is not None:
+        native_row = t_native / parse_rows
+        report.facts["transform_native_parse_rows_per_s"] = cpus / native_row
+        report.facts["transform_native_parse_speedup"] = parse_row / native_row
+        report.facts["transform_parse_plus_predict_ceiling_native"] = (
+            predict_row / (predict_row + native_row))
     out = work / "out"
     env = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS),
            "SMKIT_ACCESS_LOG": "false"}
