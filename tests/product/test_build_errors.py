@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from productkit import Built, run_smkit, spec_dict, write_project
+from smkit import docker
 from venvkit import ENVS, SELLER_DIR, Trained, run_script
 
 
@@ -87,3 +88,29 @@ def test_undeclared_module_fails_at_package(
     assert "python.source" in errors[0], errors[0]
     assert "Traceback" not in proc.stderr
     assert not list(project.rglob("model.tar.gz")), "an artifact was written anyway"
+
+
+@pytest.mark.container
+@pytest.mark.xfail(strict=True, reason=(
+    "resolution pairs scikit-learn 1.1.3 (built for numpy 1.x, no upper bound in its "
+    "metadata) with numpy 2.4.6; the build then fails late, inside docker build, on "
+    "'numpy.dtype size changed' with exit 1 and no line naming numpy"))
+def test_an_old_scikit_learn_pinned_alone_gets_a_numpy_it_was_built_for(
+        tmp_path: Path, iris_model_dir: Path) -> None:
+    """A seller pinning only ``scikit-learn==1.1.3`` gets an image that imports it, or a
+    line naming numpy before anything builds; never a late failure inside docker build."""
+    spec = _project(tmp_path, iris_model_dir, ["scikit-learn==1.1.3"])
+    proc = run_smkit("build", spec, cwd=tmp_path)
+    if proc.returncode != 0:
+        line = _first_line(proc.stderr)
+        assert "numpy" in line, line
+        assert "scikit-learn" in line, line
+        assert "building" not in proc.stderr, proc.stderr[-3000:]
+        return
+    image = proc.stdout.strip().splitlines()[-1]
+    script = "import numpy, sklearn; print(sklearn.__version__, numpy.__version__)"
+    out = docker.docker("run", "--rm", "--network", "none", "--entrypoint", "python3", image,
+                        "-c", script)
+    sklearn_version, numpy_version = out.stdout.decode().split()
+    assert sklearn_version == "1.1.3"
+    assert numpy_version.startswith("1."), numpy_version
