@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from botocore.exceptions import EndpointConnectionError
+
 from .aws import Aws, call
 from .errors import SmkitError, UserError
 from .spec import ROLE_ARN_RE
@@ -51,6 +53,9 @@ def check_role(aws: Aws | None, arn: str, *, field: str, account: str | None = N
         if "AccessDenied" in str(e):
             return RoleCheck(SKIP, f"{arn} is well formed; not allowed to read it "
                                    "(iam:GetRole)")
+        if isinstance(e.__cause__, EndpointConnectionError):
+            return RoleCheck(SKIP, f"{arn} is well formed; IAM could not be reached to "
+                                   "check that it exists")
         raise
     return RoleCheck(PASS, f"{arn} is well formed and exists")
 
