@@ -60,6 +60,10 @@ KNOWN_DISTRIBUTIONS: dict[str, str] = {
     "imblearn": "imbalanced-learn", "category_encoders": "category-encoders",
     "skops": "skops", "statsmodels": "statsmodels", "cloudpickle": "cloudpickle",
 }
+#: Compiled modules that pickle under a bare top-level name but belong to a package: their
+#: Cython classes report ``__module__`` without the package (scikit-learn's loss functions,
+#: in every HistGradientBoosting model, pickle as ``_loss.CyHalfSquaredError``).
+TOP_LEVEL_ALIASES: dict[str, str] = {"_loss": "sklearn"}
 #: Globals picklescan does not list that no model needs either (module -> names, "*": all;
 #: a "*" module covers its submodules too).
 EXTRA_UNSAFE: dict[str, frozenset[str] | str] = {
@@ -640,6 +644,7 @@ def _resolve(path: Path, fmt: str, globals_: tuple[tuple[str, str], ...],
     by_top: dict[str, list[str]] = {}
     for module in modules:
         top = IMPORT_MAPPING.get(module, module).split(".")[0]
+        top = TOP_LEVEL_ALIASES.get(top, top)
         by_top.setdefault(top, []).append(module)
     installed = importlib.metadata.packages_distributions()
     dists: dict[str, tuple[str, tuple[str, ...]]] = {}

@@ -416,3 +416,18 @@ def test_spec_init_points_model_dir_at_the_models_folder(
     data = yaml.safe_load((tmp_path / "s.yaml").read_text())
     assert Path(tmp_path, data["model_dir"]).resolve() == saved["joblib"].parent.resolve()
     assert data["python"]["packages"][-1] == f"scikit-learn=={SKLEARN}"
+
+
+def test_a_histgradientboosting_models_compiled_loss_is_scikit_learns(tmp_path: Path) -> None:
+    """Its Cython loss pickles as the bare module ``_loss``: that is scikit-learn, not the
+    seller's own code."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    path = tmp_path / "model.joblib"
+    joblib.dump(HistGradientBoostingRegressor(max_iter=5).fit(X, y), path)
+    scan = pickle_scan.scan_model(path)
+    assert "_loss" in {m.split(".")[0] for m in scan.modules}
+    assert scan.unresolved_modules == ()
+    assert any(r.startswith("scikit-learn==") for r in scan.requirements)
