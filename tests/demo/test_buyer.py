@@ -1,5 +1,6 @@
 """``smkit buyer``: the request builders, and the buyer's transform from a model package ARN
-against the emulators (moto over HTTP, the real registry, SDK local mode, the real image)."""
+against the emulators (moto over HTTP, the real registry, SDK local mode, the real image).
+The cloud job at scale (S3 prefixes, instances, options, cost) is in test_buyer_scale.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 from demo_kit import DemoRun
 from smkit import buyer
@@ -28,21 +28,6 @@ def test_the_buyers_model_runs_with_network_isolation() -> None:
         "PrimaryContainer": {"ModelPackageName": ARN},
         "ExecutionRoleArn": "arn:aws:iam::123456789012:role/R",
         "EnableNetworkIsolation": True,
-    }
-
-
-def test_the_transform_job_splits_lines_and_assembles_them() -> None:
-    request = buyer.transform_job_request("j", "m", "s3://b/in/", "s3://b/out/",
-                                          instance_type="ml.m5.large", content_type="text/csv",
-                                          accept="application/json")
-    assert request == {
-        "TransformJobName": "j", "ModelName": "m", "BatchStrategy": "MultiRecord",
-        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                           "S3Uri": "s3://b/in/"}},
-                           "ContentType": "text/csv", "SplitType": "Line"},
-        "TransformOutput": {"S3OutputPath": "s3://b/out/", "AssembleWith": "Line",
-                            "Accept": "application/json"},
-        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
     }
 
 
@@ -90,29 +75,8 @@ def test_buyer_transform_refuses_a_content_type_the_package_does_not_support(
                  "--input", str(demo_run.out / "validation" / "input.csv"), "--output",
                  str(tmp_path), "--content-type", "application/x-npy", env=demo_env)
     assert proc.returncode == 2
-    assert "application/x-npy is not supported by the model package" in proc.stderr
-
-
-@pytest.mark.container
-def test_cloud_transform_creates_the_model_and_a_line_split_job_on_the_emulator(
-        demo_run: DemoRun, demo_env: dict[str, str], tmp_path: Path) -> None:
-    # moto completes transform jobs at once and runs no container, so no .out appears: the
-    # run gets as far as the download and says so. What it created is checked on moto.
-    arn = demo_run.fact("model package")
-    sm = boto3.client("sagemaker", region_name="us-east-1")
-    before = {j["TransformJobName"] for j in sm.list_transform_jobs()["TransformJobSummaries"]}
-    with pytest.raises(PlatformError, match="s3:GetObject"):
-        buyer.cloud_transform(arn, demo_run.out / "validation" / "input.csv", tmp_path,
-                              role_arn="arn:aws:iam::123456789012:role/SmkitDemoValidation",
-                              s3_uri="s3://smkit-demo-123456789012/buyer", keep_model=True)
-    jobs = [j["TransformJobName"] for j in sm.list_transform_jobs()["TransformJobSummaries"]
-            if j["TransformJobName"] not in before]
-    assert len(jobs) == 1
-    job = sm.describe_transform_job(TransformJobName=jobs[0])
-    assert job["TransformInput"]["SplitType"] == "Line"
-    # moto does not echo EnableNetworkIsolation back; the request test above pins it.
-    model = sm.describe_model(ModelName=job["ModelName"])
-    assert model["PrimaryContainer"]["ModelPackageName"] == arn
+    assert "--content-type application/x-npy is not supported by the model package" in \
+        proc.stderr
 
 
 @pytest.mark.container
