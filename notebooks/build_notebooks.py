@@ -388,6 +388,52 @@ for record, prediction in zip(records, predictions, strict=True):
     print(f"{prediction:12} <- {record}")
 '''),
     md("""
+## At scale: a sharded job over an S3 prefix, on several instances
+
+Real data lives in S3, often as many objects. A transform job over a prefix on several
+instances gives each instance a share of the objects, assigned by key (`ShardedByS3Key`: batch
+transform never sends one object to two instances), and writes one `<key>.out` per object
+under the output prefix. smkit checks every option against the model package (instance type,
+content and accept types, MaxPayloadInMB x MaxConcurrentTransforms <= 100) before it creates
+anything, then shows the job's status, elapsed time and, with the listing's hourly price, the
+software cost so far. Offline, moto only records the job, so smkit runs SageMaker's side here
+(one container per instance). **[AWS]** The same call runs the job on SageMaker. In a terminal:
+
+```bash
+smkit buyer transform --cloud --model-package-arn ARN --role-arn ROLE_ARN \\
+  --input s3://your-bucket/data/ --output s3://your-bucket/predictions/ \\
+  --instance-count 2 --max-concurrent 2 --max-payload 1
+```
+
+Rehearse it on this machine first with `--local` instead of `--cloud` (a local folder as
+`--input`): the same job description, one container per instance, the files sharded the same
+way.
+"""),
+    code('''
+from smkit.transform.job import TransformJob
+
+s3 = boto3.client("s3", region_name=REGION)
+BUCKET, _, PREFIX = S3_URI[len("s3://"):].partition("/")
+if OFFLINE and BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+    s3.create_bucket(Bucket=BUCKET)  # [AWS] your bucket already exists
+RUN = f"{PREFIX}/{uuid.uuid4().hex[:8]}"
+for i in range(3):  # three objects: one instance gets two of them, the other one
+    part = "".join(line + "\\n" for line in records[i::3])
+    s3.put_object(Bucket=BUCKET, Key=f"{RUN}/input/part-{i}.csv", Body=part.encode())
+
+job = TransformJob(content_type="text/csv", instance_count=2, max_concurrent_transforms=2,
+                   max_payload_mb=1)
+listing = SELLER_DIR / "listing" / "listing.yaml"  # its pricing gives the cost estimate
+scaled = buyer.cloud_transform(
+    MODEL_PACKAGE_ARN, f"s3://{BUCKET}/{RUN}/input/", f"s3://{BUCKET}/{RUN}/output/",
+    role_arn=ROLE_ARN, job=job, listing=listing if listing.is_file() else None, echo=print)
+assert scaled.details["files_out"] == "3", scaled.details
+for i in range(3):
+    body = s3.get_object(Bucket=BUCKET, Key=f"{RUN}/output/part-{i}.csv.out")["Body"].read()
+    assert body.decode().splitlines() == predictions[i::3]
+    print(f"part-{i}.csv.out:", " ".join(body.decode().split()))
+'''),
+    md("""
 ## A real-time endpoint
 
 Offline: a local endpoint from the same package (SDK local mode), one request, then torn
