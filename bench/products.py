@@ -139,7 +139,10 @@ class ImageProbe:
         self._arrays: dict[int, str] = {}
 
     def __enter__(self) -> ImageProbe:
+        # The owner label keeps smkit's leftover sweep (docker.remove_leftovers, which other
+        # runs call) from removing it while this bench runs.
         docker.docker("run", "-d", "--rm", "--name", self.name, "--label", docker.LABEL,
+                      "--label", f"{docker.OWNER_LABEL}={os.getpid()}",
                       "--network", "none", "--entrypoint", "sleep",
                       "-v", f"{self.model_dir.resolve()}:/opt/ml/model:ro",
                       "-v", f"{self.work.resolve()}:/bench-data:ro",
