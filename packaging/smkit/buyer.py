@@ -584,6 +584,10 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
         staging = s3_url(bucket, "/".join(p for p in (prefix.strip("/"), name) if p))
     input_uri = str(data) if in_s3 else f"{staging}/input/"
     output_uri = str(output) if out_s3 else f"{staging}/output/"
+    if output_uri.startswith(input_uri):
+        raise UserError(f"--output {output_uri} is under --input {input_uri}: the next job over "
+                        "that prefix would transform these .out files too; write the output "
+                        "to another prefix")
 
     aws = connect(region_of(arn))
     package = describe(aws, arn)

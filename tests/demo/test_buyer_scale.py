@@ -219,6 +219,7 @@ def _state(staging: str) -> tuple[set[str], set[str], list[str]]:
     (["--distribution", "FullyReplicated", "--instance-count", "2"],
      "use --distribution ShardedByS3Key or --instance-count 1"),
     (["--input-filter", "$.features"], "CSV records are arrays"),
+    (["--input", "s3://b/data/", "--output", "s3://b/data/out/"], "is under --input"),
 ])
 def test_bad_combinations_are_refused_before_anything_is_created(
         demo_run: DemoRun, demo_env: dict[str, str], tmp_path: Path, args: list[str],
