@@ -6,7 +6,7 @@ set -euo pipefail
 
 BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim-bookworm}
 # The -rN suffix changes whenever the recipe below does, so an old local base is not reused.
-OFFLINE_BASE=${OFFLINE_BASE:-smkit-base:bookworm-py3.11-r2}
+OFFLINE_BASE=${OFFLINE_BASE:-smkit-base:bookworm-py3.11-r3}
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -25,7 +25,8 @@ if ! command -v debootstrap >/dev/null 2>&1; then
 fi
 ROOTFS=$(mktemp -d /tmp/smkit-rootfs.XXXXXX)
 trap 'rm -rf "$ROOTFS"' EXIT
-debootstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
+# libgomp1: the OpenMP runtime LightGBM's (and other boosters') wheels link against.
+debootstrap --variant=minbase --include=ca-certificates,python3,python3-venv,libgomp1 \
   "$SUITE" "$ROOTFS" "$MIRROR" >"$ROOTFS.log" 2>&1 || { tail -n 30 "$ROOTFS.log" >&2; exit 1; }
 rm -f "$ROOTFS.log"
 # Slim it the way the official slim images are: no apt lists, docs, man pages or caches.

@@ -78,15 +78,18 @@ def describe(model_dir: str) -> dict[str, Any]:
         str(getattr(w.message, "original_sklearn_version", ""))
         for w in caught if type(w.message).__name__ == "InconsistentVersionWarning"
     })
-    names = getattr(model, "feature_names_in_", None)
+    from .columns import width_and_names
+
+    # The server's own reading of the width and names (CatBoost reports 0 features once
+    # unpickled; a Pipeline's first step may know them when the Pipeline does not).
+    n, names = width_and_names(model)
     classes = getattr(model, "classes_", None)
-    n = getattr(model, "n_features_in_", None)
     out["model"] = {
         "type": type(model).__name__,
         "module": type(model).__module__,
         "task": _task(model),
-        "n_features": int(n) if n is not None else None,
-        "feature_names": [str(x) for x in names] if names is not None else None,
+        "n_features": n,
+        "feature_names": list(names) if names is not None else None,
         "classes": [_plain(c) for c in classes] if classes is not None else None,
         "has_predict": hasattr(model, "predict"),
     }

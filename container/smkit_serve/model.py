@@ -146,9 +146,17 @@ def _load_joblib(path: Path) -> Any:
             model = joblib.load(path)
         except (ModuleNotFoundError, AttributeError, ImportError) as e:
             raise ModelLoadError(
-                f"{path.name} needs code the image does not have ({type(e).__name__}: {e}). "
-                f"Train and save with scikit-learn {sklearn.__version__} and only packages "
-                "in the image, or provide model_fn in code/inference.py"
+                f"{path.name} needs code this image does not have ({type(e).__name__}: {e}); "
+                f"the image has scikit-learn {sklearn.__version__}. Build the model its own "
+                "image: `smkit env detect --model model.joblib` writes the python section "
+                "(libraries and versions) for smkit.yaml, then `smkit build smkit.yaml`"
+            ) from e
+        except OSError as e:
+            if "cannot open shared object file" not in str(e):
+                raise ModelLoadError(f"{path.name} could not be read ({e})") from e
+            raise ModelLoadError(
+                f"{path.name} needs a system library the image lacks ({e}); the model's "
+                "package expects it installed beside Python"
             ) from e
         except Exception as e:
             raise ModelLoadError(
@@ -158,8 +166,10 @@ def _load_joblib(path: Path) -> Any:
     for w in caught:
         if type(w.message).__name__ == "InconsistentVersionWarning":
             log.warning(
-                "model saved with another scikit-learn version; re-save it with "
-                f"scikit-learn {sklearn.__version__} to be safe: {w.message}"
+                "model saved with another scikit-learn version than the image's "
+                f"{sklearn.__version__}; predictions may differ: declare its version in the "
+                f"spec's python section (smkit env detect) and serve it from its own "
+                f"product image: {w.message}"
             )
     return model
 

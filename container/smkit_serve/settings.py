@@ -78,10 +78,11 @@ class Settings:
     port: int = 8080
     #: Number of gunicorn worker processes.
     workers: int = 1
-    #: gunicorn worker class: sync or gthread.
-    worker_class: str = "sync"
+    #: gunicorn worker class: sync or gthread. gthread with a spare thread lets /ping
+    #: through while every worker predicts (SageMaker wants each /ping within 2 s).
+    worker_class: str = "gthread"
     #: Threads per worker (gthread only).
-    threads: int = 1
+    threads: int = 2
     #: Seconds a request may take before its worker is replaced.
     timeout: int = 60
     #: Seconds in-flight requests get to finish after SIGTERM.
@@ -145,7 +146,7 @@ class Settings:
         default_output = e.get(env.DEFAULT_OUTPUT, "labels").strip().lower() or "labels"
         if default_output not in ("labels", "probabilities"):
             raise SettingsError(f"{env.DEFAULT_OUTPUT} must be 'labels' or 'probabilities'")
-        worker_class = e.get(env.WORKER_CLASS, "sync").strip() or "sync"
+        worker_class = e.get(env.WORKER_CLASS, "gthread").strip() or "gthread"
         if worker_class not in ("sync", "gthread"):
             raise SettingsError(f"{env.WORKER_CLASS} must be 'sync' or 'gthread'")
         timeout_default = 3600 if batch else 60
@@ -158,7 +159,7 @@ class Settings:
             port=_int(e, env.BIND_TO_PORT, 8080, 1, 65535),
             workers=workers,
             worker_class=worker_class,
-            threads=_int(e, env.THREADS, 1, 1, 64),
+            threads=_int(e, env.THREADS, 2 if worker_class == "gthread" else 1, 1, 64),
             timeout=_int(e, env.MODEL_SERVER_TIMEOUT, timeout_default, 1, 3600),
             graceful_timeout=_int(e, env.GRACEFUL_TIMEOUT, 25, 1, 300),
             batch=batch,

@@ -157,6 +157,13 @@ def _server_conflicts(requirements: list[str], server: dict[str, str]) -> None:
             )
 
 
+def _name_lines(text: str, reqs: list[str]) -> str:
+    """pip's output with ``-r FILE (line N)`` replaced by the requirement on that line."""
+    return re.sub(r"-r \S+ \(line (\d+)\)",
+                  lambda m: reqs[int(m.group(1)) - 1] if int(m.group(1)) <= len(reqs)
+                  else m.group(0), text)
+
+
 def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
     """One line that names the requirement to fix, from pip's resolver output."""
     from packaging.requirements import Requirement
@@ -184,7 +191,8 @@ def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
             "list the folder under python.wheels"
         )
     if "ResolutionImpossible" in stderr or "conflict is caused by" in stderr:
-        causes = [ln for ln in lines if " depends on " in ln or "The user requested" in ln]
+        causes = [ln for ln in lines if " depends on " in ln or "The user requested" in ln
+                  or ln.startswith("ERROR: Cannot install")]
         server = read_pins(SERVER_PINS)
         hint = ""
         for text in requirements:
@@ -213,23 +221,37 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
     server_reqs = [f"{n}=={v}" for n, v in server.items() if n != "pip"]
     # joblib loads the model and numpy carries the server's codecs: always there.
     needed = [r for r in ("joblib", "numpy", "scikit-learn") if r not in named]
-    attempts = [requirements + defaults + server_reqs, requirements + needed + server_reqs]
+    # The default versions where they fit; else the same packages at whatever fits; else
+    # only what the server itself needs beside the seller's own.
+    loose = [d.split("==")[0] for d in defaults]
+    attempts = [requirements + defaults + server_reqs, requirements + loose + server_reqs,
+                requirements + needed + server_reqs]
     result = None
+    failure = ""
     for reqs in attempts:
         with tempfile.TemporaryDirectory(prefix="smkit-resolve-") as tmp:
             req_file = Path(tmp) / "requirements.txt"
             req_file.write_text("\n".join(reqs) + "\n")
             report = Path(tmp) / "report.json"
             links = [a for p in find_links for a in ("--find-links", str(p))]
-            proc = _pip("install", "--dry-run", "--ignore-installed", "--quiet", "--report",
+            proc = _pip("install", "--dry-run", "--ignore-installed", "--report",
                         str(report), "--target", str(Path(tmp) / "t"), *_platform_args(),
                         *links, "-r", str(req_file))
             if proc.returncode == 0:
                 result = json.loads(report.read_text())
                 break
-            failure = proc.stderr
+            if not failure:  # the first attempt's reason is the seller's
+                failure = _name_lines(proc.stderr + "\n" + proc.stdout, reqs)
     if result is None:
         raise UserError(_explain_resolution_failure(failure, requirements))
+    picked = {canonical_name(i["metadata"]["name"]): i["metadata"]["version"]
+              for i in result["install"]}
+    problem = _numpy_abi_problem(picked)
+    if problem is not None and "numpy" not in named:
+        # The seller left numpy open: numpy 1.x is what such a build needs.
+        return resolve([*requirements, "numpy<2"], find_links=find_links, log=log)
+    if problem is not None:
+        raise UserError(f"python: {problem}")
     wheels = []
     for item in result["install"]:
         name = canonical_name(item["metadata"]["name"])
@@ -238,6 +260,27 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
         filename = item["download_info"]["url"].rsplit("/", 1)[-1]
         wheels.append(Wheel(name, item["metadata"]["version"], filename))
     return sorted(wheels, key=lambda w: w.name)
+
+
+#: The first release of each package built for numpy 2; older ones need numpy 1.x.
+NUMPY2_SINCE: dict[str, str] = {"scikit-learn": "1.4.2", "pandas": "2.2.2",
+                                "scipy": "1.13.0"}
+
+
+def _numpy_abi_problem(picked: dict[str, str]) -> str | None:
+    """A package built for numpy 1.x resolved together with numpy 2, which it cannot import
+    with (pip cannot see this: those releases declare no upper bound on numpy)."""
+    from packaging.version import Version
+
+    numpy = picked.get("numpy")
+    if numpy is None or Version(numpy) < Version("2"):
+        return None
+    for name, since in NUMPY2_SINCE.items():
+        if name in picked and Version(picked[name]) < Version(since):
+            return (f"{name}=={picked[name]} was built for numpy 1.x and does not import "
+                    f"with numpy {numpy}: pin numpy to the 1.x version you trained with "
+                    f"(e.g. numpy==1.26.4), or {name}>={since}")
+    return None
 
 
 def _pins_as_wheels(pins: dict[str, str]) -> list[Wheel]:

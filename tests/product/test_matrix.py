@@ -28,10 +28,8 @@ from venvkit import ENVS, Trained, TrainedModel
 pytestmark = pytest.mark.container
 
 #: Cases that fail today for a reason outside these tests; strict, so a fix shows up.
-KNOWN_FAILURES = {
-    ("newest", "lightgbm"): "the base image lacks libgomp1: lightgbm's wheel loads the "
-    "system's libgomp.so.1 (OSError at unpickling, reported as a corrupt model.joblib)",
-}
+#: (environment, model) -> why it is expected to fail; strict, so a fix is noticed.
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 CASES = [
     pytest.param(env.name, model, id=f"{env.name}-{model}", marks=[pytest.mark.xfail(
         strict=True, reason=KNOWN_FAILURES[env.name, model])]
