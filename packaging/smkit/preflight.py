@@ -24,7 +24,7 @@ from . import artifact as artifact_mod
 from . import docker
 from . import push as push_mod
 from .aws import Aws, call
-from .errors import SmkitError
+from .errors import SmkitError, UserError
 from .publish import model_package_request, s3_layout
 from .spec import Spec
 
@@ -323,6 +323,28 @@ def check_request(spec: Spec, image_ref: str | None) -> tuple[str, str]:
     return PASS, f"CertifyForMarketplace=True, image by {by}, 1 validation profile"
 
 
+def check_model_scan(spec: Spec) -> tuple[str, str]:
+    """The model file references no global a model never needs (os.system, eval, ...),
+    read without loading it, as ``smkit env detect`` reports it."""
+    from . import pickle_scan
+    from .artifact import model_file
+
+    path = model_file(spec.model_dir)
+    if path.suffix == ".skops":
+        return SKIP, f"{path.name} is a skops file: the server loads only the types it trusts"
+    try:
+        scan = pickle_scan.scan_model(path)
+    except UserError as e:
+        return FAIL, str(e)
+    if scan.security_findings:
+        found = "; ".join(str(f) for f in scan.security_findings[:5])
+        return FAIL, (f"SECURITY: {path.name} calls or imports what no model needs ({found}); "
+                      "Marketplace buyers run this file: re-save the model from a clean "
+                      "environment and check where it came from")
+    return PASS, f"{path.name}: {len(scan.globals)} globals from " + ", ".join(
+        sorted({m.split(".")[0] for m in scan.modules})) + "; nothing unsafe"
+
+
 def run(spec: Spec, aws: Aws | None, *, image_ref: str | None = None,
         echo: Callable[[str], None] | None = None, instances: bool = True) -> Report:
     """Run every check and return the report (never raises for a failed check).
@@ -338,6 +360,7 @@ def run(spec: Spec, aws: Aws | None, *, image_ref: str | None = None,
          echo)
     _run(report, "model package request", lambda: check_request(spec, image_ref), echo)
     _run(report, "image pushed by digest", lambda: check_image_pushed(aws, image_ref), echo)
+    _run(report, "model file scan", lambda: check_model_scan(spec), echo)
     tmp = Path(tempfile.mkdtemp(prefix="smkit-preflight-art-"))
     try:
         built: dict[str, Any] = {}

@@ -14,7 +14,8 @@ from .aws import Aws, call
 from .errors import SmkitError, UserError
 from .spec import ROLE_ARN_RE
 
-PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+#: The same verdict names as preflight's checks.
+PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
 @dataclass(frozen=True)

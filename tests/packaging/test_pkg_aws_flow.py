@@ -159,7 +159,7 @@ def test_preflight_passes_for_a_good_spec(aws_env: dict[str, str], write_spec,
     assert [(c.name, c.status) for c in report.checks] == [
         ("spec", "pass"), ("role ARNs", "pass"), ("one account and region", "pass"),
         ("model package request", "pass"), ("image pushed by digest", "pass"),
-        ("artifact and versions", "pass"),
+        ("model file scan", "pass"), ("artifact and versions", "pass"),
         ("image under --network none", "pass"), ("validation transform", "pass"),
         ("ml.m5.large real-time", "pass"), ("ml.c5.xlarge real-time", "pass"),
         ("ml.m5.large batch", "pass"), ("instance types", "pass"),
@@ -183,7 +183,7 @@ def test_preflight_names_each_failing_check_and_the_cli_exits_2(aws_env: dict[st
     assert "Traceback" not in proc.stderr
     out = proc.stdout
     assert "FAIL  role ARNs" in out
-    assert "role/Missing is well formed but the role does not exist" in out
+    assert "role/Missing does not exist; create the role" in out
     assert f"FAIL  one account and region      s3.bucket {name} is in eu-west-1" in out
     assert "PASS  image under --network none" in out
     assert f"FAIL  image pushed by digest      {absent} is not in the registry" in out
@@ -270,3 +270,27 @@ def test_the_role_check_is_one_for_preflight_and_publish(aws_env: dict[str, str]
                        account="123456789012")
     assert other.status == FAIL
     assert "not the seller's account 123456789012" in other.detail
+
+
+class _Evil:
+    """Pickles as a call of os.system: what a tampered model file does."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, ("echo owned",))
+
+
+def test_preflight_repeats_the_model_scans_security_finding(write_spec, tmp_path: Path) -> None:
+    import pickle
+
+    model_dir = tmp_path / "tampered"
+    model_dir.mkdir()
+    (model_dir / "model.joblib").write_bytes(pickle.dumps(_Evil()))
+    spec = spec_mod.load(write_spec(model_dir=model_dir))
+    status, detail = preflight.check_model_scan(spec)
+    assert status == "fail"
+    assert detail.startswith("SECURITY: model.joblib")
+    assert "system" in detail
+    status, detail = preflight.check_model_scan(spec_mod.load(write_spec()))
+    assert status == "pass", detail
