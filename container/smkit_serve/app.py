@@ -101,8 +101,38 @@ class Service:
             raise PayloadTooLarge(f"the body is over the limit; {self.too_large}")
         return body
 
+    def _timeout_message(self) -> str:
+        return (
+            f"the request took longer than the {self.settings.timeout} s limit "
+            "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request or raise it"
+        )
+
     def invocations(self, environ: dict[str, Any]) -> Answer:
         """Decode, predict and encode one request; every failure is a JSON error."""
+        sock = environ.get("gunicorn.socket")
+        if self.settings.threads > 1 and sock is not None:
+            return self._invocations_with_watchdog(environ, sock)
+        return self._invocations(environ)
+
+    def _invocations_with_watchdog(self, environ: dict[str, Any], sock: Any) -> Answer:
+        """Threaded workers: the time limit is this request's own (see watchdog.py)."""
+        from .server import retire_worker
+        from .watchdog import Watchdog
+
+        started = time.perf_counter()
+
+        def timed_out() -> None:
+            retire_worker()
+            self._access(504, started, error=self._timeout_message())
+
+        dog = Watchdog(sock, self.settings.timeout, self._timeout_message(), timed_out)
+        answer = self._invocations(environ)
+        if not dog.claim():
+            # Already answered 504 on the socket, which is closed: this answer goes nowhere.
+            return 504, [("Content-Type", _JSON), ("Connection", "close")], b""
+        return answer
+
+    def _invocations(self, environ: dict[str, Any]) -> Answer:
         started = time.perf_counter()
         attributes = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
         body = b""
@@ -125,10 +155,7 @@ class Service:
             from .server import retire_worker
 
             retire_worker()
-            message = (
-                f"the request took longer than the {self.settings.timeout} s limit "
-                "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request or raise it"
-            )
+            message = self._timeout_message()
             self._access(504, started, error=message)
             return error_answer(504, message)
         except Exception as e:

@@ -196,9 +196,13 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_0(
     assert elapsed < 30
 
 
-def test_request_timeout_comes_from_the_environment(container_factory, slow_model_dir) -> None:
+@pytest.mark.parametrize("worker_class", ["gthread", "sync"])
+def test_request_timeout_comes_from_the_environment(container_factory, slow_model_dir,
+                                                    worker_class) -> None:
+    # sync: gunicorn's master aborts the worker; gthread (the default): the watchdog answers.
     c = container_factory(slow_model_dir, env={"SAGEMAKER_MODEL_SERVER_TIMEOUT": "2",
-                                               "SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+                                               "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+                                               "SMKIT_WORKER_CLASS": worker_class})
     t0 = time.monotonic()
     r = c.post("999,3,4,1", "text/csv")  # predict would sleep 30 s
     assert time.monotonic() - t0 < 20
