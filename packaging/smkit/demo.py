@@ -316,19 +316,14 @@ def local_mode(j: Journey, *args: str) -> str:
 
 
 def ensure_image(source: str) -> str:
-    """Build ``source`` when the engine lacks it (the project's build script), then tag it
+    """Build ``source`` when the engine lacks it and it is the default image, then tag it
     ``DEMO_TAG``; returns the image ID."""
+    from . import images
+
     if not docker.image_exists(source):
-        script = _SOURCE_ROOT / "scripts" / "build-container.sh"
-        if not script.is_file():
-            raise UserError(f"image {source} is not built; run `make build-container`")
-        log = _SOURCE_ROOT / "build" / "demo-build-container.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "wb") as out:
-            proc = subprocess.run(["bash", str(script), source], cwd=_SOURCE_ROOT, stdout=out,
-                                  stderr=subprocess.STDOUT, check=False, timeout=3600)
-        if proc.returncode != 0:
-            raise PlatformError(f"building {source} failed; see {log}")
+        if source not in images.default_tags():
+            raise UserError(f"image {source} is not built; build it, or leave --image out")
+        images.ensure_image(None, tags=images.default_tags())
     docker.docker("tag", source, DEMO_TAG)
     return docker.docker("image", "inspect", "-f", "{{.Id}}", DEMO_TAG).stdout.decode().strip()
 
