@@ -43,7 +43,6 @@ ACCOUNT = "123456789012"
 VALIDATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SmkitDemoValidation"
 ACCESS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SmkitDemoMarketplaceAccess"
 NAME = "smkit-demo-wine"
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _ARN_RE = re.compile(r"model package: (arn:\S+)")
 _PRODUCT_RE = re.compile(r"published: product (\S+), offer (\S+)")
 _ARTIFACT_RE = re.compile(r"artifact: (\S+)")
