@@ -119,7 +119,8 @@ def custom_frame(n: int = 60, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 
 def month_of(X: pd.DataFrame) -> np.ndarray:
     """The month of an ISO date column (fails on anything that is not such a date)."""
-    return pd.to_datetime(X["when"].astype(str), format="%Y-%m-%d").dt.month.to_numpy().reshape(-1, 1)
+    dates = pd.to_datetime(X["when"].astype(str), format="%Y-%m-%d")
+    return dates.dt.month.to_numpy().reshape(-1, 1)
 
 
 def dates_pipeline() -> Pipeline:
