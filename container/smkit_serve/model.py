@@ -31,6 +31,8 @@ from .codecs import NUMBER, STRING, Schema
 log = logging.getLogger("smkit.model")
 
 _SKOPS_OWN = ("sklearn.", "numpy.", "scipy.")
+#: How joblib maps an uncompressed model's arrays ("c": copy-on-write, never read-only).
+MMAP_MODE = "c"
 HOOK_NAMES = ("model_fn", "input_fn", "predict_fn", "output_fn")
 
 
@@ -143,7 +145,10 @@ def _load_joblib(path: Path) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = joblib.load(path)
+            # Copy-on-write maps of the file for an uncompressed joblib: the arrays stay in
+            # the page cache, shared by every worker (and container) until one writes to
+            # them, which stays private. A compressed file loads into memory as before.
+            model = joblib.load(path, mmap_mode=MMAP_MODE)
         except (ModuleNotFoundError, AttributeError, ImportError) as e:
             raise ModelLoadError(
                 f"{path.name} needs code this image does not have ({type(e).__name__}: {e}); "

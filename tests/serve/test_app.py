@@ -685,3 +685,24 @@ def test_files_the_server_never_reads_need_not_be_listed(tmp_path: Path, iris) -
     r = make_client(tmp_path).get("/ping")
     assert r.status_code == 503
     assert "extra.joblib: not listed" in r.json["error"]
+
+
+def test_an_uncompressed_models_arrays_are_mapped_from_the_file_and_still_writable(
+        tmp_path) -> None:
+    """Issue 14: big models stay shared. joblib maps an uncompressed file's arrays
+    copy-on-write, so workers share their pages and a model that writes still can."""
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+    from smkit_serve.model import load_model
+
+    X = np.random.default_rng(0).random((50, 3))
+    joblib.dump(LinearRegression().fit(X, X @ [1.0, 2.0, 3.0]), tmp_path / "model.joblib")
+    loaded = load_model(str(tmp_path))
+    assert isinstance(loaded.model.coef_, np.memmap)
+    assert loaded.model.coef_.flags.writeable
+    np.testing.assert_allclose(loaded.model.predict(X[:2]), X[:2] @ [1.0, 2.0, 3.0])
+    compressed = tmp_path / "c"
+    compressed.mkdir()
+    joblib.dump(LinearRegression().fit(X, X @ [1.0, 2.0, 3.0]), compressed / "model.joblib",
+                compress=3)
+    assert not isinstance(load_model(str(compressed)).model.coef_, np.memmap)
