@@ -188,6 +188,11 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "workers": settings.workers,
         "worker_class": worker_class(settings),
         "threads": settings.threads,
+        # gthread accepts up to worker_connections at once and queues them for its threads:
+        # a worker whose threads are all busy would still take a /ping and sit on it. Taking
+        # no more connections than threads leaves it in the backlog for a worker with a free
+        # thread, so /ping answers while predictions run.
+        "worker_connections": settings.threads,
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,
         "keepalive": 5,

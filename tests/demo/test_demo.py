@@ -18,8 +18,9 @@ def test_the_demo_runs_every_step_with_its_timing(demo_run: DemoRun) -> None:
     assert len(steps) == int(steps[0].group(2)) == 19, demo_run.stdout
     assert [int(m.group(1)) for m in steps] == list(range(1, 20))
     titles = " | ".join(m.group(3) for m in steps)
-    for needed in ("train", "local endpoint", "local batch transform", "emulators", "package",
-                   "push", "preflight", "publish", "VALIDATE", "APPLY", "preview", "buyer"):
+    for needed in ("train", "product image", "local endpoint", "local batch transform",
+                   "emulators", "package", "push", "preflight", "publish", "VALIDATE",
+                   "APPLY", "preview", "buyer"):
         assert needed in titles
     assert "smkit demo: done in" in demo_run.stdout
 
@@ -44,6 +45,24 @@ def test_the_demo_makes_what_the_summary_lists(demo_run: DemoRun) -> None:
     assert local == bought
     assert len(local) == len((out / "validation" / "input.csv").read_text().splitlines())
     assert set(local) <= {"cultivar_1", "cultivar_2", "cultivar_3"}
+
+
+def test_every_prediction_of_the_journey_is_the_trained_models_own(demo_run: DemoRun) -> None:
+    """Compared with the model itself, not only with another smkit output: a bug shared by
+    smkit's paths cannot pass."""
+    import joblib
+    import pandas as pd
+
+    out = demo_run.out
+    model = joblib.load(out / "model" / "model.joblib")
+    frame = pd.read_csv(out / "validation" / "input.csv", header=None)
+    frame.columns = list(model.feature_names_in_)
+    expected = [str(v) for v in model.predict(frame)]
+    for produced in ("local-transform", "buyer-transform"):
+        got = (out / produced / "input.csv.out").read_text().splitlines()
+        assert got == expected, produced
+    # The product image was built for this model's own environment.
+    assert demo_run.fact("inference image").startswith("smkit-product:")
 
 
 def test_a_second_run_converges_on_the_same_package_and_product(demo_run: DemoRun,

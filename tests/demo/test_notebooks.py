@@ -54,6 +54,23 @@ def test_the_seller_notebook_publishes_a_package_and_a_listing(
     assert arn.startswith("arn:aws:sagemaker:us-east-1:123456789012:model-package/wine-")
     assert "published: product prod-" in text
     assert (tmp_path / "seller" / "listing" / "preview.html").is_file()
+    # The notebook's local transform answers what the model it trained answers itself.
+    seller = tmp_path / "seller"
+    expected = own_predictions(seller / "model" / "model.joblib", seller / "validation" /
+                               "input.csv")
+    assert (seller / "local-transform" / "input.csv.out").read_text().splitlines() == expected
+    assert "smkit-product:" in text  # it built and ran the model's product image
+
+
+def own_predictions(model_file: Path, rows: Path) -> list[str]:
+    """What the trained model itself predicts for a headerless CSV of its features."""
+    import joblib
+    import pandas as pd
+
+    model = joblib.load(model_file)
+    frame = pd.read_csv(rows, header=None)
+    frame.columns = list(model.feature_names_in_)
+    return [str(v) for v in model.predict(frame)]
 
 
 def test_the_buyer_notebook_runs_a_transform_and_an_endpoint_from_the_arn(
@@ -66,5 +83,6 @@ def test_the_buyer_notebook_runs_a_transform_and_an_endpoint_from_the_arn(
     assert "created with network isolation" in text
     predictions = (tmp_path / "buyer" / "output" / "sample.csv.out").read_text().splitlines()
     assert len(predictions) == 6
-    assert set(predictions) <= {"cultivar_1", "cultivar_2", "cultivar_3"}
+    assert predictions == own_predictions(demo_run.out / "model" / "model.joblib",
+                                          tmp_path / "buyer" / "input" / "sample.csv")
     assert '"predictions"' in text
