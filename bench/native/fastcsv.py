@@ -22,10 +22,36 @@ def build(out_dir: Path) -> Path | None:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         return None
+    (out_dir / "fastcsv_pow5.h").write_text(pow5_header())
     lib = out_dir / "libfastcsv.so"
-    subprocess.run([cc, "-O2", "-std=c11", "-shared", "-fPIC", "-o", str(lib), str(SOURCE)],
-                   check=True, capture_output=True)
+    subprocess.run([cc, "-O2", "-std=gnu11", "-shared", "-fPIC", "-I", str(out_dir), "-o",
+                    str(lib), str(SOURCE)], check=True, capture_output=True)
     return lib
+
+
+def pow5_table() -> list[int]:
+    """5^q for q in [-342, 308], normalised to 128 bits and truncated (fast_float's table):
+    2^b // 5^-q + 1 for negative q, the top 128 bits of 5^q otherwise."""
+    table = []
+    for q in range(-342, 0):
+        power5 = 5 ** -q
+        z = power5.bit_length() - (1 if power5 & (power5 - 1) == 0 else 0)
+        c = 2 ** (z + 127 if q >= -27 else 2 * z + 128) // power5 + 1
+        while c >= 1 << 128:
+            c //= 2
+        table.append(c)
+    for q in range(309):
+        power5 = 5 ** q
+        shift = 128 - power5.bit_length()
+        table.append(power5 << shift if shift >= 0 else power5 >> -shift)
+    return table
+
+
+def pow5_header() -> str:
+    """The C table: high and low 64 bits of each 128-bit power of five."""
+    mask = (1 << 64) - 1
+    words = ",\n".join(f"    0x{c >> 64:016x}ULL, 0x{c & mask:016x}ULL" for c in pow5_table())
+    return f"static const uint64_t POW5_128[] = {{\n{words}\n}};\n"
 
 
 class Reader:

@@ -70,8 +70,23 @@ def test_numbers_are_bit_identical_to_float(reader: fastcsv.Reader, values: list
     assert bits(got) == bits(expected), body_bytes[:200]
 
 
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.tuples(st.integers(1, 10**19 - 1), st.integers(-360, 330),
+                                st.booleans()), min_size=1, max_size=40))
+def test_any_mantissa_and_exponent(reader: fastcsv.Reader,
+                                   cells: list[tuple[int, int, bool]]) -> None:
+    """Up to 19 digits times any power of ten (Clinger's path, Eisel-Lemire, zero, inf)."""
+    body = "\n".join(f"{'-' if neg else ''}{m}e{q}" for m, q, neg in cells).encode()
+    expected = precise(body)
+    assert expected is not None
+    got = reader.parse(body)
+    assert got is not None
+    assert bits(got) == bits(expected), body[:200]
+
+
 @pytest.mark.parametrize("text", [
     "4.9e-324", "2.4703282292062327e-324", "2.2250738585072011e-308",
+    "2.22507385850720138e-308", "2.2250738585072012e-308",
     "1.7976931348623157e308", "1e309", "-1e400", "1e-400", "-0", "-0.0e5", "+1.5", "007.25",
     ".5", "5.", "123456789012345678901234567890", "0.1000000000000000055511151231257827",
     "9007199254740993", "9007199254740992e22", "1e23", "8.98846567431158e307",
