@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from smkit import docker, images
+import smkit.images as images
+from smkit import docker
 from smkit.spec import PythonEnv
 
 REPO = Path(__file__).resolve().parents[1]
