@@ -569,6 +569,31 @@ def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work:
                   "and predict")
 
 
+def run_text(report: Report, work: Path, seconds: float, budget: float, rounds: int) -> None:
+    """The text pipeline scenario (bench/text_scenario.py)."""
+    import text_scenario
+
+    text_scenario.run_text_scenario(report, work, seconds, budget, rounds)
+
+
+def run_shards(report: Report, quick: bool) -> None:
+    """Local sharded batch transform on one and two instances (bench/shard_bench.py)."""
+    import shard_bench
+
+    rows = 50_000 if quick else 200_000
+    by_instances = shard_bench.rows_per_s_by_instances(IMAGE, rows=rows)
+    report.facts["shard_transform_rows"] = rows
+    for n, rate in by_instances.items():
+        report.facts[f"shard_transform_rows_per_s_{n}_instance{'s' if n > 1 else ''}"] = rate
+
+
+def run_big(report: Report, work: Path) -> None:
+    """A model of about 1 GB served by 1, 2 and 4 workers (bench/big_model.py)."""
+    import big_model
+
+    big_model.run_big_model(report, work)
+
+
 def run_products(report: Report, work: Path, rf_rows: np.ndarray, seconds: float,
                  budget: float, rounds: int, quick: bool) -> None:
     """Product images: build times, sizes, and boosted trees served from their own image.
@@ -611,14 +636,19 @@ def render(report: Report) -> str:
              "| floor req/s | ratio to floor |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report.rows:
+        # Scenarios from other modules (text_scenario) may lack some columns: shown as a dash.
+        def f(key: str, fmt: str, r: dict[str, Any] = r) -> str:
+            return format(r[key], fmt) if key in r else "–"
+
+        span = (f" ({f('predict_us_min', ',.0f')}-{f('predict_us_max', ',.0f')})"
+                if "predict_us_min" in r else "")
         lines.append(
-            f"| {r['scenario']} | {r['content_type']} | {r['rps']:,.0f} | {r['rows_per_s']:,.0f} "
-            f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['predict_us']:,.0f} "
-            f"({r['predict_us_min']:,.0f}-{r['predict_us_max']:,.0f}) "
-            f"| {r['model_alone_rps']:,.0f} | {r['ratio_model']:.2f} "
-            f"| {r['measured_alone_rps']:,.0f} | {r['ratio_measured_alone']:.2f} "
-            f"| {r['floor_rps']:,.0f} "
-            f"| {r['ratio_floor']:.2f} |")
+            f"| {r['scenario']} | {r['content_type']} | {f('rps', ',.0f')} "
+            f"| {f('rows_per_s', ',.0f')} | {f('p50_ms', '.2f')} | {f('p99_ms', '.2f')} "
+            f"| {r.get('errors', '–')} | {f('predict_us', ',.0f')}{span} "
+            f"| {f('model_alone_rps', ',.0f')} | {f('ratio_model', '.2f')} "
+            f"| {f('measured_alone_rps', ',.0f')} | {f('ratio_measured_alone', '.2f')} "
+            f"| {f('floor_rps', ',.0f')} | {f('ratio_floor', '.2f')} |")
     lines += ["", "| fact | value |", "|---|---|"]
     for k, v in report.facts.items():
         lines.append(f"| {k} | {v:,.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
@@ -671,6 +701,15 @@ def main(argv: list[str] | None = None) -> int:
             ("batch transform", lambda: run_transform_bench(report, rf_dir, rf_rows, work,
                                                             size_mb, budget)),
         ]
+        steps.append(("text pipeline (quoted CSV, JSON records)", lambda: run_text(
+            report, work, seconds, budget, rounds)))
+        steps.append(("sharded transform, 1 and 2 instances", lambda: run_shards(
+            report, quick=args.quick)))
+        if args.quick:
+            report.facts["big_model"] = "skipped in --quick (training takes about a minute)"
+        else:
+            steps.append(("big model (about 1 GB, shared by the workers)",
+                          lambda: run_big(report, work)))
         if args.no_products or shutil.which("docker") is None:
             report.facts["product_images"] = "skipped (--no-products or no docker)"
         else:
