@@ -26,7 +26,7 @@ from smkit_contract.names import (
 from smkit_contract.signature import Signature, SignatureError, widths_match
 
 from . import columns
-from .codecs import NUMBER, STRING, Schema
+from .codecs import Schema
 
 log = logging.getLogger("smkit.model")
 
@@ -243,91 +243,6 @@ def verify_manifest(model_dir: str) -> str | None:
         )
     log.info("model files match manifest.json")
     return None
-
-
-def _first_step(model: Any) -> Any:
-    steps = getattr(model, "steps", None)
-    if isinstance(steps, list) and steps:
-        return _first_step(steps[0][1])
-    return model
-
-
-def _column_indices(columns: Any, names: tuple[str, ...] | None, width: int) -> list[int]:
-    if isinstance(columns, slice):
-        return list(range(width))[columns]
-    if isinstance(columns, (str, int, np.integer)):
-        columns = [columns]
-    if callable(columns):
-        return []
-    out = []
-    cols = list(columns)
-    if cols and all(isinstance(c, (bool, np.bool_)) for c in cols):
-        return [i for i, keep in enumerate(cols) if keep]
-    for c in cols:
-        if isinstance(c, str):
-            if names is None or c not in names:
-                return []
-            out.append(names.index(c))
-        else:
-            out.append(int(c))
-    return out
-
-
-def _categorical_values(transformer: Any) -> list[Any] | None:
-    """One representative fitted value per input column of an encoder-like transformer."""
-    steps = getattr(transformer, "steps", None)
-    chain = [s for _, s in steps] if isinstance(steps, list) else [transformer]
-    for step in chain:
-        cats = getattr(step, "categories_", None)
-        if cats is not None:
-            return [c[0] if len(c) else 0.0 for c in cats]
-        stats = getattr(step, "statistics_", None)
-        if isinstance(stats, np.ndarray) and stats.dtype.kind in "OUS":
-            return list(stats)
-    return None
-
-
-def _width_and_names(model: Any) -> tuple[int | None, tuple[str, ...] | None]:
-    """``n_features_in_`` (of the model or its first step) and ``feature_names_in_``."""
-    width = getattr(model, "n_features_in_", None)
-    if width is None:
-        width = getattr(_first_step(model), "n_features_in_", None)
-    raw_names = getattr(model, "feature_names_in_", None)
-    names = tuple(str(n) for n in raw_names) if raw_names is not None else None
-    return (int(width) if width is not None else None), names
-
-
-def example_row(model: Any) -> tuple[list[Any], tuple[str, ...]] | None:
-    """A plausible one-row input for ``model`` and the kind of each column, or None."""
-    first = _first_step(model)
-    width, names = _width_and_names(model)
-    if width is None:
-        return None
-    values: list[Any] = [0.0] * width
-    kinds = [NUMBER] * width
-
-    def mark(indices: list[int], reps: list[Any]) -> None:
-        for idx, rep in zip(indices, reps, strict=False):
-            if 0 <= idx < width:
-                is_text = isinstance(rep, str) or (
-                    isinstance(rep, np.generic) and rep.dtype.kind in "OUS"
-                )
-                values[idx] = str(rep) if is_text else float(rep)
-                kinds[idx] = STRING if is_text else NUMBER
-
-    transformers = getattr(first, "transformers_", None)
-    if transformers is not None:
-        for _, trans, columns in transformers:
-            if isinstance(trans, str):
-                continue
-            reps = _categorical_values(trans)
-            if reps is not None:
-                mark(_column_indices(columns, names, int(width)), reps)
-    else:
-        reps = _categorical_values(first)
-        if reps is not None and len(reps) == width:
-            mark(list(range(int(width))), reps)
-    return values, tuple(kinds)
 
 
 def schema_of(model: Any, signature: Signature | None = None) -> Schema:
