@@ -50,7 +50,7 @@ bench: install build-container ## benchmarks: figures and ratios in bench/result
 soak: install build-container ## memory soak: 100k requests, RSS before/after (ARGS=--requests N)
 	$(PY) bench/soak.py $(ARGS)
 
-bench-quick: ## the benchmark in under a minute
+bench-quick: ## the benchmark in about two minutes (no cold builds, no 1 GB model)
 	@$(MAKE) --no-print-directory bench ARGS=--quick
 
 clean: ## remove build outputs (keeps .venv)
