@@ -160,6 +160,117 @@ class DrainingSyncWorker(_Draining, SyncWorker):
                         raise
 
 
+#: A request running longer than this opens the worker's side door for /ping.
+SIDE_DOOR_AFTER_S = 0.25
+#: A connection left waiting this long is one no idle worker took: all are busy.
+SIDE_DOOR_PATIENCE_S = 0.02
+_PING_HEAD = b"GET /ping "
+
+
+class SideDoorSyncWorker(DrainingSyncWorker):
+    """A sync worker that still answers /ping while it runs a long request.
+
+    SageMaker wants each /ping within 2 s, also while every worker predicts a large
+    request; a plain sync worker answers nothing until its request is done. While the main
+    thread has been busy for SIDE_DOOR_AFTER_S, a helper thread takes connections that no
+    idle worker took within SIDE_DOOR_PATIENCE_S, peeks at them without reading
+    (MSG_PEEK), answers a /ping at once and queues anything else for the main thread, which
+    takes the queue before the listener. Short requests never open the door, so the sync
+    worker's per-request cost is unchanged.
+    """
+
+    busy_since: float | None = None
+
+    def init_process(self) -> None:
+        """Start the side door, then gunicorn's worker loop (which never returns)."""
+        import threading
+
+        self.waiting: list[tuple[Any, Any]] = []
+        self.waiting_lock = threading.Lock()
+        threading.Thread(target=self._side_door, name="smkit-side-door", daemon=True).start()
+        super().init_process()
+
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        """Serve one connection, marking the main thread busy meanwhile."""
+        self.busy_since = time.monotonic()
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.busy_since = None
+
+    def accept(self, listener: Any) -> None:
+        """Serve what the side door queued first, then the listener as gunicorn does."""
+        while True:
+            with self.waiting_lock:
+                if not self.waiting:
+                    break
+                client, addr = self.waiting.pop(0)
+            self.handle(listener, client, addr)
+        super().accept(listener)
+
+    def run(self) -> None:
+        """Serve; on the way out also answer what the side door queued."""
+        super().run()
+        with self.waiting_lock:
+            left, self.waiting = self.waiting, []
+        for client, addr in left:
+            self.handle(self.sockets[0], client, addr)
+
+    def _side_door(self) -> None:
+        listener = self.sockets[0]
+        while self.alive:
+            busy = self.busy_since
+            if busy is None or time.monotonic() - busy < SIDE_DOOR_AFTER_S:
+                time.sleep(0.05)
+                continue
+            readable, _, _ = select.select([listener], [], [], 0.05)
+            if not readable:
+                continue
+            time.sleep(SIDE_DOOR_PATIENCE_S)  # an idle worker takes it first, if any
+            try:
+                client, addr = listener.accept()
+            except OSError:
+                continue  # taken meanwhile (EAGAIN), or the client gave up
+            try:
+                self._serve_or_queue(client, addr)
+            except OSError:
+                client.close()
+
+    def _serve_or_queue(self, client: Any, addr: Any) -> None:
+        client.settimeout(1.0)
+        try:
+            head = client.recv(len(_PING_HEAD), socket.MSG_PEEK)
+        except TimeoutError:
+            head = b""  # a slow client: the main thread reads it as usual
+        client.settimeout(None)
+        if head != _PING_HEAD:
+            with self.waiting_lock:
+                self.waiting.append((client, addr))
+            os.write(self.PIPE[1], b".")  # wake the main loop's select for the queue
+            return
+        client.settimeout(1.0)
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < 8192:
+            chunk = client.recv(4096)
+            if not chunk:
+                break
+            request += chunk
+        status_line: list[str] = []
+        headers: list[tuple[str, str]] = []
+
+        def start_response(status: str, response_headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> None:
+            status_line.append(status)
+            headers.extend(response_headers)
+
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/ping", "SERVER_PROTOCOL": "HTTP/1.1"}
+        body = b"".join(self.wsgi(environ, start_response))
+        head = [f"HTTP/1.1 {status_line[0]}", *(f"{k}: {v}" for k, v in headers),
+                "Connection: close"]
+        client.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        client.close()
+
+
 class DrainingThreadWorker(_Draining, ThreadWorker):
     """gunicorn's gthread worker that hands the listen backlog to its threads after SIGTERM."""
 
@@ -178,7 +289,7 @@ def worker_class(settings: Settings) -> type:
     gunicorn)."""
     if settings.worker_class == "gthread" or settings.threads > 1:
         return DrainingThreadWorker
-    return DrainingSyncWorker
+    return SideDoorSyncWorker
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:

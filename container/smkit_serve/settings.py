@@ -78,11 +78,11 @@ class Settings:
     port: int = 8080
     #: Number of gunicorn worker processes.
     workers: int = 1
-    #: gunicorn worker class: sync or gthread. gthread with a spare thread lets /ping
-    #: through while every worker predicts (SageMaker wants each /ping within 2 s).
-    worker_class: str = "gthread"
+    #: gunicorn worker class: sync (smkit's, whose side door answers /ping while a long
+    #: request runs, as SageMaker wants each /ping within 2 s) or gthread.
+    worker_class: str = "sync"
     #: Threads per worker (gthread only).
-    threads: int = 2
+    threads: int = 1
     #: Seconds a request may take before its worker is replaced.
     timeout: int = 60
     #: Seconds in-flight requests get to finish after SIGTERM.
@@ -146,7 +146,7 @@ class Settings:
         default_output = e.get(env.DEFAULT_OUTPUT, "labels").strip().lower() or "labels"
         if default_output not in ("labels", "probabilities"):
             raise SettingsError(f"{env.DEFAULT_OUTPUT} must be 'labels' or 'probabilities'")
-        worker_class = e.get(env.WORKER_CLASS, "gthread").strip() or "gthread"
+        worker_class = e.get(env.WORKER_CLASS, "sync").strip() or "sync"
         if worker_class not in ("sync", "gthread"):
             raise SettingsError(f"{env.WORKER_CLASS} must be 'sync' or 'gthread'")
         timeout_default = 3600 if batch else 60

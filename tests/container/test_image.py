@@ -217,3 +217,27 @@ def test_serve_is_the_only_command(image: str) -> None:
     out = docker("run", "--rm", image, "train", check=False)
     assert out.returncode == 2
     assert "serves models" in out.stderr
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_ping_answers_within_two_seconds_while_every_worker_predicts(
+        container_factory, slow_model_dir, worker_class) -> None:
+    # contract: "Each ping times out after 2 s" - also while the only worker is busy.
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = container_factory(slow_model_dir, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+                                               "SMKIT_WORKER_CLASS": worker_class})
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(c.post, "99,3,4,1", "text/csv")  # predict takes 3 s
+        time.sleep(0.8)  # the worker is busy now
+        t0 = time.monotonic()
+        ping = requests.get(f"{c.url}/ping", timeout=5)
+        ping_seconds = time.monotonic() - t0
+        # A prediction arriving meanwhile waits its turn and gets its own answer.
+        queued = pool.submit(c.post, CSV, "text/csv")
+        model = joblib.load(slow_model_dir / "model.joblib")
+        assert slow.result(timeout=30).text == str(model.predict([[99, 3, 4, 1]])[0])
+        assert queued.result(timeout=30).status_code == 200
+        assert queued.result().text.splitlines() == [str(v) for v in model.predict(ROWS)]
+    assert ping.status_code == 200
+    assert ping_seconds < 2.0
