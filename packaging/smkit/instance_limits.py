@@ -261,8 +261,8 @@ def breaches(instance_type: str, m: Measured) -> list[str]:
     if ping is not None and ping > limits.PING_TIMEOUT_SECONDS:
         out.append(f"{instance_type}: /ping took {ping:.2f} s under load (every worker busy "
                    f"with the largest payload); the limit is {limits.PING_TIMEOUT_SECONDS} s. Let "
-                   "/ping through on a free thread (SMKIT_WORKER_CLASS=gthread, SMKIT_THREADS=2 "
-                   "or more) or add workers")
+                   "/ping through: leave SMKIT_WORKER_CLASS unset (smkit's sync worker answers "
+                   "it beside a long request) or give gthread SMKIT_THREADS=2 or more")
     failed = [(s, msg) for s, _, msg in m.invocations if s != 200]
     if failed:
         status, msg = failed[0]
