@@ -167,13 +167,14 @@ def inspect_model(model_dir: Path, image: str,
 SIGNATURE_SAMPLE_BYTES = 16 * 1024 * 1024
 
 
-def signature_sample(spec: Spec, contents: dict[str, bytes]) -> tuple[bytes, str]:
-    """The records the signature is derived from: the validation input (its first
-    ``PROOF_RECORDS`` records when it splits by line), else the model's sample_input."""
+def signature_sample(spec: Spec, contents: dict[str, bytes], data: bytes,
+                     recs: list[bytes]) -> tuple[bytes, str]:
+    """The records the signature is derived from: the validation input (``data``, split
+    into ``recs``; its first ``PROOF_RECORDS`` records when it splits by line), else the
+    model's sample_input."""
     v = spec.validation
-    data = v.input.read_bytes()
     if v.split_type == "Line":
-        return b"\n".join(records(data, spec)[:PROOF_RECORDS]), v.content_type
+        return b"\n".join(recs[:PROOF_RECORDS]), v.content_type
     if len(data) <= SIGNATURE_SAMPLE_BYTES:
         return data, v.content_type
     for name, content_type in names.SAMPLE_FILES.items():
@@ -205,27 +206,23 @@ def records(data: bytes, spec: Spec) -> list[bytes]:
     return [data]
 
 
-def sample_from_validation(spec: Spec) -> tuple[str, bytes] | None:
-    """A one-record ``sample_input.*`` for the server's start-up check, from validation data."""
+def sample_from_validation(spec: Spec, recs: list[bytes]) -> tuple[str, bytes] | None:
+    """A one-record ``sample_input.*`` for the server's start-up check, from the validation
+    input's records (``recs``, never empty here)."""
     v = spec.validation
-    data = v.input.read_bytes()
-    recs = records(data, spec)
-    if not recs:
-        raise UserError(f"validation.input: {v.input} holds no records")
     if v.split_type == "Line" or len(recs[0]) <= 1024 * 1024:
         return names.SAMPLE_NAME_FOR[v.content_type], recs[0]
     return None
 
 
-def check_validation_width(spec: Spec, n_features: int | None) -> None:
-    """Every CSV validation record has the model's number of columns; the first that does
-    not is named (a labeled file given as the input is the usual cause)."""
+def check_validation_width(spec: Spec, n_features: int | None, recs: list[bytes]) -> None:
+    """Every CSV validation record (``recs``) has the model's number of columns; the first
+    that does not is named (a labeled file given as the input is the usual cause)."""
     v = spec.validation
     if n_features is None or v.content_type != ct.CSV or v.split_type != "Line":
         return
     import csv
 
-    recs = records(v.input.read_bytes(), spec)
     for n, rec in enumerate(recs, 1):
         width = len(next(csv.reader([rec.decode("utf-8", errors="replace")]), []))
         if width == n_features:
@@ -237,8 +234,6 @@ def check_validation_width(spec: Spec, n_features: int | None) -> None:
                     "--validation`")
         raise UserError(f"validation.input: record {n} of {v.input.name} has {width} columns; "
                         f"the model takes {n_features}.{hint}")
-    if not recs:
-        raise UserError(f"validation.input: {v.input} holds no records")
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -270,21 +265,24 @@ def build(spec: Spec, *, out: Path | None = None) -> Artifact:
     t0 = time.monotonic()
     versions = dict(image_versions(spec.image.local))
     versions["smkit"] = __version__
-    if not records(spec.validation.input.read_bytes(), spec):
+    # The validation input, read once: checked, sampled and measured against the model.
+    data = spec.validation.input.read_bytes()
+    recs = records(data, spec)
+    if not recs:
         raise UserError(f"validation.input: {spec.validation.input} holds no records")
     rels = collect(spec.model_dir)
     contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
     model_info = inspect_model(spec.model_dir, spec.image.local,
-                               signature_sample(spec, contents), spec.signature)
+                               signature_sample(spec, contents, data, recs), spec.signature)
     signature = model_info.pop("signature", None)
     notes = model_info.pop("signature_notes", [])
     problem = model_info.pop("signature_error", None)
-    check_validation_width(spec, model_info.get("n_features"))
+    check_validation_width(spec, model_info.get("n_features"), recs)
     if problem is not None:
         raise UserError(problem)
     sample_name = next((n for n in names.SAMPLE_FILES if n in contents), None)
     if sample_name is None:
-        derived = sample_from_validation(spec)
+        derived = sample_from_validation(spec, recs)
         if derived is not None:
             sample_name, contents[derived[0]] = derived
     entries = {rel: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}

@@ -448,8 +448,27 @@ def layer_for(env: PythonEnv | None, log: Log = _stderr) -> Layer:
         return Layer(_pins_as_wheels(read_pins(DEFAULT_PINS)), [], [])
     find_links = list(env.wheels)
     local = sorted(p for d in find_links for p in (d.glob("*.whl") if d.is_dir() else [d]))
-    wheels = resolve(env.all_requirements(), find_links=find_links, log=log)
+    wheels = _locked(env.all_requirements(), find_links, local, log)
     return Layer(wheels, local, _source_layout(list(env.source)))
+
+
+def _locked(requirements: list[str], find_links: list[Path], local: list[Path],
+            log: Log) -> list[Wheel]:
+    """``resolve``, once per input: the result is kept under build/images/locks, keyed by
+    everything the resolution reads, so an unchanged environment costs no call to the
+    index and always gets the same wheels (delete the folder to resolve afresh)."""
+    digest = hashlib.sha256()
+    for part in (*sorted(requirements), SERVER_PINS.read_text(), DEFAULT_PINS.read_text(),
+                 PYTHON_VERSION, str(GLIBC_MINOR)):
+        digest.update(part.encode() + b"\0")
+    digest.update(_sha256_tree(local).encode() if local else b"")
+    lock = CONTEXTS / "locks" / f"{digest.hexdigest()[:32]}.json"
+    if lock.is_file():
+        return [Wheel(*row) for row in json.loads(lock.read_text())]
+    wheels = resolve(requirements, find_links=find_links, log=log)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps([[w.name, w.version, w.filename] for w in wheels]))
+    return wheels
 
 
 def build_plan(p: Plan, tags: list[str], log: Log = _stderr, *, no_cache: bool = False

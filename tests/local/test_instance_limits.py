@@ -126,18 +126,15 @@ def test_each_listed_type_runs_with_its_size_and_passes_the_limits(
     assert cells[4] == "8"  # and 8 GiB
 
 
-@pytest.mark.container
-def test_a_ping_stuck_behind_busy_workers_fails_naming_type_figure_and_limit(
-    image: str, tmp_path: Path, iris_model_dir: Path
-) -> None:
+def ping_check_on_a_busy_worker(image: str, tmp_path: Path, iris_model_dir: Path,
+                                environment: dict[str, str]) -> preflight.Check:
+    """Preflight's real-time check of one ml.c5.large worker whose predict takes a while."""
     slow = save_model(__import__("joblib").load(iris_model_dir / "model.joblib"),
                       tmp_path / "slow")
     (slow / "code").mkdir()
     (slow / "code" / "inference.py").write_text(SLOW_HOOKS)
-    # One worker with one thread and no side door (gthread): nothing is left for /ping.
     spec = write_spec(tmp_path, image, slow,
-                      environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-                                   "SMKIT_WORKER_CLASS": "gthread", "SMKIT_THREADS": "1"},
+                      environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1", **environment},
                       instance_types={"realtime": ["ml.c5.large"], "transform": ["ml.m5.large"]})
     report = preflight.Report()
     # Real-time only: the batch run would show the same.
@@ -145,6 +142,16 @@ def test_a_ping_stuck_behind_busy_workers_fails_naming_type_figure_and_limit(
     preflight.check_instance_types(spec, slow, report)
     print("\n" + report.render())
     [check] = report.checks
+    return check
+
+
+@pytest.mark.container
+def test_a_ping_stuck_behind_busy_workers_fails_naming_type_figure_and_limit(
+    image: str, tmp_path: Path, iris_model_dir: Path
+) -> None:
+    # One worker with one thread and no side door (gthread): nothing is left for /ping.
+    check = ping_check_on_a_busy_worker(image, tmp_path, iris_model_dir,
+                                        {"SMKIT_WORKER_CLASS": "gthread", "SMKIT_THREADS": "1"})
     assert check.status == preflight.FAIL
     assert check.detail.startswith("ml.c5.large: /ping took ")
     assert "the limit is 2 s" in check.detail
@@ -155,16 +162,5 @@ def test_the_default_worker_answers_ping_beside_the_same_busy_request(
     image: str, tmp_path: Path, iris_model_dir: Path
 ) -> None:
     """The case above with the default (sync) worker: its side door answers /ping."""
-    slow = save_model(__import__("joblib").load(iris_model_dir / "model.joblib"),
-                      tmp_path / "slow")
-    (slow / "code").mkdir()
-    (slow / "code" / "inference.py").write_text(SLOW_HOOKS)
-    spec = write_spec(tmp_path, image, slow,
-                      environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
-                      instance_types={"realtime": ["ml.c5.large"], "transform": ["ml.m5.large"]})
-    report = preflight.Report()
-    spec.instance_types.transform.clear()
-    preflight.check_instance_types(spec, slow, report)
-    print("\n" + report.render())
-    [check] = report.checks
+    check = ping_check_on_a_busy_worker(image, tmp_path, iris_model_dir, {})
     assert check.status == preflight.PASS, check.detail
