@@ -26,10 +26,6 @@ def prepare(settings: Settings) -> LoadedModel:
     with threadpool_limits(1):
         loaded = load_model(settings.model_dir, settings.program)
         smoke_check(loaded, settings.model_dir)
-    if settings.batch:
-        # Batch transforms send large CSV bodies, which pandas' C reader parses about twice
-        # as fast as orjson; imported here, before fork, the workers share it.
-        import pandas  # noqa: F401
     return loaded
 
 
