@@ -11,12 +11,12 @@ import csv
 import io
 import json
 import mmap
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import smkit_contract.content_types as ct
 
 from . import jsonpath
@@ -259,9 +259,9 @@ class _Packer:
                     nl = mm.find(b"\n", pos)
                     end = size if nl < 0 else nl + 1
                 piece = mm[pos:end]
-                lines = piece.count(b"\n") + (not piece.endswith(b"\n"))
+                lines, plain = _scan(piece)
                 number = self.count + 1  # of the piece's first record
-                if not alone and _plain(piece):
+                if not alone and plain:
                     if self.first is None:
                         self.first = (number, line_no, pos)
                     self.last = (number + lines - 1, line_no + lines - 1, end)
@@ -285,15 +285,22 @@ def _release(mm: mmap.mmap, released: int, upto: int) -> int:
     return released
 
 
-#: A line ``iter_lines`` treats specially: blank, or led by other whitespace.
-_SPECIAL_LINE = re.compile(rb"\n[\n\t\x0b\x0c ]")
+#: Bytes that make the line they lead special for ``iter_lines``: LF (a blank line) and
+#: other whitespace.
+_SPECIAL_LEAD = np.frombuffer(b"\n\t\x0b\x0c ", dtype=np.uint8)
 
 
-def _plain(piece: bytes) -> bool:
-    """True when every line of ``piece`` is a record ending in LF: no CR, no blank or
-    whitespace-led line."""
-    return (piece.endswith(b"\n") and piece[:1] not in (b"\n", b" ", b"\t", b"\x0b", b"\x0c")
-            and b"\r" not in piece and _SPECIAL_LINE.search(piece) is None)
+def _scan(piece: bytes) -> tuple[int, bool]:
+    """How many lines ``piece`` holds, and whether it is plain: every line a record ending
+    in LF, with no CR and no blank or whitespace-led line. One vectorised pass over the
+    bytes (a regex and a count took about three times as long on a 6 MB window)."""
+    raw = np.frombuffer(piece, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    ends_in_lf = piece.endswith(b"\n")
+    lines = len(newlines) + (not ends_in_lf)
+    plain = (ends_in_lf and raw[0] not in _SPECIAL_LEAD and b"\r" not in piece
+             and not np.isin(raw[newlines[:-1] + 1], _SPECIAL_LEAD).any())
+    return lines, bool(plain)
 
 
 def _error_batch(path: Path, file_index: int, rec: Line, message: str) -> Batch:
