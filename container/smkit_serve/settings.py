@@ -156,7 +156,7 @@ class Settings:
 
         return cls(
             model_dir=e.get(env.MODEL_DIR, "/opt/ml/model"),
-            port=_int(e, env.BIND_TO_PORT, 8080, 1, 65535),
+            port=_int(e, env.BIND_TO_PORT, env.DEFAULT_PORT, 1, 65535),
             workers=workers,
             worker_class=worker_class,
             threads=_int(e, env.THREADS, 2 if worker_class == "gthread" else 1, 1, 64),

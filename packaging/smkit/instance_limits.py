@@ -31,7 +31,7 @@ _PROBE = r"""
 import http.client, json, socket, sys, threading, time
 a = json.loads(sys.argv[1]); body = sys.stdin.buffer.read()
 def post():
-    c = http.client.HTTPConnection("127.0.0.1", 8080, timeout=a["timeout"])
+    c = http.client.HTTPConnection("127.0.0.1", a["port"], timeout=a["timeout"])
     t = time.perf_counter()
     try:
         c.request("POST", "/invocations", body, {"Content-Type": a["ctype"]})
@@ -42,7 +42,7 @@ def post():
     finally:
         c.close()
 def ping():
-    c = http.client.HTTPConnection("127.0.0.1", 8080, timeout=10)
+    c = http.client.HTTPConnection("127.0.0.1", a["port"], timeout=10)
     t = time.perf_counter()
     try:
         c.request("GET", "/ping"); r = c.getresponse(); r.read()
@@ -205,7 +205,8 @@ def measure(image: str, model_dir: Path, run: Run) -> Measured:
             m.healthy_s = server.ready_after
             m.workers = _workers(server.logs())
             m.master_rss_bytes = _master_rss(server.name)
-            args = {"ctype": run.content_type, "timeout": limits.INVOCATION_LIMIT_SECONDS + 15,
+            args = {"ctype": run.content_type, "port": docker.CONTAINER_PORT,
+                    "timeout": limits.INVOCATION_LIMIT_SECONDS + 15,
                     "seconds": LOAD_SECONDS, "clients": (m.workers or 1) + 1}
             proc = docker.docker(
                 "run", "--rm", "-i", "--label", docker.LABEL,

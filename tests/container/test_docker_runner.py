@@ -32,3 +32,23 @@ def test_only_containers_of_dead_runs_are_removed(image: str) -> None:
     finally:
         alive.kill()
         docker("rm", "-f", *names, check=False)
+
+
+def test_fastest_url_reaches_the_container_without_docker_proxy(image: str,
+                                                                iris_model_dir) -> None:
+    """On a Linux engine the bridge address answers directly; it is not the published port."""
+    import urllib.request
+
+    from smkit.docker import Server, serve
+
+    with serve(image, iris_model_dir) as server:
+        direct = server.fastest_url()
+        assert direct is not None
+        assert direct != server.url
+        assert direct.endswith(":8080")
+        with urllib.request.urlopen(direct + "/ping", timeout=10) as r:
+            assert r.status == 200
+    # A container that is gone (or an engine with no reachable bridge) keeps the given URL.
+    gone = Server(name=f"smkit-test-gone-{uuid.uuid4().hex[:8]}", url="http://127.0.0.1:9")
+    assert gone.fastest_url() == "http://127.0.0.1:9"
+    assert Server(name="x", url=None).fastest_url() is None

@@ -37,5 +37,6 @@ def run_transform_with_image(cfg: TransformConfig, image: str, model: Path,
     with model_directory(model) as model_dir, docker.serve(
         image, model_dir, env=batch_environment(cfg), startup_timeout=startup_timeout
     ) as server:
-        assert server.url is not None
-        return run_transform(cfg, server.url)
+        url = server.fastest_url()
+        assert url is not None
+        return run_transform(cfg, url)

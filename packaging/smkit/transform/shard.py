@@ -140,9 +140,9 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
             docker.wait_healthy(server, at, startup_timeout)
 
         def one(r: InstanceRun) -> TransformReport:
-            server = servers[r.index][0]
-            assert server.url is not None
-            report = run_transform(configs[r.index], server.url)
+            url = servers[r.index][0].fastest_url()
+            assert url is not None
+            report = run_transform(configs[r.index], url)
             if len(busy) > 1:
                 echo(f"instance {r.index + 1}/{count}: {len(r.files)} files, "
                      f"{report.records} records in {report.seconds:.1f} s")
