@@ -342,7 +342,6 @@ def _frame(matrix: np.ndarray, schema: Schema) -> Any:
     return pd.DataFrame(matrix, columns=list(schema.feature_names))
 
 
-_NUMERIC_BYTES = b"0123456789.eE+-, \t\n\r"
 # An integer minus zero ("-0" and then no ".", exponent or digit): JSON reads it as the
 # integer 0, float() as -0.0.
 _MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
@@ -367,7 +366,9 @@ def _numeric_csv_fast(body: bytes, schema: Schema) -> Decoded | None:
     not such JSON (empty cells, "1.", ".5", "+1", "inf") fails to parse and goes the
     precise way.
     """
-    if body.translate(None, _NUMERIC_BYTES) or not body.strip():
+    # Brackets would make nested arrays, which simdjson flattens into one buffer. Anything
+    # else that is not a number (true, null, strings, objects) fails its typed read below.
+    if b"[" in body or b"]" in body or not body.strip():
         return None
     if b"\r" in body:
         body = body.replace(b"\r\n", b"\n")
