@@ -178,12 +178,14 @@ class ImageProbe:
 
 @contextlib.contextmanager
 def container_server(image: str, model_dir: Path, workers: int) -> Iterator[str]:
-    """The image's server on 127.0.0.1 (through docker-proxy); yields its URL."""
+    """The image's server, reached as `smkit transform` reaches it (the container's bridge
+    address when the host has one, so no docker-proxy hop); yields its URL."""
     env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(workers), "SMKIT_ACCESS_LOG": "false"}
     with docker.serve(image, model_dir, env=env) as srv:
-        assert srv.url is not None
+        url = srv.fastest_url()
+        assert url is not None
         time.sleep(1.0)  # every worker booted (the master answers /ping once the model loads)
-        yield srv.url
+        yield url
 
 
 # ----------------------------------------------------------------------------- builds
