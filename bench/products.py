@@ -177,15 +177,24 @@ class ImageProbe:
 
 
 @contextlib.contextmanager
-def container_server(image: str, model_dir: Path, workers: int) -> Iterator[str]:
-    """The image's server, reached as `smkit transform` reaches it (the container's bridge
-    address when the host has one, so no docker-proxy hop); yields its URL."""
+def container_server(image: str, model_dir: Path, workers: int) -> Iterator[tuple[str, int]]:
+    """The image's server; yields (its URL inside the container, the PID whose network
+    namespace to load it from).
+
+    wrk runs inside the container's network namespace (``nsenter``) against 127.0.0.1, as
+    the host scenarios run against the host's loopback. From the host, at thousands of new
+    connections a second, the client's side of each closed connection sits 60 s in
+    TIME_WAIT, and to a non-loopback address (the bridge, or docker-proxy's own upstream
+    connections) Linux reuses none of them (``tcp_tw_reuse=2`` is loopback only): the 28,000
+    ephemeral ports run out after about a minute and every connect waits for one. The bench
+    would measure that, not the server.
+    """
     env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(workers), "SMKIT_ACCESS_LOG": "false"}
     with docker.serve(image, model_dir, env=env) as srv:
-        url = srv.fastest_url()
-        assert url is not None
+        pid = int(docker.docker("inspect", "-f", "{{.State.Pid}}", srv.name)
+                  .stdout.decode().strip())
         time.sleep(1.0)  # every worker booted (the master answers /ping once the model loads)
-        yield url
+        yield f"http://127.0.0.1:{docker.CONTAINER_PORT}", pid
 
 
 # ----------------------------------------------------------------------------- builds

@@ -144,8 +144,9 @@ class Load:
 
 
 def wrk(url: str, body_file: Path, content_type: str, connections: int, seconds: float,
-        accept: str | None = None) -> Load:
-    """Run wrk against POST ``url`` with the body in ``body_file``."""
+        accept: str | None = None, netns_pid: int | None = None) -> Load:
+    """Run wrk against POST ``url`` with the body in ``body_file``; with ``netns_pid``, from
+    inside that process's network namespace (a container's, where ``url`` is loopback)."""
     script = body_file.with_suffix(".lua")
     accept_line = f'wrk.headers["Accept"] = "{accept}"\n' if accept else ""
     script.write_text(
@@ -153,8 +154,9 @@ def wrk(url: str, body_file: Path, content_type: str, connections: int, seconds:
         f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*a"); f:close()\n'
         f'wrk.headers["Content-Type"] = "{content_type}"\n{accept_line}'
     )
+    enter = ["nsenter", f"--net=/proc/{netns_pid}/ns/net"] if netns_pid else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+        [*enter, "wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
          "-s", str(script), url],
         capture_output=True, text=True, timeout=seconds + 60, check=True,
     ).stdout
@@ -333,6 +335,7 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
         with ExitStack() as stack:
             time_predict: Callable[[], float]
             time_alone: Callable[[], float]
+            netns: int | None = None
             if sc.image is None:
                 model = joblib.load(sc.model_dir / "model.joblib")
                 srv_url = stack.enter_context(
@@ -344,7 +347,7 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
                 import products
 
                 probe = stack.enter_context(products.ImageProbe(sc.image, sc.model_dir, work))
-                srv_url = stack.enter_context(
+                srv_url, netns = stack.enter_context(
                     products.container_server(sc.image, sc.model_dir, WORKERS))
                 time_predict = partial(probe.predict_seconds, X, predict_budget / rounds)
                 time_alone = partial(probe.alone_rps, X, cpus, predict_budget / rounds)
@@ -364,7 +367,8 @@ def run_throughput(report: Report, scenarios: list[Scenario], work: Path, second
                                           sc.connections, seconds / rounds).rps)
                     else:
                         loads[step].append(wrk(f"{srv_url}/invocations", payloads[step], step,
-                                               sc.connections, seconds / rounds))
+                                               sc.connections, seconds / rounds,
+                                               netns_pid=netns))
         for ct, runs in loads.items():
             rps = [run.rps for run in runs]
             report.rows.append({
