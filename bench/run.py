@@ -484,7 +484,7 @@ def parse_seconds(body: bytes, budget_s: float, reader: str = "server") -> float
         return median_seconds(
             lambda: pd.read_csv(io.BytesIO(body), header=None, dtype=np.float64,
                                 engine="c").to_numpy(), budget_s)
-    from smkit_serve import codecs
+    import smkit_serve.codecs as codecs
 
     schema = codecs.Schema()
     if codecs._numeric_csv_fast(body, schema) is None:
