@@ -151,8 +151,8 @@ def close_unless_more_is_coming(sock: Any, timeout: float = 2.0,
 
     gunicorn's ``close_graceful`` half-closes and then waits, up to 2 s, for the client to
     close its side, so that request bytes still unread cannot make the kernel answer with a
-    reset that truncates the response. A sync worker serves nobody while it waits: that
-    was about a sixth of iris' one-row throughput (bench/README.md). Every body here is
+    reset that truncates the response. A sync worker serves nobody while it waits: about
+    a tenth of iris' one-row throughput went there (bench/README.md). Every body here is
     read to its end before the answer, so the socket is closed at once when nothing more
     has arrived; when something has (a pipelined request, the rest of a body too large to
     drain), gunicorn's lingering close runs as before.
