@@ -1,7 +1,7 @@
 """The smkit inference server: SageMaker-compliant serving of scikit-learn-compatible models.
 
-Runs inside the image. Depends on flask, gunicorn, numpy, scikit-learn, joblib and orjson;
-never on boto3, sagemaker or the network.
+Runs inside the image. Depends on flask, gunicorn, numpy, scikit-learn, joblib, orjson and
+pysimdjson; never on boto3, sagemaker or the network.
 """
 
 import os
