@@ -63,6 +63,10 @@ class Service:
         self.settings = settings
         self.loaded = loaded
         self.limit = settings.max_payload_bytes
+        self.timeout_message = (
+            f"the request took longer than the {settings.timeout} s limit "
+            "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request or raise it"
+        )
         where = "in this batch transform" if settings.batch else "on a real-time endpoint"
         self.too_large = (
             f"the limit {where} is {self.limit // limits.MB} MB. Send fewer records per "
@@ -101,16 +105,10 @@ class Service:
             raise PayloadTooLarge(f"the body is over the limit; {self.too_large}")
         return body
 
-    def _timeout_message(self) -> str:
-        return (
-            f"the request took longer than the {self.settings.timeout} s limit "
-            "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request or raise it"
-        )
-
     def invocations(self, environ: dict[str, Any]) -> Answer:
         """Decode, predict and encode one request; every failure is a JSON error."""
         sock = environ.get("gunicorn.socket")
-        if self.settings.threads > 1 and sock is not None:
+        if self.settings.threaded and sock is not None:
             return self._invocations_with_watchdog(environ, sock)
         return self._invocations(environ)
 
@@ -123,9 +121,9 @@ class Service:
 
         def timed_out() -> None:
             retire_worker()
-            self._access(504, started, error=self._timeout_message())
+            self._access(504, started, error=self.timeout_message)
 
-        dog = Watchdog(sock, self.settings.timeout, self._timeout_message(), timed_out)
+        dog = Watchdog(sock, self.settings.timeout, self.timeout_message, timed_out)
         answer = self._invocations(environ)
         if not dog.claim():
             # Already answered 504 on the socket, which is closed: this answer goes nowhere.
@@ -155,7 +153,7 @@ class Service:
             from .server import retire_worker
 
             retire_worker()
-            message = self._timeout_message()
+            message = self.timeout_message
             self._access(504, started, error=message)
             return error_answer(504, message)
         except Exception as e:

@@ -332,7 +332,7 @@ class DrainingThreadWorker(_Draining, ThreadWorker):
 def worker_class(settings: Settings) -> type:
     """The draining worker for the configured class (sync with threads is gthread, as in
     gunicorn)."""
-    if settings.worker_class == "gthread" or settings.threads > 1:
+    if settings.threaded:
         return DrainingThreadWorker
     return SideDoorSyncWorker
 

@@ -75,7 +75,7 @@ class Settings:
     #: Where SageMaker unpacks model.tar.gz.
     model_dir: str = "/opt/ml/model"
     #: TCP port to listen on (SAGEMAKER_BIND_TO_PORT, default 8080).
-    port: int = 8080
+    port: int = env.DEFAULT_PORT
     #: Number of gunicorn worker processes.
     workers: int = 1
     #: gunicorn worker class: sync (smkit's, whose side door answers /ping while a long
@@ -109,6 +109,13 @@ class Settings:
     log_level: str = "INFO"
     #: Emit X-Amzn-Inference-Metering (one unit per record) on 2XX invocations.
     metering: bool = False
+
+    @property
+    def threaded(self) -> bool:
+        """gunicorn's gthread worker serves (as in gunicorn, sync with threads is gthread):
+        its requests get their own time limit (watchdog.py), as the heartbeat no longer
+        stops while one runs."""
+        return self.worker_class == "gthread" or self.threads > 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
