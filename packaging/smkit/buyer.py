@@ -244,7 +244,8 @@ class TransformOutcome:
     details: dict[str, str] = field(default_factory=dict)
 
 
-def local_transform(arn: str, data: Path, output_dir: Path, *, job: TransformJob | None = None,
+def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
+                    job: TransformJob | None = None,
                     content_type: str | None = None, accept: str | None = None,
                     strategy: str | None = None, port: int | None = None,
                     registry: str | None = None, deadline_s: float = 600, echo: Echo = _quiet,
@@ -259,10 +260,15 @@ def local_transform(arn: str, data: Path, output_dir: Path, *, job: TransformJob
     """
     job = _job_with(job, content_type=content_type, accept=accept, strategy=strategy)
     job.validate()
+    # Before any Path(): it would turn "s3://b/k" into "s3:/b/k".
     if str(data).startswith("s3://"):
         raise UserError("--local transforms local files; download the objects first, or "
                         "use --cloud for an s3:// input")
-    if not Path(data).exists():
+    if str(output_dir).startswith("s3://"):
+        raise UserError("--local writes to a local --output folder; use --cloud for an "
+                        "s3:// output")
+    data, output_dir = Path(data), Path(output_dir)
+    if not data.exists():
         raise UserError(f"--input {data} does not exist")
     with materialize(arn, registry=registry, echo=echo) as local:
         p = local.package
@@ -277,7 +283,7 @@ def local_transform(arn: str, data: Path, output_dir: Path, *, job: TransformJob
                 port=_port(port), deadline_s=deadline_s, logs=logs)
             return TransformOutcome(result.outputs, result.seconds, "SageMaker SDK local mode",
                                     {"image": local.image})
-        run = run_sharded(job, [Path(data)], Path(output_dir), image=local.image,
+        run = run_sharded(job, [data], output_dir, image=local.image,
                           model=local.tarball, environment=p.environment, echo=echo)
     echo(run.summary())
     if not run.report.ok:
@@ -491,7 +497,7 @@ def on_emulator(aws: Aws) -> bool:
         return False
 
 
-def run_on_emulator(aws: Aws, arn: str, package: Package, job: TransformJob, input_uri: str,
+def run_on_emulator(aws: Aws, package: Package, job: TransformJob, input_uri: str,
                     output_uri: str, *, echo: Echo = _quiet) -> ShardedRun:
     """Do SageMaker's side of a transform job that moto only recorded: fetch the objects under
     ``input_uri``, run the package's image on this machine, one container per instance with
@@ -628,7 +634,7 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
              f"{job.instance_count} x {instance}")
         started = time.monotonic()
         if on_emulator(aws):
-            run_on_emulator(aws, arn, package, job, input_uri, output_uri, echo=echo)
+            run_on_emulator(aws, package, job, input_uri, output_uri, echo=echo)
         desc = wait_for_job(aws, name, instance_count=job.instance_count,
                             instance_type=instance, hourly_price=hourly_price,
                             timeout_s=timeout_s, echo=echo, started=started)

@@ -9,7 +9,7 @@ import click
 import smkit_contract.content_types as ct
 
 from . import buyer
-from .errors import PlatformError, UserError
+from .errors import PlatformError
 from .transform.job import DISTRIBUTIONS, SHARDED, TransformJob
 
 _arn_opt = click.option("--model-package-arn", "arn", required=True, metavar="ARN",
@@ -109,10 +109,7 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, content_type: s
         distribution=distribution)
     job.validate()
     if local:
-        if output.startswith("s3://"):
-            raise UserError("--local writes to a local --output folder; use --cloud for an "
-                            "s3:// output")
-        outcome = buyer.local_transform(arn, Path(data), Path(output), job=job,
+        outcome = buyer.local_transform(arn, data, output, job=job,
                                         port=port or None, echo=_err)
         for path in outcome.outputs:
             click.echo(str(path))

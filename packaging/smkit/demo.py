@@ -319,10 +319,9 @@ def ensure_image(source: str) -> str:
     ``DEMO_TAG``; returns the image ID."""
     from . import images
 
+    images.for_spec_default(source)
     if not docker.image_exists(source):
-        if source not in images.default_tags():
-            raise UserError(f"image {source} is not built; build it, or leave --image out")
-        images.ensure_image(None, tags=images.default_tags())
+        raise UserError(f"image {source} is not built; build it, or leave --image out")
     docker.docker("tag", source, DEMO_TAG)
     return docker.docker("image", "inspect", "-f", "{{.Id}}", DEMO_TAG).stdout.decode().strip()
 

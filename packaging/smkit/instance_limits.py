@@ -54,7 +54,7 @@ def ping():
 def accept():
     s = socket.socket(); s.settimeout(10); t = time.perf_counter()
     try:
-        s.connect(("127.0.0.1", 8080)); return time.perf_counter() - t
+        s.connect(("127.0.0.1", a["port"])); return time.perf_counter() - t
     except OSError:
         return None
     finally:

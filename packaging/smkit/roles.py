@@ -14,7 +14,7 @@ from .aws import Aws, call
 from .errors import SmkitError, UserError
 from .spec import ROLE_ARN_RE
 
-#: The same verdict names as preflight's checks.
+#: Verdict names, shared with preflight's checks.
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
 
