@@ -80,10 +80,7 @@ def measure(model_dir: Path, size: int, row: np.ndarray) -> list[dict[str, Any]]
         port = free_port()
         env = {**server_env(model_dir, port),
                "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
-        with host_server(serve_cmd(), env, port) as server:
-            deadline = time.monotonic() + 60
-            while len(children(server.proc.pid)) < workers and time.monotonic() < deadline:
-                time.sleep(0.1)
+        with host_server(serve_cmd(), env, port, workers=workers, boot_s=60) as server:
             pids = [server.proc.pid, *children(server.proc.pid)]
             before = pss_kib(pids)
             t0 = time.monotonic()

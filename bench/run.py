@@ -38,7 +38,7 @@ import numpy as np
 from sklearn.datasets import load_iris, make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
-from smkit.docker import free_port
+from smkit.docker import CONTAINER_PORT, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -108,9 +108,10 @@ class Server:
 
 
 @contextmanager
-def host_server(cmd: list[str], env: dict[str, str], port: int, cwd: Path | None = None
-                ) -> Iterator[Server]:
-    """Start ``cmd`` (a server on ``port``), wait for it, stop it with SIGTERM afterwards."""
+def host_server(cmd: list[str], env: dict[str, str], port: int, cwd: Path | None = None,
+                workers: int = WORKERS, boot_s: float = 20) -> Iterator[Server]:
+    """Start ``cmd`` (a server on ``port``), wait for it and its ``workers``, stop it with
+    SIGTERM afterwards."""
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd,
@@ -119,8 +120,8 @@ def host_server(cmd: list[str], env: dict[str, str], port: int, cwd: Path | None
         cold = wait_ready(url) + 0.0
         cold = time.monotonic() - t0
         # Let every worker boot before measuring.
-        deadline = time.monotonic() + 20
-        while len(children(proc.pid)) < WORKERS and time.monotonic() < deadline:
+        deadline = time.monotonic() + boot_s
+        while len(children(proc.pid)) < workers and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)
         yield Server(url, proc, cold)
@@ -456,7 +457,8 @@ def run_cold_start_and_memory(report: Report, iris_dir: Path) -> None:
     name = f"smkit-bench-{os.getpid()}"
     port = free_port()
     t0 = time.monotonic()
-    subprocess.run(["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080",
+    subprocess.run(["docker", "run", "-d", "--name", name, "-p",
+                    f"127.0.0.1:{port}:{CONTAINER_PORT}",
                     "-e", f"SAGEMAKER_MODEL_SERVER_WORKERS={WORKERS}",
                     "-v", f"{iris_dir}:/opt/ml/model:ro", IMAGE, "serve"],
                    check=True, capture_output=True)
@@ -522,7 +524,6 @@ def transform_rounds(report: Report, label: str, url: str, src: Path, total_rows
     Xb = rows[pick]
     lines = block.splitlines(keepends=True)
     text = "".join(lines[i] for i in pick.tolist()).encode()
-    parse_rows = batch_rows
     figures: dict[str, list[float]] = {k: [] for k in (
         "rows_s", "predict_s", "alone_calls_s", "parse_s", "pandas_s")}
     out = src.parent / f"out-{uuid.uuid4().hex[:8]}"
@@ -549,9 +550,9 @@ def transform_rounds(report: Report, label: str, url: str, src: Path, total_rows
             elif step == "alone":
                 figures["alone_calls_s"].append(time_alone(Xb))
             else:
-                figures["parse_s"].append(parse_seconds(text, budget / 2) / parse_rows)
+                figures["parse_s"].append(parse_seconds(text, budget / 2) / batch_rows)
                 figures["pandas_s"].append(parse_seconds(text, budget / 2, "pandas")
-                                           / parse_rows)
+                                           / batch_rows)
     shutil.rmtree(out, ignore_errors=True)
     med = statistics.median
     per_round = list(zip(figures["rows_s"], figures["predict_s"], figures["alone_calls_s"],
@@ -648,14 +649,6 @@ def run_big(report: Report, work: Path) -> None:
     big_model.run_big_model(report, work)
 
 
-def _probe_predict(probe: Any, X: np.ndarray, budget: float) -> float:
-    return float(probe.predict_seconds(X, budget))
-
-
-def _probe_alone(probe: Any, X: np.ndarray, procs: int, budget: float) -> float:
-    return float(probe.alone_rps(X, procs, budget))
-
-
 def run_products(report: Report, work: Path, rf_rows: np.ndarray, seconds: float,
                  budget: float, rounds: int, quick: bool, transform_mb: int) -> None:
     """Product images: build times, sizes, and boosted trees served from their own image.
@@ -696,8 +689,8 @@ def run_products(report: Report, work: Path, rf_rows: np.ndarray, seconds: float
             assert url is not None
             f = transform_rounds(
                 report, f"transform_{name}", url, src, total_rows, rf_rows, block,
-                partial(_probe_predict, probe, budget=budget),
-                partial(_probe_alone, probe, procs=cpus, budget=budget), rounds, budget)
+                partial(probe.predict_seconds, budget_s=budget),
+                partial(probe.alone_rps, procs=cpus, seconds=budget), rounds, budget)
         transform_targets(report, f"{labels[name]} batch transform (product image)", f)
 
 
