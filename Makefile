@@ -5,8 +5,11 @@ IMAGE ?= smkit-inference:$(VERSION)
 IMAGE_LATEST := $(firstword $(subst :, ,$(IMAGE))):latest
 PY := .venv/bin/python
 export SMKIT_IMAGE := $(IMAGE)
+# Free disk the image builds and the tests want, and below which stale smkit images go.
+NEED_GB ?= 15
+PRUNE_BELOW_GB ?= 40
 
-.PHONY: help install engine build-container emulators-up emulators-down browser test test-unit lint demo bench bench-quick soak clean
+.PHONY: help install engine space build-container emulators-up emulators-down browser test test-unit lint demo bench bench-quick soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -16,6 +19,9 @@ install: ## create .venv with smkit and its pinned dependencies
 
 engine: ## make sure a Docker engine is running (installs Debian docker.io if needed)
 	@bash scripts/ensure-engine.sh
+
+space: install engine ## room on the engine's disk: prunes stale smkit images when it runs low, fails when still too low
+	$(PY) -m smkit.cli images ensure-space $(NEED_GB) --prune-below $(PRUNE_BELOW_GB)
 
 build-container: ## build the default image (IMAGE=name:tag overrides; SPEC=smkit.yaml: that model's product image)
 	@bash scripts/build-container.sh $(IMAGE) $(IMAGE_LATEST)
@@ -29,7 +35,7 @@ emulators-down: ## stop the emulators
 browser: ## headless Chromium for the listing preview tests (Debian package)
 	@bash scripts/ensure-chromium.sh
 
-test: install build-container browser ## the whole test suite, container tests included
+test: install space build-container browser ## the whole test suite, container tests included
 	$(PY) -m pytest
 
 test-unit: install ## the tests that need no Docker engine
@@ -39,7 +45,7 @@ lint: install ## ruff and mypy
 	$(PY) -m ruff check container packaging tests bench
 	$(PY) -m mypy
 
-demo: install build-container ## the end-to-end journey, offline (writes .smkit/demo/)
+demo: install space build-container ## the end-to-end journey, offline (writes .smkit/demo/)
 	@bash scripts/ensure-registry.sh
 	$(PY) -m smkit.cli demo $(ARGS)
 

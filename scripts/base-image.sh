@@ -13,6 +13,8 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
 if have "$BASE_IMAGE"; then echo "$BASE_IMAGE"; exit 0; fi
+# SMKIT_BASE_NAME_ONLY=1: print the name a build would use now, and pull or make nothing.
+if [ "${SMKIT_BASE_NAME_ONLY:-0}" = "1" ]; then echo "$OFFLINE_BASE"; exit 0; fi
 if [ "${SMKIT_TRY_PULL:-1}" = "1" ] && timeout 30 docker pull -q "$BASE_IMAGE" >/dev/null 2>&1; then
   echo "$BASE_IMAGE"; exit 0
 fi

@@ -15,6 +15,7 @@ AREAS = (
     "smkit.cli_local",
     "smkit.cli_packaging",
     "smkit.cli_env",
+    "smkit.cli_images",
     "smkit.cli_listing",
     "smkit.cli_buyer",
     "smkit.cli_demo",

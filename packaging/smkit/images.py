@@ -361,14 +361,38 @@ def _link_wheels(context: Path, wheels: list[Path], pins: list[str]) -> None:
     (context / "wheels" / "requirements.lock").write_text("\n".join(pins) + "\n")
 
 
-def os_base() -> str:
-    """The OS + Python base image (``scripts/base-image.sh`` makes it offline if needed)."""
+def os_base(*, name_only: bool = False) -> str:
+    """The OS + Python base image (``scripts/base-image.sh`` makes it offline if needed).
+
+    ``name_only`` gives the name a build would use now, pulling and making nothing.
+    """
+    env = {**os.environ, "SMKIT_BASE_NAME_ONLY": "1"} if name_only else None
     proc = subprocess.run(["bash", str(SCRIPTS / "base-image.sh")], capture_output=True,
-                          text=True, check=False, timeout=1800)
+                          text=True, check=False, timeout=1800, env=env)
     if proc.returncode != 0:
         raise PlatformError(f"could not make the OS base image: {proc.stderr.strip()[-1500:]}")
     sys.stderr.write(proc.stderr)
     return proc.stdout.strip().splitlines()[-1]
+
+
+#: The server's code, copied into the base.
+SERVE_DIRS = (CONTAINER / "smkit_serve", CONTAINER / "smkit_contract")
+
+
+def _base_name(os_image: str) -> tuple[str, str]:
+    """The server base's tag and content key on ``os_image``: this checkout's server code,
+    its pins and its Dockerfile."""
+    key = _sha256_tree([CONTAINER / "Dockerfile", CONTAINER / "install-layer.sh",
+                        SERVER_PINS, *SERVE_DIRS])
+    key = hashlib.sha256(f"{key}|{os_image}|{__version__}".encode()).hexdigest()
+    return f"{BASE_REPOSITORY}:{key[:16]}", key
+
+
+def current_bases() -> tuple[str, str]:
+    """The OS base and the server base a build from this checkout would use now, by name;
+    nothing is pulled or built."""
+    os_image = os_base(name_only=True)
+    return os_image, _base_name(os_image)[0]
 
 
 def ensure_base(log: Log = _stderr, *, no_cache: bool = False) -> str:
@@ -377,20 +401,16 @@ def ensure_base(log: Log = _stderr, *, no_cache: bool = False) -> str:
     ``no_cache`` builds it again even when it exists, every step without the layer cache.
     """
     os_image = os_base()
-    server = read_pins(SERVER_PINS)
-    serve_dirs = [CONTAINER / "smkit_serve", CONTAINER / "smkit_contract"]
-    key = _sha256_tree([CONTAINER / "Dockerfile", CONTAINER / "install-layer.sh",
-                        SERVER_PINS, *serve_dirs])
-    key = hashlib.sha256(f"{key}|{os_image}|{__version__}".encode()).hexdigest()
-    tag = f"{BASE_REPOSITORY}:{key[:16]}"
+    tag, key = _base_name(os_image)
     if docker.image_exists(tag) and not no_cache:
         return tag
+    server = read_pins(SERVER_PINS)
     wheels = fetch(_pins_as_wheels(server), find_links=[], log=log)
     context = _context(f"base-{key[:16]}")
     _link_wheels(context, wheels, [f"{n}=={v}" for n, v in server.items() if n != "pip"])
     shutil.copy2(CONTAINER / "Dockerfile", context / "Dockerfile")
     shutil.copy2(CONTAINER / "install-layer.sh", context / "install-layer.sh")
-    for d in serve_dirs:
+    for d in SERVE_DIRS:
         shutil.copytree(d, context / d.name, ignore=shutil.ignore_patterns("__pycache__"))
     log(f"smkit: building the server base {tag} on {os_image}")
     docker.build(context, [tag], build_args={"BASE_IMAGE": os_image,
