@@ -37,6 +37,8 @@ OPT_IN_REGIONS = frozenset({
 })
 #: Instance families with accelerators; the smkit image is CPU-only and cannot use them.
 ACCELERATED_FAMILIES = re.compile(r"^ml\.(p\d|g\d|inf\d|trn\d|dl\d)")
+#: AWS Graviton (Arm) families: ml.c7g, ml.m6gd, ml.r8g, ... The image is x86_64 only.
+ARM_FAMILIES = re.compile(r"^ml\.[a-z]+\d+g[a-z]*\.")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ROLE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 ECR_URI_RE = re.compile(
@@ -77,6 +79,12 @@ def _check_instance_type(value: str, use: str) -> str:
             f"{value!r} is a GPU/accelerator type; the smkit image runs scikit-learn on CPU "
             "only, so list CPU types (ml.m5.*, ml.c5.*, ...); Marketplace asks for one "
             "package per hardware family"
+        )
+    if ARM_FAMILIES.match(value):
+        raise ValueError(
+            f"{value!r} is an AWS Graviton (Arm) type; the smkit image and the wheels in it "
+            "are built for x86_64, so the container would not start there; list x86 types "
+            "(ml.m5.*, ml.c6i.*, ml.m7i.*, ...)"
         )
     return value
 

@@ -53,8 +53,8 @@ def write_spec(tmp_path: Path, image: str, model_dir: Path, **overrides: Any) ->
 
 
 def test_a_type_with_no_size_gets_one_line_with_the_fix() -> None:
-    line = instances.unknown_type_problem("ml.c6g.large", "realtime")
-    assert line.startswith("instance_types.realtime: ml.c6g.large has no vCPU/memory size")
+    line = instances.unknown_type_problem("ml.m9i.large", "realtime")
+    assert line.startswith("instance_types.realtime: ml.m9i.large has no vCPU/memory size")
     assert "smkit/instances.py" in line
     assert "\n" not in line
 
@@ -102,17 +102,19 @@ def test_the_payload_is_whole_sample_records_up_to_the_target(tmp_path: Path) ->
 
 @pytest.mark.container
 def test_each_listed_type_runs_with_its_size_and_passes_the_limits(
-    image: str, tmp_path: Path, iris_model_dir: Path
+    image: str, tmp_path: Path, iris_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A type botocore knows and the size table does not (yet): as after a botocore upgrade.
+    monkeypatch.delitem(instances.SIZES, "ml.m7i.large")
     spec = write_spec(tmp_path, image, iris_model_dir,
-                      instance_types={"realtime": ["ml.m5.large", "ml.c5.xlarge", "ml.c6g.large"],
+                      instance_types={"realtime": ["ml.m5.large", "ml.c5.xlarge", "ml.m7i.large"],
                                       "transform": ["ml.c5.xlarge"]})
     report = preflight.Report()
     preflight.check_instance_types(spec, iris_model_dir, report)
     by_name = {c.name: c for c in report.checks}
-    assert set(by_name) == {"size of ml.c6g.large", "ml.m5.large real-time",
+    assert set(by_name) == {"size of ml.m7i.large", "ml.m5.large real-time",
                             "ml.c5.xlarge real-time", "ml.c5.xlarge batch"}, report.render()
-    assert by_name.pop("size of ml.c6g.large").status == preflight.FAIL
+    assert by_name.pop("size of ml.m7i.large").status == preflight.FAIL
     assert all(c.status == preflight.PASS for c in by_name.values()), report.render()
     assert "at 6.0 MB" in by_name["ml.m5.large real-time"].detail
     table = report.tables[0]

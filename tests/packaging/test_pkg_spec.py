@@ -58,6 +58,21 @@ def test_a_gpu_type_is_refused_because_the_image_is_cpu_only(spec_dir: Path) -> 
     assert "instance_types.realtime[0]: 'ml.g5.xlarge' is a GPU/accelerator type" in msg
 
 
+@pytest.mark.parametrize("itype", ["ml.c7g.large", "ml.m6gd.xlarge", "ml.c6gn.2xlarge"])
+def test_a_graviton_type_is_refused_because_the_image_is_x86(spec_dir: Path, itype: str
+                                                              ) -> None:
+    msg = error_for(spec_dir, instance_types__realtime=["ml.m5.large", itype])
+    assert f"instance_types.realtime[1]: '{itype}' is an AWS Graviton (Arm) type" in msg
+    assert "built for x86_64" in msg
+
+
+def test_x86_types_that_share_letters_with_graviton_ones_are_accepted(spec_dir: Path) -> None:
+    types = ["ml.m5.large", "ml.c6i.large", "ml.m6i.large", "ml.c5d.large", "ml.r5d.large"]
+    data = copy.deepcopy(base_spec("iris-test", "smkit-inference:latest"))
+    data["instance_types"]["realtime"] = types
+    assert list(spec_mod.parse(data, spec_dir).instance_types.realtime) == types
+
+
 def test_a_role_name_instead_of_an_arn_says_how_the_arn_looks(spec_dir: Path) -> None:
     msg = error_for(spec_dir, validation__role="SageMakerValidation")
     assert ("validation.role: 'SageMakerValidation' is a role name; SageMaker needs the role "
