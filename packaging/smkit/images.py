@@ -226,9 +226,11 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
     loose = [d.split("==")[0] for d in defaults]
     attempts = [requirements + defaults + server_reqs, requirements + loose + server_reqs,
                 requirements + needed + server_reqs]
+    log(f"smkit: resolving {len(requirements)} requirement(s) with the server's pins for the "
+        f"image (CPython {PYTHON_VERSION}, Linux x86_64)")
     result = None
     failure = ""
-    for reqs in attempts:
+    for attempt, reqs in enumerate(attempts):
         with tempfile.TemporaryDirectory(prefix="smkit-resolve-") as tmp:
             req_file = Path(tmp) / "requirements.txt"
             req_file.write_text("\n".join(reqs) + "\n")
@@ -239,6 +241,9 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
                         *links, "-r", str(req_file))
             if proc.returncode == 0:
                 result = json.loads(report.read_text())
+                if attempt:
+                    log("smkit: the default environment's versions do not all fit your pins; "
+                        "the packages you did not pin get versions that do")
                 break
             if not failure:  # the first attempt's reason is the seller's
                 failure = _name_lines(proc.stderr + "\n" + proc.stdout, reqs)
@@ -249,6 +254,8 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
     problem = _numpy_abi_problem(picked)
     if problem is not None and "numpy" not in named:
         # The seller left numpy open: numpy 1.x is what such a build needs.
+        log("smkit: a package you pinned was built for numpy 1.x and numpy is not pinned; "
+            "resolving again with numpy<2")
         return resolve([*requirements, "numpy<2"], find_links=find_links, log=log)
     if problem is not None:
         raise UserError(f"python: {problem}")

@@ -87,6 +87,16 @@ def test_the_layer_is_resolved_with_the_servers_pins_and_keeps_default_versions(
     assert "gunicorn" not in wheels
 
 
+def test_a_pin_the_defaults_do_not_fit_is_resolved_and_the_build_says_so() -> None:
+    said: list[str] = []
+    wheels = {w.name: w.version for w in images.resolve(["scikit-learn==1.3.2"],
+                                                        find_links=[], log=said.append)}
+    assert wheels["scikit-learn"] == "1.3.2"
+    assert wheels["numpy"].startswith("1."), "scikit-learn 1.3.2 was built for numpy 1.x"
+    assert said[0].startswith("smkit: resolving 1 requirement(s)")
+    assert any("default environment's versions do not all fit" in line for line in said), said
+
+
 def test_the_image_name_follows_its_content(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     module = tmp_path / "src" / "features.py"
