@@ -124,13 +124,31 @@ class Service:
             self._access(504, started, error=self.timeout_message)
 
         dog = Watchdog(sock, self.settings.timeout, self.timeout_message, timed_out)
-        answer = self._invocations(environ)
-        if not dog.claim():
+        late: list[bool] = []
+
+        def access(status: int, started: float, **fields: Any) -> None:
+            # The request's one access line is its 504 once the watchdog has answered; the
+            # late answer gets a line of its own, with no status of its own.
+            if dog.claim():
+                self._access(status, started, **fields)
+            else:
+                late.append(True)
+                if self.settings.access_log:
+                    log.warning("late answer dropped", extra={"fields": {
+                        "path": "/invocations", "dropped_status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 3)}})
+
+        answer = self._invocations(environ, access)
+        if late:
             # Already answered 504 on the socket, which is closed: this answer goes nowhere.
             return 504, [("Content-Type", _JSON), ("Connection", "close")], b""
         return answer
 
-    def _invocations(self, environ: dict[str, Any]) -> Answer:
+    def _invocations(self, environ: dict[str, Any],
+                     access: Callable[..., None] | None = None) -> Answer:
+        """The answer to one request; ``access`` (default: the access log) is told of it
+        just before it is returned."""
+        access = access or self._access
         started = time.perf_counter()
         attributes = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
         body = b""
@@ -146,7 +164,7 @@ class Service:
                 default_output=self.settings.default_output,
             )
         except ServingError as e:
-            self._access(e.status, started, error=e.message)
+            access(e.status, started, error=e.message)
             return error_answer(e.status, e.message)
         except SystemExit:
             # gunicorn's timeout aborts the worker mid-request: answer, then let it go.
@@ -154,11 +172,11 @@ class Service:
 
             retire_worker()
             message = self.timeout_message
-            self._access(504, started, error=message)
+            access(504, started, error=message)
             return error_answer(504, message)
         except Exception as e:
             log.error("unhandled error", exc_info=e)
-            self._access(500, started, error="unhandled")
+            access(500, started, error="unhandled")
             return error_answer(500, "internal server error; the container log has the details")
         headers: Headers = [("Content-Type", result.content_type)]
         if attributes is not None:
@@ -171,7 +189,7 @@ class Service:
                     f'{{"Dimension": "{limits.METERING_DIMENSION}", "ConsumedUnits": {units}}}',
                 )
             )
-        self._access(200, started, records=result.records, bytes_in=len(body))
+        access(200, started, records=result.records, bytes_in=len(body))
         return 200, headers, result.body
 
     def _access(self, status: int, started: float, **fields: Any) -> None:
