@@ -25,7 +25,6 @@ import os
 import re
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -71,11 +70,13 @@ def region_of(arn: str) -> str:
     return m.group("region")
 
 
-def split_s3(url: str) -> tuple[str, str]:
-    """(bucket, key) of an ``s3://bucket/key`` URL."""
-    if not url.startswith("s3://") or "/" not in url[5:]:
-        raise UserError(f"{url!r} is not an s3://bucket/key URL")
-    bucket, _, key = url[5:].partition("/")
+def split_s3(url: str, *, key_required: bool = True) -> tuple[str, str]:
+    """(bucket, key) of an ``s3://bucket/key`` URL; with ``key_required`` False, of an
+    ``s3://bucket[/prefix]`` one (the prefix may be empty)."""
+    bucket, slash, key = url[5:].partition("/") if url.startswith("s3://") else ("", "", "")
+    if not bucket or (key_required and not slash):
+        what = "s3://bucket/key" if key_required else "s3://bucket/prefix"
+        raise UserError(f"{url!r} is not an {what} URL")
     return bucket, key
 
 
@@ -353,10 +354,7 @@ def s3_url(bucket: str, key: str) -> str:
 
 def _prefix(url: str) -> tuple[str, str]:
     """(bucket, key prefix) of an ``s3://bucket[/prefix]`` URL (the prefix may be empty)."""
-    if not url.startswith("s3://") or not url[5:].split("/")[0]:
-        raise UserError(f"{url!r} is not an s3://bucket/prefix URL")
-    bucket, _, key = url[5:].partition("/")
-    return bucket, key
+    return split_s3(url, key_required=False)
 
 
 def _folder(key: str) -> str:
@@ -486,15 +484,10 @@ def billed_seconds(desc: Mapping[str, Any], fallback: float) -> float:
 def on_emulator(aws: Aws) -> bool:
     """True when the SageMaker endpoint in use is moto (``smkit emulators env``): it records
     transform jobs and marks them Completed without running anything."""
+    from .emulators.manager import is_moto
+
     endpoint = aws.client("sagemaker").meta.endpoint_url
-    if "amazonaws.com" in endpoint:
-        return False
-    try:
-        with urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/",  # noqa: S310
-                                    timeout=2) as r:
-            return int(r.status) < 500
-    except (OSError, ValueError):
-        return False
+    return "amazonaws.com" not in endpoint and is_moto(endpoint, timeout=2)
 
 
 def run_on_emulator(aws: Aws, package: Package, job: TransformJob, input_uri: str,

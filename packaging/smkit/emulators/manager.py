@@ -85,8 +85,19 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def is_moto(url: str, timeout: float = 1) -> bool:
+    """True when ``url`` is a moto server: its dashboard API answers (a real AWS endpoint,
+    or another emulator, has no ``/moto-api/``)."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/moto-api/",  # noqa: S310
+                                    timeout=timeout) as r:
+            return int(r.status) < 400
+    except (OSError, ValueError):
+        return False
+
+
 HEALTH: dict[str, Callable[[Service], bool]] = {
-    "moto": lambda s: _http_ok(f"{s.url}/moto-api/"),
+    "moto": lambda s: is_moto(s.url),
     "registry": lambda s: _http_ok(f"{s.url}/v2/"),
     "catalog": lambda s: _http_ok(f"{s.url}/"),
 }
