@@ -23,7 +23,7 @@ def register(group: click.Group) -> None:
     def images_group() -> None:
         """The images smkit built: list them, remove the stale ones."""
 
-    @images_group.command("list")
+    @images_group.command("list", short_help="List them: current, stale or in use.")
     def images_list() -> None:
         """Every image smkit built, newest first: current (this checkout's builds use it),
         stale (nothing will use it again) or in use (a container runs from it)."""
@@ -42,7 +42,7 @@ def register(group: click.Group) -> None:
             click.echo(f"`smkit images prune` removes the {len(stale)} stale one(s) with no "
                        "name of their own")
 
-    @images_group.command("prune")
+    @images_group.command("prune", short_help="Remove the stale ones (--all: every one).")
     @click.option("--all", "everything", is_flag=True,
                   help="Also the current images (they are built again when next needed); "
                        "the OS base stays.")
@@ -76,7 +76,7 @@ def register(group: click.Group) -> None:
             click.echo("their layers may live on in the build cache; `smkit images prune "
                        "--build-cache` trims it too")
 
-    @images_group.command("ensure-space")
+    @images_group.command("ensure-space", short_help="Prune when the engine's disk runs low.")
     @click.argument("need_gb", type=float)
     @click.option("--prune-below", "prune_below_gb", type=float, default=None, metavar="GB",
                   help="Prune already when less than GB is free (default: NEED_GB).")
