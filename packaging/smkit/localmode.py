@@ -543,6 +543,26 @@ def failed_requests(log_text: str) -> list[tuple[int, str]]:
     return out
 
 
+#: How long a transform's error bodies wait for the access log that names their requests.
+LOG_LAG_S = 5.0
+
+
+def _error_body(path: Path) -> str | None:
+    """The server's message when a line of the output ``path`` is one of its error bodies
+    (``{"error": "..."}``, what the SDK writes for a failed request); else None."""
+    if not path.exists():
+        return None
+    for line in path.read_bytes().splitlines():
+        if line.startswith(b'{"error"'):
+            try:
+                body = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and isinstance(body.get("error"), str):
+                return str(body["error"])
+    return None
+
+
 def _run_logs(run_id: str) -> str:
     logs = []
     for cid, _, _ in _containers(f"label={RUN_LABEL}={run_id}"):
@@ -614,15 +634,22 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
         if errors:
             raise PlatformError(f"the SDK's local transform failed: {errors[0]}") from errors[0]
         # The SDK writes whatever the container answered, errors included, and exits happily:
-        # the server's access log says which requests failed.
+        # the server's access log says which requests failed, and the error bodies in the
+        # outputs say so too. The log can trail the answers (docker copies it from a pipe),
+        # so an error body with no failed request in the log yet waits for the log a while.
         failed = failed_requests(_run_logs(run.run_id))
-        if failed:
-            bad = [p.name for p in expected if p.exists() and b'{"error"' in p.read_bytes()]
-            where = f" ({', '.join(bad)} hold the error bodies, not predictions)" if bad else ""
-            raise UserError(
-                f"{len(failed)} request(s) of the local transform failed{where}; the first: "
-                f"HTTP {failed[0][0]}: {failed[0][1]}"
-            )
+        errors_in = {p: e for p in expected if (e := _error_body(p)) is not None}
+        patience = time.monotonic() + LOG_LAG_S
+        while errors_in and not failed and time.monotonic() < patience:
+            time.sleep(0.2)
+            failed = failed_requests(_run_logs(run.run_id))
+        if failed or errors_in:
+            where = (f" (the error bodies are in {', '.join(p.name for p in errors_in)}, "
+                     "in place of predictions)") if errors_in else ""
+            first = (f"HTTP {failed[0][0]}: {failed[0][1]}" if failed
+                     else next(iter(errors_in.values())))
+            count = f"{len(failed)} request(s)" if failed else "request(s)"
+            raise UserError(f"{count} of the local transform failed{where}; the first: {first}")
     missing = [p for p in expected if not p.exists()]
     if missing:
         raise PlatformError(f"the SDK's local transform wrote no {missing[0].name}")

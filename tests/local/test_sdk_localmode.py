@@ -164,6 +164,34 @@ def test_sdk_transform_and_smkit_transform_write_the_same_bytes(
     assert _ours_left() == []
 
 
+def test_a_failed_transform_is_reported_even_when_the_log_does_not_say_so(
+        port_8080, image, iris, iris_model_dir, tmp_path):
+    # With the access log off (as also in the moment before docker has copied it), the error
+    # bodies the SDK wrote are what shows the requests failed.
+    X, y = iris
+    data = tmp_path / "labeled.csv"
+    rows = zip(X[:5], y[:5], strict=True)
+    data.write_text("".join(",".join(map(str, [*r, t])) + "\n" for r, t in rows))
+    with pytest.raises(UserError) as info:
+        localmode.sdk_transform(image, iris_model_dir, data, tmp_path / "out",
+                                content_type="text/csv", env={"SMKIT_ACCESS_LOG": "false"},
+                                deadline_s=300)
+    message = str(info.value)
+    assert ("request(s) of the local transform failed (the error bodies are in "
+            "labeled.csv.out, in place of predictions)") in message
+    assert "expected 4 columns, got 5" in message
+    assert _ours_left() == []
+
+
+def test_the_error_body_is_told_from_predictions(tmp_path):
+    out = tmp_path / "x.out"
+    out.write_text('0\n1\n{"predictions": [{"error": "no"}]}\n')
+    assert localmode._error_body(out) is None
+    out.write_text('{"error":"record 1 has 5 columns"}\n')
+    assert localmode._error_body(out) == "record 1 has 5 columns"
+    assert localmode._error_body(tmp_path / "missing.out") is None
+
+
 def test_a_container_an_earlier_dead_run_left_on_the_port_is_removed(image):
     port = free_port()
     proc = subprocess.Popen(["true"])  # its pid is dead once it has been waited for
