@@ -226,8 +226,6 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
     loose = [d.split("==")[0] for d in defaults]
     attempts = [requirements + defaults + server_reqs, requirements + loose + server_reqs,
                 requirements + needed + server_reqs]
-    log(f"smkit: resolving {len(requirements)} requirement(s) with the server's pins for the "
-        f"image (CPython {PYTHON_VERSION}, Linux x86_64)")
     result = None
     failure = ""
     for attempt, reqs in enumerate(attempts):

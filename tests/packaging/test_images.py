@@ -93,7 +93,6 @@ def test_a_pin_the_defaults_do_not_fit_is_resolved_and_the_build_says_so() -> No
                                                         find_links=[], log=said.append)}
     assert wheels["scikit-learn"] == "1.3.2"
     assert wheels["numpy"].startswith("1."), "scikit-learn 1.3.2 was built for numpy 1.x"
-    assert said[0].startswith("smkit: resolving 1 requirement(s)")
     assert any("default environment's versions do not all fit" in line for line in said), said
 
 
