@@ -39,8 +39,7 @@ def register(group: click.Group) -> None:
                        f"{i.size / prune.GB:>5.2f} GB  {i.created}{more}")
         stale = prune.removable(found)
         if stale:
-            click.echo(f"`smkit images prune` removes the {len(stale)} stale one(s) with no "
-                       "name of their own")
+            click.echo(f"{len(stale)} stale image(s) can go: `smkit images prune`")
 
     @images_group.command("prune", short_help="Remove the stale ones (--all: every one).")
     @click.option("--all", "everything", is_flag=True,
