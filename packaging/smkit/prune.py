@@ -82,8 +82,12 @@ def _inspect_images(ids: Iterable[str]) -> list[dict[str, Any]]:
     ids = sorted(set(ids))
     if not ids:
         return []
-    out = docker.docker("image", "inspect", *ids, timeout=120).stdout
-    return list(json.loads(out))
+    # An image removed since it was listed is left out, not an error (another build or
+    # prune may run meanwhile); the engine then still prints the others.
+    proc = docker.docker("image", "inspect", *ids, timeout=120, check=False)
+    if not proc.stdout.strip():
+        return []
+    return list(json.loads(proc.stdout))
 
 
 def _ids(*args: str) -> list[str]:
