@@ -602,21 +602,29 @@ def transform_targets(report: Report, name: str, f: dict[str, float]) -> None:
                   True, "ratio", limit)
 
 
+@contextmanager
+def batch_server(image: str, model_dir: Path) -> Iterator[tuple[str, bool]]:
+    """The image serving a batch transform, as `smkit transform` runs it; yields its URL
+    (the container's bridge address when reachable) and whether that is the bridge's."""
+    from smkit.docker import serve
+
+    env = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS),
+           "SMKIT_ACCESS_LOG": "false"}
+    with serve(image, model_dir, env=env) as srv:
+        url = srv.fastest_url()
+        assert url is not None
+        yield url, url != srv.url
+
+
 def run_transform_bench(report: Report, rf_dir: Path, rf_rows: np.ndarray, work: Path,
                         size_mb: int, budget: float, rounds: int) -> None:
     """The RF batch transform over a ``size_mb`` CSV through smkit's runner against the
     image, as `smkit transform` runs it (the container's bridge address when reachable)."""
-    from smkit.docker import serve
-
     src, total_rows, block = write_transform_input(work, rf_rows, size_mb)
     model = joblib.load(rf_dir / "model.joblib")
     cpus = len(os.sched_getaffinity(0))
-    env = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS),
-           "SMKIT_ACCESS_LOG": "false"}
-    with serve(IMAGE, rf_dir, env=env) as srv:
-        url = srv.fastest_url()
-        assert url is not None
-        report.facts["transform_direct_to_container"] = url != srv.url
+    with batch_server(IMAGE, rf_dir) as (url, direct):
+        report.facts["transform_direct_to_container"] = direct
         f = transform_rounds(
             report, "transform", url, src, total_rows, rf_rows, block,
             lambda X: predict_seconds(model, X, budget),
@@ -676,17 +684,11 @@ def run_products(report: Report, work: Path, rf_rows: np.ndarray, seconds: float
     ]
     run_throughput(report, scenarios, work, seconds, budget, rounds)
     # The batch transform in each product image, against its own in-image predict.
-    from smkit.docker import serve
-
     cpus = len(os.sched_getaffinity(0))
     src, total_rows, block = write_transform_input(work, rf_rows, transform_mb)
-    env = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS),
-           "SMKIT_ACCESS_LOG": "false"}
     for name in names:
-        with products.ImageProbe(tags[name], model_dirs[name], work) as probe, serve(
-                tags[name], model_dirs[name], env=env) as srv:
-            url = srv.fastest_url()
-            assert url is not None
+        with products.ImageProbe(tags[name], model_dirs[name], work) as probe, batch_server(
+                tags[name], model_dirs[name]) as (url, _direct):
             f = transform_rounds(
                 report, f"transform_{name}", url, src, total_rows, rf_rows, block,
                 partial(probe.predict_seconds, budget_s=budget),

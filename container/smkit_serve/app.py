@@ -124,22 +124,19 @@ class Service:
             self._access(504, started, error=self.timeout_message)
 
         dog = Watchdog(sock, self.settings.timeout, self.timeout_message, timed_out)
-        late: list[bool] = []
 
         def access(status: int, started: float, **fields: Any) -> None:
             # The request's one access line is its 504 once the watchdog has answered; the
             # late answer gets a line of its own, with no status of its own.
             if dog.claim():
                 self._access(status, started, **fields)
-            else:
-                late.append(True)
-                if self.settings.access_log:
-                    log.warning("late answer dropped", extra={"fields": {
-                        "path": "/invocations", "dropped_status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 3)}})
+            elif self.settings.access_log:
+                log.warning("late answer dropped", extra={"fields": {
+                    "path": "/invocations", "dropped_status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 3)}})
 
         answer = self._invocations(environ, access)
-        if late:
+        if dog.fired:
             # Already answered 504 on the socket, which is closed: this answer goes nowhere.
             return 504, [("Content-Type", _JSON), ("Connection", "close")], b""
         return answer

@@ -28,6 +28,8 @@ class Watchdog:
         self.on_timeout = on_timeout
         self._lock = threading.Lock()
         self._claimed = False
+        #: True once the time limit passed first and the 504 went out on the socket.
+        self.fired = False
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
         self._timer.start()
@@ -45,7 +47,7 @@ class Watchdog:
         with self._lock:
             if self._claimed:
                 return
-            self._claimed = True
+            self._claimed = self.fired = True
         body = orjson.dumps({"error": self.message})
         head = (f"HTTP/1.1 504 Gateway Timeout\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()

@@ -16,6 +16,7 @@ same, the next time it is needed.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -47,15 +48,16 @@ class Image:
     layers: tuple[str, ...]
     in_use: bool = False
     current: bool = False
-    kind: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        own = self.own_tags
-        if any(t.startswith(f"{images.BASE_REPOSITORY}:") for t in own):
-            content = any(_CONTENT_TAG.match(t.partition(":")[2]) for t in own)
-            self.kind = "server base" if content else "OS base"
-        else:
-            self.kind = "product"
+    @property
+    def kind(self) -> str:
+        """``server base`` (``smkit-base:<hash>``), ``OS base`` (``smkit-base:<name>``) or
+        ``product`` (everything else, the default image and untagged ones included)."""
+        bases = [t.partition(":")[2] for t in self.own_tags
+                 if t.startswith(f"{images.BASE_REPOSITORY}:")]
+        if not bases:
+            return "product"
+        return "server base" if any(_CONTENT_TAG.match(t) for t in bases) else "OS base"
 
     @property
     def own_tags(self) -> list[str]:
@@ -159,11 +161,16 @@ class Pruned:
     freed_bytes: int | None = None
 
 
+@functools.cache
+def _docker_root() -> Path:
+    root = docker.docker("info", "--format", "{{.DockerRootDir}}", check=False).stdout
+    return Path(root.decode().strip() or "/var/lib/docker")
+
+
 def docker_free_bytes() -> int | None:
     """Free bytes where the engine keeps its images, or None when that disk is not this
     machine's (a remote engine, Docker Desktop's VM)."""
-    root = docker.docker("info", "--format", "{{.DockerRootDir}}", check=False).stdout
-    path = Path(root.decode().strip() or "/var/lib/docker")
+    path = _docker_root()
     if not path.is_dir():
         return None
     return shutil.disk_usage(path).free

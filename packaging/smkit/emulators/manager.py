@@ -75,25 +75,27 @@ def _ours(service: Service) -> bool:
     return str(service.port) in text or "config.yml" in text
 
 
-def _http_ok(url: str) -> bool:
+def _http_status(url: str, timeout: float = 1) -> int | None:
+    """The HTTP status ``url`` answers GET with, or None when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - 127.0.0.1 only
-            return int(r.status) < 500
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - http(s) only
+            return int(r.status)
     except urllib.error.HTTPError as e:
-        return e.code < 500
-    except OSError:
-        return False
+        return int(e.code)
+    except (OSError, ValueError):
+        return None
+
+
+def _http_ok(url: str) -> bool:
+    status = _http_status(url)
+    return status is not None and status < 500
 
 
 def is_moto(url: str, timeout: float = 1) -> bool:
     """True when ``url`` is a moto server: its dashboard API answers (a real AWS endpoint,
     or another emulator, has no ``/moto-api/``)."""
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/moto-api/",  # noqa: S310
-                                    timeout=timeout) as r:
-            return int(r.status) < 400
-    except (OSError, ValueError):
-        return False
+    status = _http_status(f"{url.rstrip('/')}/moto-api/", timeout)
+    return status is not None and status < 400
 
 
 HEALTH: dict[str, Callable[[Service], bool]] = {
