@@ -249,3 +249,17 @@ def test_the_product_image_serves_the_sellers_pipeline_with_no_network(
         sys.path.remove(str(seller_project / "src"))
         sys.modules.pop("features", None)
     assert json.loads(out)["predictions"] == np.asarray(expected).tolist()
+
+
+@pytest.mark.container
+def test_a_numpy_whose_testing_module_imports_a_helper_beside_its_tests_still_imports(
+        tmp_path: Path) -> None:
+    # numpy 2.2's numpy.testing imports numpy._core.tests._natype, and scipy imports
+    # numpy.testing: slimming the layer must keep that helper (the build imports sklearn.base,
+    # which imports scipy, so a missing one already fails the build).
+    tag = images.ensure_image(env(tmp_path, packages=["numpy==2.2.6", "scikit-learn==1.6.1"]))
+    out = docker.docker("run", "--rm", "--network", "none", "--entrypoint", "python3", tag, "-c",
+                        "import glob, numpy, numpy.testing, scipy.stats, sklearn; "
+                        "print(numpy.__version__, len(glob.glob(numpy.__path__[0] + "
+                        "'/**/tests/test_*.py', recursive=True)))").stdout.decode().split()
+    assert out == ["2.2.6", "0"], "numpy's test modules are back in the image"
