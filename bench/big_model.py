@@ -72,7 +72,7 @@ def _hammer(url: str, body: bytes, count: int, threads: int = 4) -> int:
 def measure(model_dir: Path, size: int, row: np.ndarray) -> list[dict[str, Any]]:
     """One row per worker count: healthy time, PSS after start and after the requests."""
     from run import children, host_server, pss_kib, serve_cmd, server_env
-    from smkit.docker import free_port
+    from smkit.image.docker import free_port
 
     body = ",".join(repr(float(v)) for v in row).encode()
     rows = []

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import smkit.images as images
-from smkit import docker
-from smkit.spec import PythonEnv
+import smkit.image.build as images
+from smkit.image import docker
+from smkit.project.spec import PythonEnv
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"

@@ -38,7 +38,7 @@ import numpy as np
 from sklearn.datasets import load_iris, make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
-from smkit.docker import CONTAINER_PORT, free_port
+from smkit.image.docker import CONTAINER_PORT, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -606,7 +606,7 @@ def transform_targets(report: Report, name: str, f: dict[str, float]) -> None:
 def batch_server(image: str, model_dir: Path) -> Iterator[tuple[str, bool]]:
     """The image serving a batch transform, as `smkit transform` runs it; yields its URL
     (the container's bridge address when reachable) and whether that is the bridge's."""
-    from smkit.docker import serve
+    from smkit.image.docker import serve
 
     env = {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MODEL_SERVER_WORKERS": str(WORKERS),
            "SMKIT_ACCESS_LOG": "false"}

@@ -19,7 +19,7 @@ from pathlib import Path
 import joblib
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
-from smkit.docker import docker, serve
+from smkit.image.docker import docker, serve
 
 BODIES = [
     (b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3", "text/csv"),

@@ -26,6 +26,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from smkit_testkit import docker, free_port, penguin_like_frame, save_model, wait_for_ping
 
+pytest_plugins = ["seller_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
 

@@ -10,7 +10,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import requests
-from smkit.docker import free_port  # noqa: F401 (re-exported for the tests)
+from smkit.image.docker import free_port  # noqa: F401 (re-exported for the tests)
 
 
 def save_model(model: object, directory: Path) -> Path:

@@ -28,9 +28,10 @@ from typing import Any
 
 import yaml
 
-from . import docker, localmode
-from .emulators import manager
-from .errors import PlatformError, UserError
+from smkit.core.errors import PlatformError, UserError
+from smkit.emulators import manager
+from smkit.image import docker
+from smkit.local import sdk as localmode
 
 Echo = Callable[..., None]
 
@@ -317,7 +318,7 @@ def local_mode(j: Journey, *args: str) -> str:
 def ensure_image(source: str) -> str:
     """Build ``source`` when the engine lacks it and it is the default image, then tag it
     ``DEMO_TAG``; returns the image ID."""
-    from . import images
+    from smkit.image import build as images
 
     images.for_spec_default(source)
     if not docker.image_exists(source):

@@ -6,7 +6,7 @@ import subprocess
 import uuid
 
 import pytest
-from smkit.docker import LABEL, OWNER_LABEL, remove_leftovers
+from smkit.image.docker import LABEL, OWNER_LABEL, remove_leftovers
 from smkit_testkit import docker
 
 pytestmark = pytest.mark.container
@@ -39,7 +39,7 @@ def test_fastest_url_reaches_the_container_without_docker_proxy(image: str,
     """On a Linux engine the bridge address answers directly; it is not the published port."""
     import urllib.request
 
-    from smkit.docker import Server, serve
+    from smkit.image.docker import Server, serve
 
     with serve(image, iris_model_dir) as server:
         direct = server.fastest_url()

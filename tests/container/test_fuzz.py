@@ -33,7 +33,7 @@ TRIED: dict[str, int] = {"corpus": 0, "schemathesis": 0}
 
 @pytest.fixture(scope="module")
 def server(image: str, iris_model_dir: Path) -> Iterator[dict[str, object]]:
-    from smkit.docker import serve
+    from smkit.image.docker import serve
 
     with serve(image, iris_model_dir, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2",
                                            "SMKIT_ACCESS_LOG": "false"}) as srv:

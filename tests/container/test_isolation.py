@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from smkit.docker import serve
+from smkit.image.docker import serve
 from smkit_testkit import docker, save_model, wait_for_ping
 
 pytestmark = pytest.mark.container

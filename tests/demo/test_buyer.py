@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from demo_kit import DemoRun
-from smkit import buyer
-from smkit.errors import PlatformError, UserError
+from smkit.buyer import jobs as buyer
+from smkit.core.errors import PlatformError, UserError
 
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/wine-abc"
 

@@ -26,8 +26,8 @@ import pandas as pd
 import pytest
 from botocore.validate import ParamValidator
 from demo_kit import DemoRun
-from smkit import buyer
-from smkit.aws import connect
+from smkit.aws.clients import connect
+from smkit.buyer import jobs as buyer
 
 ROLE = "arn:aws:iam::123456789012:role/SmkitDemoValidation"
 BUCKET = "smkit-demo-123456789012"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from listing_kit import valid_data, write_listing
 from smkit.cli import main
-from smkit.errors import UserError
+from smkit.core.errors import UserError
 from smkit.listing.model import load_listing, parse_listing
 
 Mutate = Callable[[dict[str, Any]], None]

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from listing_kit import Server, create_package, start_catalog, stop, valid_data, write_listing
 from smkit.cli import main
-from smkit.errors import PlatformError
+from smkit.core.errors import PlatformError
 from smkit.listing.publish import publish
 
 PRODUCT = "MachineLearningProduct@1.0"

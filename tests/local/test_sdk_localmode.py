@@ -18,9 +18,9 @@ from pathlib import Path
 
 import joblib
 import pytest
-from smkit import localmode
 from smkit.cli import main
-from smkit.errors import UserError
+from smkit.core.errors import UserError
+from smkit.local import sdk as localmode
 from smkit.transform import TransformConfig, run_transform_with_image
 from smkit_testkit import docker, free_port
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from productkit import Built, run_smkit, spec_dict, write_project
-from smkit import docker
+from smkit.image import docker
 from venvkit import ENVS, SELLER_DIR, Trained, run_script
 
 

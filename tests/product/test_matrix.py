@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from productkit import Built
-from smkit import docker
+from smkit.image import docker
 from venvkit import ENVS, Trained, TrainedModel
 
 pytestmark = pytest.mark.container

@@ -30,10 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ..listing import limits
-from ..listing.rules import Context
-from .catalog_rules import ApiError, sagemaker_lookup, validation
-from .catalog_state import ACCOUNT, Catalog, ChangeSet
+from smkit.emulators.catalog_rules import ApiError, sagemaker_lookup, validation
+from smkit.emulators.catalog_state import ACCOUNT, Catalog, ChangeSet
+from smkit.listing import limits
+from smkit.listing.rules import Context
 
 
 class Api:

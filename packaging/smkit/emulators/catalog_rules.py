@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..listing.rules import PackageLookup, PackageLookupError, Violation, request_violations
+from smkit.listing.rules import PackageLookup, PackageLookupError, Violation, request_violations
 
 
 class ApiError(Exception):

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..listing import limits
-from ..listing.rules import Context, Violation, change_types, check_change
-from .catalog_rules import ApiError, check_request, error_detail, validation
+from smkit.emulators.catalog_rules import ApiError, check_request, error_detail, validation
+from smkit.listing import limits
+from smkit.listing.rules import Context, Violation, change_types, check_change
 
 ACCOUNT = "123456789012"
 CHANGE_TYPES = change_types()

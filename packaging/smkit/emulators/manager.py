@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..aws import poll
-from ..docker import free_port
-from ..errors import PlatformError
-from ..procs import pid_alive
+from smkit.aws.clients import poll
+from smkit.core.errors import PlatformError
+from smkit.core.procs import pid_alive
+from smkit.image.docker import free_port
 
 REGION = "us-east-1"
 CATALOG_MODULE = "smkit.emulators.catalog"

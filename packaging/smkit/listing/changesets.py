@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from . import limits
-from .model import Listing, Param, long_description
+from smkit.core.errors import UserError
+from smkit.listing import limits
+from smkit.listing.model import Listing, Param, long_description
 
 
 @dataclass(frozen=True)

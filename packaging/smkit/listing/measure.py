@@ -24,8 +24,8 @@ from pathlib import Path
 
 from smkit_contract.limits import METERING_DIMENSION, METERING_HEADER
 
-from ..docker import serve
-from ..errors import PlatformError, UserError
+from smkit.core.errors import PlatformError, UserError
+from smkit.image.docker import serve
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..errors import UserError
+from smkit.core.errors import UserError
 
 FORMAT = "smkit-listing/1"
 #: What ``listing init`` writes where only the seller can fill in the text.
@@ -351,7 +351,7 @@ def parse_listing(data: Any, source: str = "listing.yaml", *, base_dir: Path | N
     except ValidationError as e:
         problems = format_errors(e)
     else:
-        from .validate import aws_problems  # the rule set builds on this module
+        from smkit.listing.validate import aws_problems
 
         problems = listing_rules(listing)
         problems += [p for p in aws_problems(listing, base_dir, ctx)

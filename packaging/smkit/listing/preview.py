@@ -7,8 +7,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from .changesets import Samples
-from .model import Listing, long_description
+from smkit.listing.changesets import Samples
+from smkit.listing.model import Listing, long_description
 
 TEMPLATES = Path(__file__).parent / "templates"
 

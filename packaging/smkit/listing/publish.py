@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from ..aws import call, connect, poll
-from ..errors import PlatformError
-from . import limits
+from smkit.aws.clients import call, connect, poll
+from smkit.core.errors import PlatformError
+from smkit.listing import limits
 
 Intent = Literal["VALIDATE", "APPLY"]
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")

@@ -22,11 +22,11 @@ import smkit_contract.names as names
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import PlatformError, UserError
-from ..publish import strip_marker
-from .measure import Measurements, check_labeled, measure, read_validation, to_csv
-from .model import PLACEHOLDER
-from .notebook import build_notebook
+from smkit.aws.publish import strip_marker
+from smkit.core.errors import PlatformError, UserError
+from smkit.listing.measure import Measurements, check_labeled, measure, read_validation, to_csv
+from smkit.listing.model import PLACEHOLDER
+from smkit.listing.notebook import build_notebook
 
 NOTEBOOK = "notebook/sample-notebook.ipynb"
 #: The most characters of each sample (input, output) inlined in the listing. AWS takes 10,000

@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from .changesets import Samples, build_request, read_samples
-from .model import Listing
-from .publish import client_request_token
-from .rules import Context, Violation, request_violations
+from smkit.core.errors import UserError
+from smkit.listing.changesets import Samples, build_request, read_samples
+from smkit.listing.model import Listing
+from smkit.listing.publish import client_request_token
+from smkit.listing.rules import Context, Violation, request_violations
 
 #: (change type, where in its details, listing.yaml field); the first match wins.
 _O = r"DeliveryOptions\[0\]\.Details\.SageMakerModelPackageDeliveryOptionDetails\."
@@ -121,7 +121,7 @@ def check_request(request: dict[str, Any], ctx: Context,
 
     Returns (change type, violation) pairs; the request's own limits come as ("Request", v).
     """
-    from ..emulators.catalog_state import Simulation  # the emulator's state machine
+    from smkit.emulators.catalog_state import Simulation
 
     # The service model bounds the Details string; a DetailsDocument has no documented maximum.
     texts = [change["Details"] if isinstance(change.get("Details"), str) else ""

@@ -6,9 +6,15 @@ with the batch environment SageMaker sets, then runs it.
 
 from __future__ import annotations
 
-from .config import Resolved, TransformConfig, resolve
-from .image import batch_environment, run_transform_with_image
-from .runner import Failure, FileResult, TransformReport, execution_parameters, run_transform
+from smkit.transform.config import Resolved, TransformConfig, resolve
+from smkit.transform.image import batch_environment, run_transform_with_image
+from smkit.transform.runner import (
+    Failure,
+    FileResult,
+    TransformReport,
+    execution_parameters,
+    run_transform,
+)
 
 __all__ = [
     "Failure",

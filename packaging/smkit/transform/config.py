@@ -15,8 +15,8 @@ from typing import Any
 import smkit_contract.content_types as ct
 import smkit_contract.limits as limits
 
-from ..errors import UserError
-from . import jsonpath
+from smkit.core.errors import UserError
+from smkit.transform import jsonpath
 
 SPLIT_TYPES = ("None", "Line")
 STRATEGIES = ("MultiRecord", "SingleRecord")
@@ -76,7 +76,7 @@ class TransformConfig:
 
     def input_files(self) -> list[tuple[Path, Path]]:
         """Each input file with its output name relative to ``output_dir``."""
-        from .records import input_files
+        from smkit.transform.records import input_files
 
         return list(self.files) if self.files is not None else input_files(self.inputs)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import smkit_contract.env as env_names
 
-from .. import docker
-from .config import TransformConfig
-from .runner import TransformReport, run_transform
+from smkit.image import docker
+from smkit.transform.config import TransformConfig
+from smkit.transform.runner import TransformReport, run_transform
 
 _STRATEGY_ENV = {"MultiRecord": "MULTI_RECORD", "SingleRecord": "SINGLE_RECORD"}
 
@@ -31,7 +31,7 @@ def run_transform_with_image(cfg: TransformConfig, image: str, model: Path,
                              *, startup_timeout: float = 240) -> TransformReport:
     """Start ``image`` with ``model`` (a model directory or a model.tar.gz) and the batch
     environment, run the transform, and remove the container, also on errors."""
-    from ..localmode import model_directory
+    from smkit.local.sdk import model_directory
 
     cfg.validate()
     with model_directory(model) as model_dir, docker.serve(

@@ -26,8 +26,8 @@ from typing import Any
 
 import smkit_contract.content_types as ct
 
-from ..errors import UserError
-from .config import TransformConfig
+from smkit.core.errors import UserError
+from smkit.transform.config import TransformConfig
 
 SHARDED = "ShardedByS3Key"
 REPLICATED = "FullyReplicated"

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import smkit_contract.content_types as ct
 
-from . import jsonpath
-from .config import Resolved, TransformConfig
+from smkit.transform import jsonpath
+from smkit.transform.config import Resolved, TransformConfig
 
 #: Read size when a whole file is streamed (SplitType=None, MaxPayloadInMB=0).
 CHUNK = 1 << 20

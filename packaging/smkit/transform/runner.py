@@ -22,9 +22,9 @@ from typing import IO, Any
 
 import urllib3
 
-from ..errors import PlatformError
-from . import records as rec
-from .config import Resolved, TransformConfig, resolve
+from smkit.core.errors import PlatformError
+from smkit.transform import records as rec
+from smkit.transform.config import Resolved, TransformConfig, resolve
 
 _LINE_IN_MESSAGE = re.compile(r"\b(?:on )?line (\d+)\b")
 

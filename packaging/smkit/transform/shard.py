@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from .. import docker
-from .config import TransformConfig, resolve
-from .image import batch_environment
-from .job import TransformJob
-from .runner import TransformReport, run_transform
+from smkit.image import docker
+from smkit.transform.config import TransformConfig, resolve
+from smkit.transform.image import batch_environment
+from smkit.transform.job import TransformJob
+from smkit.transform.runner import TransformReport, run_transform
 
 T = TypeVar("T")
 Echo = Callable[[str], None]
@@ -112,7 +112,7 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
     writes ``<key>.out`` into ``output_dir``, so the output is the same as one instance's.
     An instance with no files starts no container. Containers are removed afterwards.
     """
-    from ..localmode import model_directory
+    from smkit.local.sdk import model_directory
 
     job.validate()
     count = job.instance_count

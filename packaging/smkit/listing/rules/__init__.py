@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import cross
-from .cross import Context, Env, PackageLookup, PackageLookupError
-from .engine import Rule, Violation, check_spec
-from .shapes import BY_ENTITY
+from smkit.listing.rules import cross
+from smkit.listing.rules.cross import Context, Env, PackageLookup, PackageLookupError
+from smkit.listing.rules.engine import Rule, Violation, check_spec
+from smkit.listing.rules.shapes import BY_ENTITY
 
 __all__ = ["Context", "Env", "PackageLookup", "PackageLookupError", "Rule", "Violation",
            "all_rules", "change_types", "check_change", "request_violations"]

@@ -13,8 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .engine import INVALID_INPUT, PRICING_REQUIRED, RECOMMENDED, SYNC, Rule, Violation
-from .shapes import GUIDE, ML, ML_API, OFFER
+from smkit.listing.rules.engine import (
+    INVALID_INPUT,
+    PRICING_REQUIRED,
+    RECOMMENDED,
+    SYNC,
+    Rule,
+    Violation,
+)
+from smkit.listing.rules.shapes import GUIDE, ML, ML_API, OFFER
 
 BOTO = "botocore marketplace-catalog service model (StartChangeSet)"
 PRODUCT_TYPE, OFFER_TYPE = "MachineLearningProduct@1.0", "Offer@1.0"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .engine import ASSET, ChangeRules, FieldSpec, Named
+from smkit.listing.rules.engine import ASSET, ChangeRules, FieldSpec, Named
 
 F = FieldSpec
 ML = "MachineLearningProduct@1.0 change-type schema"

@@ -1,0 +1,2 @@
+"""AWS: clients, the ECR push, the model package publish, IAM roles, and the instance types
+SageMaker offers."""

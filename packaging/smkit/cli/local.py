@@ -1,0 +1,320 @@
+"""``smkit local endpoint|invoke|transform`` (the SDK's local mode) and ``smkit transform``."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import smkit_contract.content_types as ct
+import smkit_contract.names as names
+
+from smkit.core.errors import PlatformError, UserError
+
+DEFAULT_IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
+_BY_SUFFIX = {".csv": ct.CSV, ".json": ct.JSON, ".jsonl": ct.JSONLINES, ".jsonlines":
+              ct.JSONLINES, ".npy": ct.NPY}
+
+_model_arg = click.argument("model", type=click.Path(exists=True, path_type=Path))
+SPEC_FILE = Path("smkit.yaml")
+
+
+def resolve_image(image: str | None, spec_file: Path | None) -> str:
+    """The image to run: ``--image``; else the product image of ``--spec`` (or of
+    ./smkit.yaml when it declares a python section); else the default image.
+
+    A product image is built when its content is new; so is a missing default image.
+    """
+    from smkit.image import build as images
+    from smkit.project import spec as spec_mod
+
+    if image is not None:
+        return image
+    if spec_file is None and SPEC_FILE.is_file():
+        try:
+            found = spec_mod.load(SPEC_FILE)
+        except UserError as e:
+            click.echo(f"note: ./{SPEC_FILE} not used ({e}); running {DEFAULT_IMAGE}", err=True)
+        else:
+            if found.python.declared:
+                spec_file = SPEC_FILE
+    if spec_file is not None:
+        tag = images.for_spec(spec_mod.load(spec_file)).image.local
+        click.echo(f"image: {tag} (the product image of {spec_file})", err=True)
+        return tag
+    if DEFAULT_IMAGE in images.default_tags():
+        images.for_spec_default(DEFAULT_IMAGE)
+    return DEFAULT_IMAGE
+
+
+def _image_opt(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--image`` and ``--spec``, resolved into one ``image`` argument."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, image: str | None, spec_file: Path | None, **kwargs: Any) -> Any:
+        return fn(*args, image=resolve_image(image, spec_file), **kwargs)
+
+    wrapper = click.option(
+        "--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Run the product image of this spec's python section (default: ./smkit.yaml "
+             "when it has one).")(wrapper)
+    return click.option("--image", default=None,
+                        help=f"Inference image to run (default: the spec's product image, "
+                             f"else {DEFAULT_IMAGE}).")(wrapper)
+_port_opt = click.option("--port", default=8080, show_default=True,
+                         help="Host port of the SDK's local endpoint.")
+_env_opt = click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
+                        help="Container environment variable (repeatable).")
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM (``kill``, a CI timeout) unwind like Ctrl-C, so containers are removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _env(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--env {pair!r} must be KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def guess_content_type(path: Path) -> str:
+    """The MIME type for a file by its extension; UserError when it cannot tell."""
+    media = _BY_SUFFIX.get(path.suffix.lower())
+    if media is None:
+        raise UserError(f"cannot tell the content type of {path.name}; pass --content-type")
+    return media
+
+
+def _sample(model: Path) -> tuple[bytes, str] | None:
+    """The seller's sample_input.* from a model directory, if it has one."""
+    if model.is_dir():
+        for name, media in names.SAMPLE_FILES.items():
+            if (model / name).is_file():
+                return (model / name).read_bytes(), media
+    return None
+
+
+def _show(status: int, content_type: str, body: bytes) -> None:
+    click.echo(f"HTTP {status} {content_type}".rstrip(), err=True)
+    text = body.decode("utf-8", errors="replace")
+    click.echo(text if len(text) <= 4000 else text[:4000] + f"... ({len(body)} bytes)")
+
+
+def register(group: click.Group) -> None:
+    """Add ``local`` and ``transform`` to the smkit command group."""
+    group.add_command(local)
+    group.add_command(transform)
+
+
+@click.group()
+def local() -> None:
+    """Run the model under the SageMaker SDK's local mode (offline, Docker)."""
+
+
+@local.command("endpoint")
+@_model_arg
+@_image_opt
+@_port_opt
+@_env_opt
+@click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Request body to send (default: the model's sample_input.*).")
+@click.option("--content-type", help="Content type of --sample (default: by extension).")
+@click.option("--accept", help="Accept header.")
+def local_endpoint_cmd(model: Path, image: str, port: int, env: tuple[str, ...],
+                       sample: Path | None, content_type: str | None,
+                       accept: str | None) -> None:
+    """Deploy MODEL (a directory or model.tar.gz) as an SDK local endpoint, send a sample
+    request, print the answer, and tear everything down."""
+    from smkit.local.sdk import local_endpoint
+
+    if sample is not None:
+        body, media = sample.read_bytes(), content_type or guess_content_type(sample)
+    else:
+        found = _sample(model)
+        if found is None:
+            raise UserError(f"{model} has no sample_input.csv (or .json/.jsonl/.npy); "
+                            "pass --sample FILE")
+        body, media = found
+    with _terminate_as_interrupt(), local_endpoint(image, model, env=_env(env),
+                                                   port=port) as ep:
+        click.echo(f"endpoint {ep.name} is InService at {ep.run.url}", err=True)
+        answer = ep.invoke(body, media, accept)
+    _show(answer.status, answer.content_type, answer.body)
+    click.echo("endpoint, containers and network removed", err=True)
+    if not 200 <= answer.status < 300:
+        raise PlatformError(f"the endpoint answered HTTP {answer.status}")
+
+
+@local.command("invoke")
+@_model_arg
+@click.argument("body_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_image_opt
+@_port_opt
+@_env_opt
+@click.option("--content-type", help="Content type (default: by the file's extension).")
+@click.option("--accept", help="Accept header.")
+@click.option("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes.")
+def local_invoke_cmd(model: Path, body_file: Path, image: str, port: int,
+                     env: tuple[str, ...], content_type: str | None, accept: str | None,
+                     custom_attributes: str | None) -> None:
+    """Deploy MODEL as an SDK local endpoint, send BODY_FILE, print the answer, tear down."""
+    from smkit.local.sdk import local_endpoint
+
+    media = content_type or guess_content_type(body_file)
+    with _terminate_as_interrupt(), local_endpoint(image, model, env=_env(env),
+                                                   port=port) as ep:
+        answer = ep.invoke(body_file.read_bytes(), media, accept, custom_attributes)
+    _show(answer.status, answer.content_type, answer.body)
+    if not 200 <= answer.status < 300:
+        raise PlatformError(f"the endpoint answered HTTP {answer.status}")
+
+
+@local.command("transform")
+@_model_arg
+@click.argument("data", type=click.Path(exists=True, path_type=Path))
+@click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
+@_image_opt
+@_port_opt
+@_env_opt
+@click.option("--content-type", default=ct.CSV, show_default=True)
+@click.option("--accept")
+@click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line",
+              show_default=True)
+@click.option("--strategy", type=click.Choice(["MultiRecord", "SingleRecord"]))
+@click.option("--assemble-with", type=click.Choice(["None", "Line"]), default="Line",
+              show_default=True)
+@click.option("--max-payload", type=click.IntRange(0, 100), help="MaxPayloadInMB.")
+@click.option("--deadline", default=600.0, show_default=True, help="Seconds to allow.")
+def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, port: int,
+                        env: tuple[str, ...], content_type: str, accept: str | None,
+                        split_type: str, strategy: str | None, assemble_with: str,
+                        max_payload: int | None, deadline: float) -> None:
+    """Batch-transform DATA (a file or folder) through the SDK's local mode into OUTPUT_DIR.
+
+    The SDK sends one request at a time and ignores filters; `smkit transform` does both.
+    """
+    from smkit.local.sdk import sdk_transform
+
+    with _terminate_as_interrupt():
+        result = sdk_transform(image, model, data, output_dir, content_type=content_type,
+                               split_type=split_type, strategy=strategy,
+                               assemble_with=assemble_with, accept=accept,
+                               max_payload_mb=max_payload, env=_env(env), port=port,
+                               deadline_s=deadline)
+    for out in result.outputs:
+        click.echo(str(out))
+    click.echo(f"{len(result.outputs)} files in {result.seconds:.1f} s; containers and "
+               "network removed", err=True)
+
+
+@click.command("transform")
+@click.argument("inputs", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--output", "-o", "output_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for .out files.")
+@click.option("--model", type=click.Path(exists=True, path_type=Path),
+              help="Model directory or model.tar.gz: smkit starts the image with it.")
+@_image_opt
+@click.option("--url", help="A running server to use instead of starting the image.")
+@_env_opt
+@click.option("--content-type", default=ct.CSV, show_default=True)
+@click.option("--accept", help="Accept (default: let the container decide).")
+@click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line",
+              show_default=True)
+@click.option("--strategy", type=click.Choice(["MultiRecord", "SingleRecord"]),
+              help="BatchStrategy (default: /execution-parameters, then MultiRecord).")
+@click.option("--max-payload", type=click.IntRange(0, 100),
+              help="MaxPayloadInMB (default: /execution-parameters, then 6; 0 streams).")
+@click.option("--max-concurrent", type=click.IntRange(1, 1000),
+              help="MaxConcurrentTransforms (default: /execution-parameters, then 1).")
+@click.option("--assemble-with", type=click.Choice(["None", "Line"]), default="Line",
+              show_default=True)
+@click.option("--input-filter", help="InputFilter JSONPath, e.g. '$[1:]' or '$.features'.")
+@click.option("--join-source", type=click.Choice(["None", "Input"]), default="None",
+              show_default=True)
+@click.option("--output-filter", help="OutputFilter JSONPath, e.g. '$[0,-1]'.")
+@click.option("--keep-going", is_flag=True,
+              help="Write a placeholder for failed records instead of failing the file.")
+@click.option("--placeholder", help="Placeholder record for --keep-going.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress on stderr (default: on runs longer than a few seconds).")
+@click.option("--instances", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Containers to run, the input files sharded across them by key as "
+                   "SageMaker's InstanceCount does (needs --model).")
+def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, image: str,
+              url: str | None, env: tuple[str, ...], content_type: str, accept: str | None,
+              split_type: str, strategy: str | None, max_payload: int | None,
+              max_concurrent: int | None, assemble_with: str, input_filter: str | None,
+              join_source: str, output_filter: str | None, keep_going: bool,
+              placeholder: str | None, progress: bool | None, instances: int) -> None:
+    """Batch-transform INPUTS (files or folders) as SageMaker would, without the SDK:
+    `<name>.out` per input file in --output."""
+    from smkit.transform import run_transform, run_transform_with_image
+    from smkit.transform.job import TransformJob
+    from smkit.transform.shard import run_sharded
+
+    if (model is None) == (url is None):
+        raise UserError("give either --model (smkit starts the image) or --url (a running "
+                        "server)")
+    if instances > 1 and url is not None:
+        raise UserError("--instances starts one container per instance: give --model, "
+                        "not --url")
+    job = TransformJob(
+        content_type=content_type, accept=accept, split_type=split_type,
+        batch_strategy=strategy, max_payload_mb=max_payload,
+        max_concurrent_transforms=max_concurrent, assemble_with=assemble_with,
+        input_filter=input_filter, join_source=join_source, output_filter=output_filter,
+        environment=_env(env), instance_count=instances)
+    cfg = job.to_config(list(inputs), output_dir, keep_going=keep_going,
+                        placeholder=placeholder, progress=progress)
+    with _terminate_as_interrupt():
+        if instances > 1:
+            assert model is not None
+            sharded = run_sharded(job, list(inputs), output_dir, image=image, model=model,
+                                  keep_going=keep_going, placeholder=placeholder,
+                                  progress=progress, echo=lambda m: click.echo(m, err=True))
+            report = sharded.report
+        elif model is not None:
+            report = run_transform_with_image(cfg, image, model)
+        else:
+            assert url is not None
+            report = run_transform(cfg, url)
+    summary = sharded.summary() if instances > 1 else report.summary()
+    failed = [r for r in report.files.values() if not r.ok]
+    if failed:
+        first = next((x for r in failed for x in r.failures), None)
+        cause = first.describe() if first is not None else f"{failed[0].input} failed"
+        bad = sum(len(r.failures) for r in failed)
+        # The cause first; the run's summary after it.
+        raise PlatformError(
+            f"{cause}\n{len(failed)} of {len(report.files)} files failed ({bad} failed "
+            "request(s)); no .out was written for them (--keep-going writes a placeholder "
+            f"for each failed record instead)\n{summary}")
+    click.echo(summary, err=True)
+    for result in report.files.values():
+        if result.output is not None:
+            click.echo(str(result.output))

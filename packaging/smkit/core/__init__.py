@@ -1,0 +1,1 @@
+"""Core: the error types every command reports through, and the child-process helpers."""

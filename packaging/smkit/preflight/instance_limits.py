@@ -1,0 +1,317 @@
+"""Run the image as a SageMaker instance type and measure it against Marketplace's limits.
+
+The image runs under ``--network none`` with ``docker --cpus/--memory`` from the instance
+table (smkit/instances.py), capped at what this machine's engine has. A probe in a second
+container that shares only the server's network namespace (so it does not eat the server's
+CPU quota) measures: TCP connect (accept) time, ``/ping`` latency while every worker is busy
+with the largest payload and one more request waits, and the slowest ``/invocations``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import smkit_contract.content_types as ct
+import smkit_contract.limits as limits
+
+from smkit.aws.instances import GIB, InstanceSize
+from smkit.core.errors import PlatformError
+from smkit.image import docker
+
+#: Seconds the probe keeps every worker busy while it times connects and /ping.
+LOAD_SECONDS = 4.0
+
+# Runs with the image's own python3, inside a container sharing the server's network.
+_PROBE = r"""
+import http.client, json, socket, sys, threading, time
+a = json.loads(sys.argv[1]); body = sys.stdin.buffer.read()
+def post():
+    c = http.client.HTTPConnection("127.0.0.1", a["port"], timeout=a["timeout"])
+    t = time.perf_counter()
+    try:
+        c.request("POST", "/invocations", body, {"Content-Type": a["ctype"]})
+        r = c.getresponse(); d = r.read()
+        return [r.status, time.perf_counter() - t, d[:300].decode("utf-8", "replace")]
+    except Exception as e:
+        return [None, time.perf_counter() - t, repr(e)]
+    finally:
+        c.close()
+def ping():
+    c = http.client.HTTPConnection("127.0.0.1", a["port"], timeout=10)
+    t = time.perf_counter()
+    try:
+        c.request("GET", "/ping"); r = c.getresponse(); r.read()
+        return [r.status, time.perf_counter() - t]
+    except Exception:
+        return [None, time.perf_counter() - t]
+    finally:
+        c.close()
+def accept():
+    s = socket.socket(); s.settimeout(10); t = time.perf_counter()
+    try:
+        s.connect(("127.0.0.1", a["port"])); return time.perf_counter() - t
+    except OSError:
+        return None
+    finally:
+        s.close()
+out = {"inv": [post()], "ping": [], "accept": []}
+stop = time.monotonic() + a["seconds"]
+def client():
+    while True:
+        r = post(); out["inv"].append(r)
+        if time.monotonic() >= stop:
+            return
+threads = [threading.Thread(target=client) for _ in range(a["clients"])]
+for t in threads:
+    t.start()
+time.sleep(0.2)
+while any(t.is_alive() for t in threads):
+    out["accept"].append(accept()); out["ping"].append(ping()); time.sleep(0.1)
+print(json.dumps(out))
+"""
+
+
+@dataclass
+class Engine:
+    """What the Docker engine's machine has."""
+
+    cpus: int
+    memory_bytes: int
+
+
+def engine() -> Engine:
+    """CPUs and memory of the engine's machine (a container cannot be given more)."""
+    out = docker.docker("info", "--format", "{{.NCPU}} {{.MemTotal}}").stdout.decode().split()
+    return Engine(int(out[0]), int(out[1]))
+
+
+@dataclass
+class Run:
+    """How one instance type was run."""
+
+    mode: str  # "real-time" or "batch"
+    cpus: float
+    memory_bytes: int
+    env: dict[str, str]
+    payload: bytes
+    content_type: str
+    payload_note: str = ""
+
+
+@dataclass
+class Measured:
+    """Figures of one run (shared by every instance type of the same size and mode)."""
+
+    run: Run
+    healthy_s: float | None = None
+    workers: int | None = None
+    master_rss_bytes: int | None = None
+    memory_peak_bytes: int | None = None
+    accept_s: list[float | None] = field(default_factory=list)
+    pings: list[tuple[int | None, float]] = field(default_factory=list)
+    invocations: list[tuple[int | None, float, str]] = field(default_factory=list)
+    oom_killed: bool = False
+    error: str | None = None
+
+    @property
+    def max_accept_s(self) -> float | None:
+        """Slowest connect, None when none was timed."""
+        got = [a for a in self.accept_s if a is not None]
+        return max(got) if got else None
+
+    @property
+    def max_ping_s(self) -> float | None:
+        """Slowest /ping under load."""
+        return max((s for _, s in self.pings), default=None)
+
+    @property
+    def max_invocation_s(self) -> float | None:
+        """Slowest /invocations."""
+        return max((s for _, s, _ in self.invocations), default=None)
+
+
+def build_payload(sample: Path, content_type: str, target_bytes: int) -> tuple[bytes, str]:
+    """The sample records repeated up to ``target_bytes`` (whole records, never more), and a
+    note when the type cannot be grown that way (then the sample is sent as it is)."""
+    data = sample.read_bytes()
+    media = content_type.split(";")[0].strip().lower()
+    if media in (ct.CSV, ct.JSONLINES):
+        lines = [ln for ln in data.splitlines() if ln.strip()]
+        if not lines:
+            return data, "the sample has no records"
+        unit = b"\n".join(lines) + b"\n"
+        copies = max(1, target_bytes // len(unit))
+        body = unit * copies
+        room = target_bytes - len(body)
+        for ln in lines:  # top up with whole records
+            if len(ln) + 1 > room:
+                break
+            body += ln + b"\n"
+            room -= len(ln) + 1
+        return body, ""
+    if media == ct.JSON:
+        doc = json.loads(data)
+        items = doc.get("instances") if isinstance(doc, dict) else doc
+        if isinstance(items, list) and items:
+            one = len(json.dumps(items[0])) + 2
+            n = max(1, (target_bytes - 32) // one)
+            grown = (items * (n // len(items) + 1))[:n]
+            body = json.dumps({"instances": grown} if isinstance(doc, dict) else grown).encode()
+            while len(body) > target_bytes and len(grown) > 1:
+                grown = grown[: len(grown) * 9 // 10]
+                body = json.dumps({"instances": grown} if isinstance(doc, dict)
+                                  else grown).encode()
+            return body, ""
+    return data, f"{media} samples are sent as they are ({len(data)} bytes), not grown"
+
+
+def _docker_args(run: Run) -> tuple[str, ...]:
+    mem = str(run.memory_bytes)
+    return ("--cpus", f"{run.cpus:g}", "--memory", mem, "--memory-swap", mem)
+
+
+def _workers(log: str) -> int | None:
+    found = re.findall(r'"workers":\s*(\d+)', log)
+    return int(found[-1]) if found else None
+
+
+def _read_int(name: str, *paths: str) -> int | None:
+    for path in paths:
+        proc = docker.docker("exec", name, "cat", path, check=False)
+        text = proc.stdout.decode().strip()
+        if proc.returncode == 0 and text.isdigit():
+            return int(text)
+    return None
+
+
+def _master_rss(name: str) -> int | None:
+    proc = docker.docker("exec", name, "cat", "/proc/1/status", check=False)
+    m = re.search(r"^VmRSS:\s+(\d+) kB", proc.stdout.decode(), re.MULTILINE)
+    return int(m.group(1)) * 1024 if m else None
+
+
+def measure(image: str, model_dir: Path, run: Run) -> Measured:
+    """Start ``image`` as ``run`` says, probe it under load, and remove it."""
+    m = Measured(run)
+    try:
+        with docker.serve(image, model_dir, env=run.env, network="none",
+                          startup_timeout=limits.STARTUP_LIMIT_SECONDS,
+                          extra_args=_docker_args(run)) as server:
+            m.healthy_s = server.ready_after
+            m.workers = _workers(server.logs())
+            m.master_rss_bytes = _master_rss(server.name)
+            args = {"ctype": run.content_type, "port": docker.CONTAINER_PORT,
+                    "timeout": limits.INVOCATION_LIMIT_SECONDS + 15,
+                    "seconds": LOAD_SECONDS, "clients": (m.workers or 1) + 1}
+            proc = docker.docker(
+                "run", "--rm", "-i", "--label", docker.LABEL,
+                "--label", f"{docker.OWNER_LABEL}={os.getpid()}",
+                "--network", f"container:{server.name}",
+                "--entrypoint", "python3", image, "-c", _PROBE, json.dumps(args),
+                input_bytes=run.payload, check=False,
+                timeout=LOAD_SECONDS + 4 * (limits.INVOCATION_LIMIT_SECONDS + 15) + 60,
+            )
+            state = docker.docker("inspect", "-f", "{{.State.OOMKilled}} {{.State.Running}}",
+                                  server.name, check=False).stdout.decode().split()
+            m.oom_killed = bool(state) and state[0] == "true"
+            if not m.oom_killed:
+                m.memory_peak_bytes = _read_int(
+                    server.name, "/sys/fs/cgroup/memory.peak",
+                    "/sys/fs/cgroup/memory/memory.max_usage_in_bytes")
+            if proc.returncode != 0:
+                m.error = "the probe failed: " + proc.stderr.decode(errors="replace")[-300:]
+                return m
+            out: dict[str, Any] = json.loads(proc.stdout)
+            m.accept_s = out["accept"]
+            m.pings = [(s, t) for s, t in out["ping"]]
+            m.invocations = [(s, t, msg) for s, t, msg in out["inv"]]
+    except PlatformError as e:
+        m.error = str(e).splitlines()[0]
+    return m
+
+
+def breaches(instance_type: str, m: Measured) -> list[str]:
+    """One line per broken limit, naming the instance type, the figure and the limit."""
+    if m.error is not None and m.healthy_s is None:
+        return [f"{instance_type}: {m.error}"]
+    out = []
+    if m.oom_killed:
+        out.append(f"{instance_type}: the container ran out of memory "
+                   f"({m.run.memory_bytes / GIB:g} GiB) under load; the model and "
+                   f"{m.workers} workers do not fit")
+    if m.healthy_s is not None and m.healthy_s >= limits.STARTUP_LIMIT_SECONDS:
+        out.append(f"{instance_type}: healthy after {m.healthy_s:.1f} s; the limit is "
+                   f"{limits.STARTUP_LIMIT_SECONDS} s")
+    acc = m.max_accept_s
+    if any(a is None for a in m.accept_s):
+        out.append(f"{instance_type}: a connection was not accepted within 10 s; the limit "
+                   f"is {limits.ACCEPT_LIMIT_SECONDS * 1000:.0f} ms")
+    elif acc is not None and acc > limits.ACCEPT_LIMIT_SECONDS:
+        out.append(f"{instance_type}: a connection took {acc * 1000:.0f} ms to be accepted; "
+                   f"the limit is {limits.ACCEPT_LIMIT_SECONDS * 1000:.0f} ms")
+    bad_pings = [s for s, _ in m.pings if s != 200]
+    ping = m.max_ping_s
+    if bad_pings:
+        out.append(f"{instance_type}: /ping answered {bad_pings[0]} under load "
+                   f"({len(bad_pings)} of {len(m.pings)}); it must answer 200")
+    if ping is not None and ping > limits.PING_TIMEOUT_SECONDS:
+        out.append(f"{instance_type}: /ping took {ping:.2f} s under load (every worker busy "
+                   f"with the largest payload); the limit is {limits.PING_TIMEOUT_SECONDS} s. Let "
+                   "/ping through: leave SMKIT_WORKER_CLASS unset (smkit's sync worker answers "
+                   "it beside a long request) or give gthread SMKIT_THREADS=2 or more")
+    failed = [(s, msg) for s, _, msg in m.invocations if s != 200]
+    if failed:
+        status, msg = failed[0]
+        out.append(f"{instance_type}: /invocations at {len(m.run.payload) / limits.MB:.1f} MB "
+                   f"answered {status if status is not None else 'nothing'} "
+                   f"({len(failed)} of {len(m.invocations)}): {msg[:200]}")
+    slow = m.max_invocation_s
+    if slow is not None and slow > limits.INVOCATION_LIMIT_SECONDS:
+        out.append(f"{instance_type}: the slowest /invocations at "
+                   f"{len(m.run.payload) / limits.MB:.1f} MB took {slow:.1f} s; the limit is "
+                   f"{limits.INVOCATION_LIMIT_SECONDS} s")
+    if m.error is not None and not out:
+        out.append(f"{instance_type}: {m.error}")
+    return out
+
+
+def summary(m: Measured) -> str:
+    """The figures of one run in a line."""
+    def fmt(v: float | None, unit: str, scale: float = 1, digits: int = 2) -> str:
+        return "n/a" if v is None else f"{v * scale:.{digits}f} {unit}"
+
+    return (f"healthy {fmt(m.healthy_s, 's', digits=1)}, accept max "
+            f"{fmt(m.max_accept_s, 'ms', 1000, 1)}, /ping under load max "
+            f"{fmt(m.max_ping_s, 's')}, slowest /invocations {fmt(m.max_invocation_s, 's')} at "
+            f"{len(m.run.payload) / limits.MB:.1f} MB ({m.workers} workers)")
+
+
+def table(rows: list[tuple[str, InstanceSize, Measured]]) -> str:
+    """A Markdown table for the listing's throughput and latency section."""
+    head = ("| instance type | mode | vCPU | memory GiB | workers | healthy after (s) | "
+            "max accept (ms) | max /ping under load (s) | slowest /invocations (s) | "
+            "payload (MB) | peak memory (MiB) |")
+    lines = [head, "|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|"]
+
+    def num(v: float | None, scale: float = 1, digits: int = 2) -> str:
+        return "-" if v is None else f"{v * scale:.{digits}f}"
+
+    for itype, size, m in rows:
+        cpus = (f"{size.vcpus}" if m.run.cpus >= size.vcpus
+                else f"{size.vcpus} (ran as {m.run.cpus:g})")
+        mem_run = m.run.memory_bytes / GIB
+        mem = (f"{size.memory_gib:g}" if m.run.memory_bytes >= size.memory_bytes
+               else f"{size.memory_gib:g} (ran as {mem_run:.1f})")
+        peak = None if m.memory_peak_bytes is None else m.memory_peak_bytes / (1 << 20)
+        lines.append(
+            f"| {itype} | {m.run.mode} | {cpus} | {mem} | {m.workers or '-'} | "
+            f"{num(m.healthy_s, digits=1)} | {num(m.max_accept_s, 1000, 1)} | "
+            f"{num(m.max_ping_s)} | {num(m.max_invocation_s)} | "
+            f"{len(m.run.payload) / limits.MB:.1f} | {num(peak, digits=0)} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,355 @@
+"""``smkit package``: a deterministic ``model.tar.gz`` with a manifest, proven in the image.
+
+Same input, same bytes: entries are sorted, owners, modes and mtimes fixed, and the gzip
+header carries no time or name. Before anything is uploaded the model's pickled
+scikit-learn version is compared with the image's, and the tarball's own bytes are unpacked
+and served by the actual image (``--network none``) to predict the validation sample.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import smkit_contract.content_types as ct
+import smkit_contract.manifest as mf
+import smkit_contract.names as names
+import smkit_contract.signature as sig
+
+from smkit import __version__
+from smkit.core.errors import PlatformError, UserError
+from smkit.image import docker
+from smkit.project.spec import Spec
+
+#: Fixed metadata of every tar entry (2000-01-01T00:00:00Z; 0 upsets some extractors).
+MTIME = 946684800
+FILE_MODE = 0o644
+#: Never packed: caches and VCS metadata; manifest.json is always regenerated.
+SKIP_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints", mf.FILENAME})
+#: The in-image proof sends at most this many records of the validation input.
+PROOF_RECORDS = 200
+@dataclass
+class Artifact:
+    """A built ``model.tar.gz`` and what it holds."""
+
+    path: Path
+    sha256: str
+    size: int
+    manifest: dict[str, Any]
+    build_seconds: float
+    #: Seconds the image took to answer /ping with this artifact (None when not proven).
+    startup_seconds: float | None = None
+    proof_seconds: float | None = None
+    #: What deriving the input signature found worth the seller's attention.
+    signature_notes: list[str] = field(default_factory=list)
+
+
+#: Where every image smkit builds records its Python and package versions.
+VERSIONS_FILE = "/opt/smkit/versions.json"
+#: Versions the manifest states by name (the rest go under ``packages``).
+_NAMED = ("scikit-learn", "numpy", "joblib", "scipy", "pandas")
+
+
+@functools.lru_cache(maxsize=8)
+def image_versions(image: str) -> dict[str, Any]:
+    """Python, smkit and package versions inside ``image`` (from its versions.json)."""
+    if not docker.image_exists(image):
+        raise UserError(f"image {image} is not built; run `make build-container` (or `smkit "
+                        "build SPEC` for a spec with a python section)")
+    proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
+                         "--entrypoint", "cat", image, VERSIONS_FILE, timeout=120, check=False)
+    try:
+        data = json.loads(proc.stdout.decode())
+        packages = {str(k): str(v) for k, v in data["packages"].items()}
+    except (ValueError, KeyError, AttributeError) as e:
+        raise UserError(f"{image} has no readable {VERSIONS_FILE}; it was not built by smkit: "
+                        "rebuild it with `make build-container` or `smkit build SPEC`") from e
+    versions: dict[str, Any] = {"python": str(data["python"]),
+                                "smkit": str(data.get("smkit") or __version__)}
+    versions.update({k: packages[k] for k in _NAMED if k in packages})
+    versions["packages"] = packages
+    return versions
+
+
+def model_file(model_dir: Path) -> Path:
+    """The model file the server will load (same names and order as the server)."""
+    for name in names.MODEL_FILES:
+        if (model_dir / name).is_file():
+            return model_dir / name
+    raise UserError(f"model_dir: no model.joblib in {model_dir}; save the fitted estimator "
+                    "or Pipeline with joblib.dump(model, 'model.joblib')")
+
+
+def inspect_model(model_dir: Path, image: str,
+                  sample: tuple[bytes, str] | None = None,
+                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load the model inside ``image`` (``--network none``) and describe it.
+
+    The image that will serve the model is the one that loads it, so the host needs none of
+    the seller's libraries. Refuses a pickle whose scikit-learn version differs from the
+    image's, and names a module the pickle needs that the image lacks. With ``sample``
+    (records and their content type) the image also derives the input signature from them
+    and the model, applies the seller's ``overrides`` and proves it with a prediction; the
+    result then holds ``signature`` and ``signature_notes``.
+    """
+    path = model_file(model_dir)
+    mounts = ["-v", f"{model_dir.resolve()}:/opt/ml/model:ro"]
+    tmp: Path | None = None
+    if sample is not None:
+        tmp = Path(tempfile.mkdtemp(prefix="smkit-signature-"))
+        (tmp / "sample").write_bytes(sample[0])
+        (tmp / "content_type").write_text(sample[1])
+        (tmp / "overrides.json").write_text(json.dumps(overrides or {}))
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        tmp.chmod(0o755)
+        mounts += ["-v", f"{tmp}:{sig.DESCRIBE_INPUT_DIR}:ro"]
+    try:
+        proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
+                             *mounts, image, "describe", timeout=600, check=False)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        out = json.loads(proc.stdout.decode())
+    except ValueError:
+        raise PlatformError(f"{image} could not describe the model: "
+                            f"{proc.stderr.decode(errors='replace')[-1500:]}") from None
+    image_sklearn = out["versions"]["packages"].get("scikit-learn", "none")
+    if "missing_module" in out:
+        module = out["missing_module"]
+        raise UserError(
+            f"model_dir: {path.name} needs the module {module!r}, which {image} does not "
+            f"have: if it is your own code, add the file or folder that defines it to "
+            f"python.source in the spec; if it is a library, add it to python.packages "
+            f"(`smkit env detect --model {path}` lists what the pickle needs)"
+        )
+    if "error" in out:
+        raise UserError(f"model_dir: {path.name} cannot be loaded in {image}: {out['error']}")
+    wrong = [v for v in out.get("pickled_sklearn", []) if v != image_sklearn]
+    if wrong:
+        raise UserError(
+            f"model_dir: {path.name} was saved with scikit-learn {', '.join(wrong)} but the "
+            f"image serves scikit-learn {image_sklearn}; pickles are not portable across "
+            f"versions: declare scikit-learn=={wrong[0]} under python.packages in the spec "
+            "(`smkit env detect --model` writes the section) and smkit builds the image "
+            "with it"
+        )
+    model = out["model"]
+    if not model["has_predict"] and not (model_dir / names.CODE_DIR).is_dir():
+        raise UserError(f"model_dir: {path.name} holds a {model['type']}, which has no "
+                        "predict(); save a fitted estimator or Pipeline")
+    info = {k: model[k] for k in ("type", "task", "n_features", "feature_names", "classes")}
+    derived = out.get("signature") or {}
+    notes = [str(n) for n in derived.get("notes", [])]
+    if "error" in derived:
+        where = "signature" if overrides else "validation.input"
+        info["signature_error"] = (
+            f"{where}: the input signature could not be proven in {image}: "
+            f"{derived['error']}" + "".join(f"\n  note: {n}" for n in notes)
+        )
+    else:
+        info["signature"] = derived.get("signature")
+    info["signature_notes"] = notes
+    return info
+
+
+#: At most this much of the validation input is sent to derive the signature.
+SIGNATURE_SAMPLE_BYTES = 16 * 1024 * 1024
+
+
+def signature_sample(spec: Spec, contents: dict[str, bytes], data: bytes,
+                     recs: list[bytes]) -> tuple[bytes, str]:
+    """The records the signature is derived from: the validation input (``data``, split
+    into ``recs``; its first ``PROOF_RECORDS`` records when it splits by line), else the
+    model's sample_input."""
+    v = spec.validation
+    if v.split_type == "Line":
+        return b"\n".join(recs[:PROOF_RECORDS]), v.content_type
+    if len(data) <= SIGNATURE_SAMPLE_BYTES:
+        return data, v.content_type
+    for name, content_type in names.SAMPLE_FILES.items():
+        if name in contents:
+            return contents[name], content_type
+    raise UserError(f"validation.input: {v.input} is over {SIGNATURE_SAMPLE_BYTES // 2**20} "
+                    "MB and not split by line; add a sample_input.csv (a few typical records) "
+                    "to model_dir so the input signature can be derived from it")
+
+
+def collect(model_dir: Path) -> list[str]:
+    """Relative paths of the files to pack from ``model_dir``, sorted."""
+    out = []
+    for path in sorted(model_dir.rglob("*")):
+        rel = path.relative_to(model_dir)
+        if any(part in SKIP_NAMES for part in rel.parts) or path.suffix == ".pyc":
+            continue
+        if path.is_symlink():
+            raise UserError(f"model_dir: {rel} is a symlink; copy the file in instead")
+        if path.is_file():
+            out.append(rel.as_posix())
+    return out
+
+
+def records(data: bytes, spec: Spec) -> list[bytes]:
+    """The validation input's records (lines for split_type Line, else the whole file)."""
+    if spec.validation.split_type == "Line":
+        return [line for line in data.splitlines() if line.strip()]
+    return [data]
+
+
+def sample_from_validation(spec: Spec, recs: list[bytes]) -> tuple[str, bytes] | None:
+    """A one-record ``sample_input.*`` for the server's start-up check, from the validation
+    input's records (``recs``, never empty here)."""
+    v = spec.validation
+    if v.split_type == "Line" or len(recs[0]) <= 1024 * 1024:
+        return names.SAMPLE_NAME_FOR[v.content_type], recs[0]
+    return None
+
+
+def check_validation_width(spec: Spec, n_features: int | None, recs: list[bytes]) -> None:
+    """Every CSV validation record (``recs``) has the model's number of columns; the first
+    that does not is named (a labeled file given as the input is the usual cause)."""
+    v = spec.validation
+    if n_features is None or v.content_type != ct.CSV or v.split_type != "Line":
+        return
+    import csv
+
+    for n, rec in enumerate(recs, 1):
+        width = len(next(csv.reader([rec.decode("utf-8", errors="replace")]), []))
+        if width == n_features:
+            continue
+        hint = ""
+        if width == n_features + 1:
+            hint = (" It looks like labeled data: validation.input takes the features only "
+                    "(input.csv); the labeled rows (label last) are for `smkit listing init "
+                    "--validation`")
+        raise UserError(f"validation.input: record {n} of {v.input.name} has {width} columns; "
+                        f"the model takes {n_features}.{hint}")
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = MTIME
+    info.mode = FILE_MODE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_tarball(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (relpath -> bytes) as a deterministic gzip'd tar at ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
+    ):
+        for name in sorted(files):
+            _add(tar, name, files[name])
+    tmp.replace(out)
+
+
+def build(spec: Spec, *, out: Path | None = None) -> Artifact:
+    """Build ``model.tar.gz`` (with ``manifest.json``) from the spec's model directory."""
+    t0 = time.monotonic()
+    versions = dict(image_versions(spec.image.local))
+    versions["smkit"] = __version__
+    # The validation input, read once: checked, sampled and measured against the model.
+    data = spec.validation.input.read_bytes()
+    recs = records(data, spec)
+    if not recs:
+        raise UserError(f"validation.input: {spec.validation.input} holds no records")
+    rels = collect(spec.model_dir)
+    contents = {rel: (spec.model_dir / rel).read_bytes() for rel in rels}
+    model_info = inspect_model(spec.model_dir, spec.image.local,
+                               signature_sample(spec, contents, data, recs), spec.signature)
+    signature = model_info.pop("signature", None)
+    notes = model_info.pop("signature_notes", [])
+    problem = model_info.pop("signature_error", None)
+    check_validation_width(spec, model_info.get("n_features"), recs)
+    if problem is not None:
+        raise UserError(problem)
+    sample_name = next((n for n in names.SAMPLE_FILES if n in contents), None)
+    if sample_name is None:
+        derived = sample_from_validation(spec, recs)
+        if derived is not None:
+            sample_name, contents[derived[0]] = derived
+    entries = {rel: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+               for rel, b in contents.items()}
+    image_uri = spec.image.uri or spec.image.local
+    digest = image_uri.split("@", 1)[1] if "@" in image_uri else None
+    manifest = mf.build(entries, versions, image_uri, digest, model_info, sample_name,
+                        signature)
+    contents[mf.FILENAME] = mf.dumps(manifest)
+    path = out or spec.output_dir / spec.name / "model.tar.gz"
+    write_tarball(path, contents)
+    data = path.read_bytes()
+    return Artifact(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                    manifest=manifest, build_seconds=time.monotonic() - t0,
+                    signature_notes=notes)
+
+
+def unpack(tarball: Path, dest: Path) -> None:
+    """Extract like SageMaker does, refusing anything outside ``dest`` (tarfile data filter)."""
+    with tarfile.open(tarball, "r:gz") as tar:
+        tar.extractall(dest, filter="data")
+
+
+def prove(artifact: Artifact, spec: Spec) -> Artifact:
+    """Unpack the artifact and have the actual image predict the validation sample.
+
+    Runs with ``--network none`` as buyers do. Raises UserError with the server's answer
+    and log when it does not start or does not return one record per input record.
+    """
+    t0 = time.monotonic()
+    v = spec.validation
+    recs = records(v.input.read_bytes(), spec)[:PROOF_RECORDS]
+    body = b"\n".join(recs) if v.split_type == "Line" else recs[0]
+    accept = v.accept or spec.response_types[0]
+    tmp = Path(tempfile.mkdtemp(prefix="smkit-prove-"))
+    try:
+        model_dir = tmp / "model"
+        unpack(artifact.path, model_dir)
+        problems = mf.verify(model_dir)
+        if problems:
+            raise PlatformError(f"{artifact.path} does not match its manifest: {problems}")
+        model_dir.chmod(0o755)
+        with docker.serve(spec.image.local, model_dir, env=spec.environment, network="none",
+                          startup_timeout=240) as server:
+            artifact.startup_seconds = server.ready_after
+            status, _headers, out = server.request_inside(
+                "POST", "/invocations", body, {"Content-Type": v.content_type,
+                                               "Accept": accept})
+            if status != 200:
+                raise UserError(
+                    f"validation.input: the image answered {status} to the first "
+                    f"{len(recs)} validation record(s): {out[:500].decode(errors='replace')}. "
+                    f"Container log tail:\n{server.logs()[-1500:]}"
+                )
+            if v.split_type == "Line" and accept in (ct.CSV, ct.JSONLINES):
+                got = len(out.splitlines())
+                if got != len(recs):
+                    raise UserError(f"validation.input: the image returned {got} records for "
+                                    f"{len(recs)} inputs; it must return one per record")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    artifact.proof_seconds = time.monotonic() - t0
+    return artifact
+
+
+def package(spec: Spec, *, verify: bool = True, out: Path | None = None) -> Artifact:
+    """Build the artifact and (unless ``verify`` is False) prove it in the image."""
+    artifact = build(spec, out=out)
+    return prove(artifact, spec) if verify else artifact
