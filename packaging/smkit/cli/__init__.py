@@ -1,4 +1,8 @@
-"""The ``smkit`` command line. Each area registers its own subcommands from ``cli_<area>``."""
+"""The ``smkit`` command line: the group below and every command it holds, listed explicitly.
+
+Each area's commands live in their own module (``smkit.cli.<area>``) as module-level click
+commands; this module adds them to the ``smkit`` group, so the whole command tree reads here.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,18 @@ def cli() -> None:
     """smkit: from a trained scikit-learn model to an AWS Marketplace product."""
 
 
-for _area in (local, product, env, images, listing, buyer, demo):
-    _area.register(cli)
+COMMANDS: tuple[click.Command, ...] = (
+    # smkit local endpoint|invoke|transform, smkit transform: running the model on this machine
+    local.local, local.transform,
+    # the product: spec, image, package, AWS
+    product.spec_group, product.build, product.package, product.openapi, product.push,
+    product.publish, product.preflight, product.emulators,
+    env.env_group, images.images_group,
+    # the listing, the buyer's side, and the whole journey
+    listing.listing_group, buyer.buyer_group, demo.demo_cmd,
+)
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

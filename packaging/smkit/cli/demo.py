@@ -9,11 +9,6 @@ import click
 from smkit import demo
 
 
-def register(group: click.Group) -> None:
-    """Add ``demo`` to the smkit command group."""
-    group.add_command(demo_cmd)
-
-
 @click.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=demo.DEFAULT_OUT, show_default=True,

@@ -8,8 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
+from botocore.exceptions import ClientError
 
 from smkit.aws.clients import connect
+from smkit.aws.roles import FAIL, check_role
+from smkit.cli.local import resolve_image
 from smkit.core.errors import UserError
 from smkit.listing import limits
 from smkit.listing.changesets import build_request, read_samples
@@ -68,8 +72,6 @@ def _region(arn: str) -> str:
 
 def _package_context(listing_file: Path) -> Context:
     """Rules that read the live model package (DescribeModelPackage) for ``--against-package``."""
-    from botocore.exceptions import ClientError
-
     data = yaml_data(listing_file)
     arn = str((data.get("delivery") or {}).get("model_package_arn") or "") \
         if isinstance(data, dict) else ""
@@ -89,8 +91,6 @@ def _package_context(listing_file: Path) -> Context:
 
 def yaml_data(listing_file: Path) -> Any:
     """The listing's YAML as data, or None when it cannot be read (load_listing says why)."""
-    import yaml
-
     try:
         return yaml.safe_load(listing_file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
@@ -127,152 +127,154 @@ def pricing_summary(listing: Listing) -> str:
             "container does not meter per inference (SMKIT_METERING=none): they agree")
 
 
-def register(group: click.Group) -> None:
-    """Add the ``listing`` commands to the smkit CLI."""
+def _check_against_package(listing: Listing, listing_file: Path) -> None:
+    """Refuse a listing that disagrees with its live model package (``--against-package``)."""
+    d = listing.delivery
+    facts = describe_package(_aws_client("sagemaker", _region(d.model_package_arn)),
+                             d.model_package_arn)
+    problems = []
+    if not facts.certified:
+        problems.append("the model package has CertifyForMarketplace=False")
+    if sorted(facts.realtime) != sorted(d.supported_instance_types.realtime):
+        problems.append(f"delivery.supported_instance_types.realtime "
+                        f"{d.supported_instance_types.realtime} != the package's "
+                        f"{facts.realtime}")
+    if sorted(facts.batch) != sorted(d.supported_instance_types.batch):
+        problems.append(f"delivery.supported_instance_types.batch "
+                        f"{d.supported_instance_types.batch} != the package's "
+                        f"{facts.batch}")
+    role = check_role(connect(_region(d.model_package_arn)), d.access_role_arn,
+                      field="delivery.access_role_arn",
+                      account=d.model_package_arn.split(":")[4])
+    if role.status == FAIL:
+        problems.append(role.detail)
+    if facts.metering != d.metering:
+        problems.append(f"delivery.metering is {d.metering} but the package's container "
+                        f"has SMKIT_METERING={facts.environment.get('SMKIT_METERING')}")
+    if problems:
+        raise UserError(f"{listing_file} does not match {d.model_package_arn}:\n  "
+                        + "\n  ".join(problems))
 
-    @group.group("listing")
-    def listing_group() -> None:
-        """The AWS Marketplace listing: write, check, render, publish and preview it."""
 
-    @listing_group.command("init")
-    @click.option("--model-package", "arn", required=True, help="model package ARN")
-    @click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False),
-                  help="the unpacked model (default: download the package's model.tar.gz)")
-    @click.option("--validation", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-                  help="labeled CSV (no header, label last) to measure accuracy on")
-    @click.option("--image", default=None,
-                  help="inference image to run the model with on this machine (default: the "
-                       f"product image of ./smkit.yaml when it has a python section, else "
-                       f"{DEFAULT_IMAGE})")
-    @click.option("--access-role-arn", help="IAM role ARN Marketplace assumes to read the package")
-    @click.option("--out", type=click.Path(path_type=Path), default=Path("listing.yaml"),
-                  show_default=True)
-    @click.option("--no-measure", is_flag=True, help="skip running the image (no measurements)")
-    @click.option("--force", is_flag=True, help="overwrite an existing listing file")
-    def init_cmd(arn: str, model_dir: Path | None, validation: Path | None, image: str | None,
-                 access_role_arn: str | None, out: Path, no_measure: bool, force: bool) -> None:
-        """Write a starter listing.yaml from a model package, its manifest and measurements."""
-        from smkit.cli.local import resolve_image
+@click.group("listing")
+def listing_group() -> None:
+    """The AWS Marketplace listing: write, check, render, publish and preview it."""
 
-        image = resolve_image(image, None) if not no_measure else (image or DEFAULT_IMAGE)
-        if out.exists() and not force:
-            raise UserError(f"{out} exists; pass --force to overwrite it")
-        region = _region(arn)
-        facts = describe_package(_aws_client("sagemaker", region), arn)
-        scratch = scratch_dir()
-        try:
-            directory = model_dir_for(facts, model_dir, lambda: _aws_client("s3", region),
-                                      scratch)
-            path = init_listing(out=out, facts=facts, model_dir=directory, image=image,
-                                validation=validation, access_role_arn=access_role_arn,
-                                measure_it=not no_measure, echo=click.echo)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        click.echo(f"wrote {path} and {path.parent / 'samples'}/; fill in every TODO, then run "
-                   f"`smkit listing check {path}`")
 
-    @listing_group.command("check")
-    @FILE_ARG
-    @click.option("--against-package", is_flag=True,
-                  help="also compare with the live model package (DescribeModelPackage)")
-    def check_cmd(listing_file: Path, against_package: bool) -> None:
-        """Validate listing.yaml against every documented Marketplace limit and rule.
+@listing_group.command("init")
+@click.option("--model-package", "arn", required=True, help="model package ARN")
+@click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="the unpacked model (default: download the package's model.tar.gz)")
+@click.option("--validation", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="labeled CSV (no header, label last) to measure accuracy on")
+@click.option("--image", default=None,
+              help="inference image to run the model with on this machine (default: the "
+                   f"product image of ./smkit.yaml when it has a python section, else "
+                   f"{DEFAULT_IMAGE})")
+@click.option("--access-role-arn", help="IAM role ARN Marketplace assumes to read the package")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("listing.yaml"),
+              show_default=True)
+@click.option("--no-measure", is_flag=True, help="skip running the image (no measurements)")
+@click.option("--force", is_flag=True, help="overwrite an existing listing file")
+def init_cmd(arn: str, model_dir: Path | None, validation: Path | None, image: str | None,
+             access_role_arn: str | None, out: Path, no_measure: bool, force: bool) -> None:
+    """Write a starter listing.yaml from a model package, its manifest and measurements."""
+    image = resolve_image(image, None) if not no_measure else (image or DEFAULT_IMAGE)
+    if out.exists() and not force:
+        raise UserError(f"{out} exists; pass --force to overwrite it")
+    region = _region(arn)
+    facts = describe_package(_aws_client("sagemaker", region), arn)
+    scratch = scratch_dir()
+    try:
+        directory = model_dir_for(facts, model_dir, lambda: _aws_client("s3", region),
+                                  scratch)
+        path = init_listing(out=out, facts=facts, model_dir=directory, image=image,
+                            validation=validation, access_role_arn=access_role_arn,
+                            measure_it=not no_measure, echo=click.echo)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    click.echo(f"wrote {path} and {path.parent / 'samples'}/; fill in every TODO, then run "
+               f"`smkit listing check {path}`")
 
-        Every problem is reported at once, each under its listing.yaml field with the AWS rule,
-        its limit and the actual value.
-        """
-        ctx = None
-        if against_package:
-            ctx = _package_context(listing_file)
-        listing, _ = _load(listing_file, ctx)
-        if against_package:
-            d = listing.delivery
-            facts = describe_package(_aws_client("sagemaker", _region(d.model_package_arn)),
-                                     d.model_package_arn)
-            problems = []
-            if not facts.certified:
-                problems.append("the model package has CertifyForMarketplace=False")
-            if sorted(facts.realtime) != sorted(d.supported_instance_types.realtime):
-                problems.append(f"delivery.supported_instance_types.realtime "
-                                f"{d.supported_instance_types.realtime} != the package's "
-                                f"{facts.realtime}")
-            if sorted(facts.batch) != sorted(d.supported_instance_types.batch):
-                problems.append(f"delivery.supported_instance_types.batch "
-                                f"{d.supported_instance_types.batch} != the package's "
-                                f"{facts.batch}")
-            from smkit.aws.clients import connect
-            from smkit.aws.roles import FAIL, check_role
 
-            role = check_role(connect(_region(d.model_package_arn)), d.access_role_arn,
-                              field="delivery.access_role_arn",
-                              account=d.model_package_arn.split(":")[4])
-            if role.status == FAIL:
-                problems.append(role.detail)
-            if facts.metering != d.metering:
-                problems.append(f"delivery.metering is {d.metering} but the package's container "
-                                f"has SMKIT_METERING={facts.environment.get('SMKIT_METERING')}")
-            if problems:
-                raise UserError(f"{listing_file} does not match {d.model_package_arn}:\n  "
-                                + "\n  ".join(problems))
-        click.echo(f"ok: {listing_file} is valid")
-        click.echo(f"  title: {listing.product.title}")
-        click.echo(f"  pricing: {pricing_summary(listing)}")
-        rec = listing.delivery.recommended_instance_types
-        click.echo(f"  recommended: {rec.realtime} (real-time), {rec.batch} (batch)")
-        if not against_package:
-            click.echo("  model package: not read; taken as certified, with the listing's "
-                       "instance types (--against-package reads it)")
+@listing_group.command("check")
+@FILE_ARG
+@click.option("--against-package", is_flag=True,
+              help="also compare with the live model package (DescribeModelPackage)")
+def check_cmd(listing_file: Path, against_package: bool) -> None:
+    """Validate listing.yaml against every documented Marketplace limit and rule.
 
-    @listing_group.command("render")
-    @FILE_ARG
-    @click.option("--out", type=click.Path(path_type=Path), default=Path("changeset.json"),
-                  show_default=True)
-    @click.option("--release", is_flag=True, help="include ReleaseProduct and ReleaseOffer")
-    def render_cmd(listing_file: Path, out: Path, release: bool) -> None:
-        """Write the StartChangeSet request as JSON (what publish sends)."""
-        listing, ids = _load(listing_file)
-        request = build_request(listing, read_samples(listing, listing_file.parent),
-                                release=release, **ids)
-        _write(out, json.dumps(request, indent=2, ensure_ascii=False) + "\n")
-        click.echo(f"wrote {out}: {len(request['ChangeSet'])} changes "
-                   f"({', '.join(c['ChangeType'] for c in request['ChangeSet'])})")
+    Every problem is reported at once, each under its listing.yaml field with the AWS rule,
+    its limit and the actual value.
+    """
+    ctx = None
+    if against_package:
+        ctx = _package_context(listing_file)
+    listing, _ = _load(listing_file, ctx)
+    if against_package:
+        _check_against_package(listing, listing_file)
+    click.echo(f"ok: {listing_file} is valid")
+    click.echo(f"  title: {listing.product.title}")
+    click.echo(f"  pricing: {pricing_summary(listing)}")
+    rec = listing.delivery.recommended_instance_types
+    click.echo(f"  recommended: {rec.realtime} (real-time), {rec.batch} (batch)")
+    if not against_package:
+        click.echo("  model package: not read; taken as certified, with the listing's "
+                   "instance types (--against-package reads it)")
 
-    @listing_group.command("publish")
-    @FILE_ARG
-    @click.option("--intent", type=click.Choice(["VALIDATE", "APPLY"]), required=True,
-                  help="VALIDATE is a dry run")
-    @click.option("--release", is_flag=True, help="also release the product and its offer")
-    @click.option("--interval", type=float, default=2.0, show_default=True,
-                  help="seconds between DescribeChangeSet calls")
-    def publish_cmd(listing_file: Path, intent: str, release: bool, interval: float) -> None:
-        """Submit the change set through the Catalog API and follow it to the end."""
-        listing, ids = _load(listing_file)
-        client = catalog_client()
-        option_id = _version_to_update(client, listing, ids["product_id"])
-        request = build_request(listing, read_samples(listing, listing_file.parent),
-                                release=release, delivery_option_id=option_id, **ids)
-        if option_id:
-            click.echo(f"version {listing.delivery.version_title!r} exists: updating its "
-                       f"delivery option {option_id} (UpdateDeliveryOptions)")
-        outcome = publish(client, request, "APPLY" if intent == "APPLY" else "VALIDATE",
-                          echo=click.echo, interval=interval)
-        if intent == "APPLY":
-            state = {"product_id": outcome.product_id or ids["product_id"],
-                     "offer_id": outcome.offer_id or ids["offer_id"],
-                     "change_set_id": outcome.change_set_id}
-            path = _state_path(listing_file)
-            _write(path, json.dumps(state, indent=2) + "\n")
-            click.echo(f"published: product {state['product_id']}, offer {state['offer_id']}")
-        else:
-            click.echo("validated: the Catalog API accepts this change set (nothing was changed)")
 
-    @listing_group.command("preview")
-    @FILE_ARG
-    @click.option("--out", type=click.Path(path_type=Path), default=Path("preview.html"),
-                  show_default=True)
-    def preview_cmd(listing_file: Path, out: Path) -> None:
-        """Write a static HTML page showing the product as a buyer would see it."""
-        listing, _ = _load(listing_file)
-        html = render_preview(listing, read_samples(listing, listing_file.parent))
-        _write(out, html)
-        click.echo(f"wrote {out}")
+@listing_group.command("render")
+@FILE_ARG
+@click.option("--out", type=click.Path(path_type=Path), default=Path("changeset.json"),
+              show_default=True)
+@click.option("--release", is_flag=True, help="include ReleaseProduct and ReleaseOffer")
+def render_cmd(listing_file: Path, out: Path, release: bool) -> None:
+    """Write the StartChangeSet request as JSON (what publish sends)."""
+    listing, ids = _load(listing_file)
+    request = build_request(listing, read_samples(listing, listing_file.parent),
+                            release=release, **ids)
+    _write(out, json.dumps(request, indent=2, ensure_ascii=False) + "\n")
+    click.echo(f"wrote {out}: {len(request['ChangeSet'])} changes "
+               f"({', '.join(c['ChangeType'] for c in request['ChangeSet'])})")
+
+
+@listing_group.command("publish")
+@FILE_ARG
+@click.option("--intent", type=click.Choice(["VALIDATE", "APPLY"]), required=True,
+              help="VALIDATE is a dry run")
+@click.option("--release", is_flag=True, help="also release the product and its offer")
+@click.option("--interval", type=float, default=2.0, show_default=True,
+              help="seconds between DescribeChangeSet calls")
+def publish_cmd(listing_file: Path, intent: str, release: bool, interval: float) -> None:
+    """Submit the change set through the Catalog API and follow it to the end."""
+    listing, ids = _load(listing_file)
+    client = catalog_client()
+    option_id = _version_to_update(client, listing, ids["product_id"])
+    request = build_request(listing, read_samples(listing, listing_file.parent),
+                            release=release, delivery_option_id=option_id, **ids)
+    if option_id:
+        click.echo(f"version {listing.delivery.version_title!r} exists: updating its "
+                   f"delivery option {option_id} (UpdateDeliveryOptions)")
+    outcome = publish(client, request, "APPLY" if intent == "APPLY" else "VALIDATE",
+                      echo=click.echo, interval=interval)
+    if intent == "APPLY":
+        state = {"product_id": outcome.product_id or ids["product_id"],
+                 "offer_id": outcome.offer_id or ids["offer_id"],
+                 "change_set_id": outcome.change_set_id}
+        path = _state_path(listing_file)
+        _write(path, json.dumps(state, indent=2) + "\n")
+        click.echo(f"published: product {state['product_id']}, offer {state['offer_id']}")
+    else:
+        click.echo("validated: the Catalog API accepts this change set (nothing was changed)")
+
+
+@listing_group.command("preview")
+@FILE_ARG
+@click.option("--out", type=click.Path(path_type=Path), default=Path("preview.html"),
+              show_default=True)
+def preview_cmd(listing_file: Path, out: Path) -> None:
+    """Write a static HTML page showing the product as a buyer would see it."""
+    listing, _ = _load(listing_file)
+    html = render_preview(listing, read_samples(listing, listing_file.parent))
+    _write(out, html)
+    click.echo(f"wrote {out}")
