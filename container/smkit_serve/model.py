@@ -18,10 +18,14 @@ from typing import Any
 import numpy as np
 from smkit_contract.names import (
     CODE_DIR,
+    CONTAINER_MODEL_DIR,
+    DEFAULT_PROGRAM,
     MODEL_FILES,
     MODEL_SUFFIXES,
     SAMPLE_FILES,
     SKOPS_TRUSTED_FILE,
+    ModelFileError,
+    model_file,
 )
 from smkit_contract.signature import Signature, SignatureError, widths_match
 
@@ -100,25 +104,22 @@ def load_hooks(model_dir: str, program: str) -> Hooks:
 
 
 def find_model_file(model_dir: str) -> Path:
-    """The joblib file to load from ``model_dir``; raises with what to put there."""
+    """The model file to load from ``model_dir`` (the contract's rule); raises with what to
+    put there."""
     root = Path(model_dir)
     if not root.is_dir():
         raise ModelLoadError(
             f"model directory {model_dir} does not exist; SageMaker unpacks model.tar.gz "
-            "there (locally: mount your model folder with -v DIR:/opt/ml/model)"
+            f"there (locally: mount your model folder with -v DIR:{CONTAINER_MODEL_DIR})"
         )
-    for name in MODEL_FILES:
-        if (root / name).is_file():
-            return root / name
-    candidates = sorted(root.glob("*.joblib"))
-    if len(candidates) == 1:
-        return candidates[0]
-    present = ", ".join(sorted(p.name for p in root.iterdir())[:10]) or "nothing"
-    raise ModelLoadError(
-        f"no model.joblib in {model_dir} (found: {present}). Save your fitted estimator or "
-        "Pipeline with joblib.dump(model, 'model.joblib') at the root of model.tar.gz, or "
-        "define model_fn(model_dir) in code/inference.py"
-    )
+    try:
+        return model_file(root)
+    except ModelFileError as e:
+        raise ModelLoadError(
+            f"{e}. Save your fitted estimator or Pipeline with joblib.dump(model, "
+            "'model.joblib') at the root of model.tar.gz, or define model_fn(model_dir) in "
+            "code/inference.py"
+        ) from None
 
 
 def import_sklearn() -> None:
@@ -281,7 +282,7 @@ def find_sample(model_dir: str) -> tuple[bytes, str] | None:
     return None
 
 
-def load_model(model_dir: str, program: str = "inference.py") -> LoadedModel:
+def load_model(model_dir: str, program: str = DEFAULT_PROGRAM) -> LoadedModel:
     """Load hooks and model; on failure return a not-ready model with the reason."""
     loaded = LoadedModel()
     try:

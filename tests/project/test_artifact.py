@@ -9,9 +9,12 @@ import sys
 import tarfile
 from pathlib import Path
 
+import joblib
 import pytest
 import sklearn
 import yaml
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
 from smkit.core.errors import PlatformError, UserError
 from smkit.project import artifact
 from smkit.project import spec as spec_mod
@@ -129,3 +132,18 @@ def test_smkit_package_prints_the_same_sha256_on_every_run(write_spec) -> None:
     assert shas[0] == shas[1]
     tarball = path.parent / "build" / "smkit" / yaml.safe_load(path.read_text())["name"]
     assert sha(tarball / "model.tar.gz") == shas[0]
+
+
+def test_a_folder_holding_only_clf_joblib_packages(write_spec, tmp_path: Path) -> None:
+    # The server loads the only *.joblib of a folder; `smkit package` must take it too.
+    folder = tmp_path / "clf-only"
+    folder.mkdir()
+    X, y = load_iris(return_X_y=True)
+    joblib.dump(DecisionTreeClassifier(random_state=0).fit(X, y), folder / "clf.joblib")
+    path = write_spec(model_dir=folder)
+    proc = subprocess.run([sys.executable, "-m", "smkit.cli", "package", str(path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    tarball = path.parent / "build" / "smkit" / yaml.safe_load(path.read_text())["name"]
+    with tarfile.open(tarball / "model.tar.gz") as tar:
+        assert sorted(tar.getnames()) == ["clf.joblib", "manifest.json", "sample_input.csv"]

@@ -216,14 +216,10 @@ def scan_model(path: Path, search_path: list[str] | None = None) -> ModelScan:
 
 def _model_path(path: Path) -> Path:
     if path.is_dir():
-        for name in names.MODEL_FILES:
-            if (path / name).is_file():
-                return path / name
-        candidates = sorted(path.glob("*.joblib"))
-        if len(candidates) == 1:
-            return candidates[0]
-        raise UserError(f"{path}: no model file ({', '.join(names.MODEL_FILES)}); give "
-                        "--model the file itself")
+        try:
+            return names.model_file(path)
+        except names.ModelFileError as e:
+            raise UserError(f"{e}; give --model the file itself") from None
     if not path.is_file():
         raise UserError(f"model file {path} does not exist; give the file you saved with "
                         "joblib.dump (e.g. model/model.joblib)")

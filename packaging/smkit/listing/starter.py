@@ -414,8 +414,11 @@ def model_dir_for(facts: PackageFacts, model_dir: Path | None, s3: Callable[[], 
                   scratch: Path) -> Path:
     """The model directory: the one given, or the package's model.tar.gz unpacked."""
     if model_dir is not None:
-        if not (model_dir / "model.joblib").is_file() and not any(model_dir.glob("model.*")):
-            raise UserError(f"--model-dir {model_dir} holds no model file")
+        if not (model_dir / names.CODE_DIR).is_dir():  # else model_fn may load the model
+            try:
+                names.model_file(model_dir)
+            except names.ModelFileError as e:
+                raise UserError(f"--model-dir: {e}") from None
         return model_dir
     if not facts.model_data_url:
         raise UserError("the model package has no ModelDataUrl; pass --model-dir")

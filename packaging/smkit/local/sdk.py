@@ -94,10 +94,11 @@ def make_tarball(model: Path, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "model.tar.gz"
     if model.is_dir():
-        if not any((model / n).exists() for n in names.MODEL_FILES) and not (
-                model / names.CODE_DIR).is_dir():
-            raise UserError(f"{model} has no model.joblib; give the directory "
-                            "model.tar.gz unpacks to")
+        if not (model / names.CODE_DIR).is_dir():  # else model_fn may load the model
+            try:
+                names.model_file(model)
+            except names.ModelFileError as e:
+                raise UserError(f"{e}; give the directory model.tar.gz unpacks to") from None
         with tarfile.open(target, "w:gz") as tar:
             for item in sorted(model.iterdir()):
                 tar.add(item, arcname=item.name)

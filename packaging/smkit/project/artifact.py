@@ -82,12 +82,12 @@ def image_versions(image: str) -> dict[str, Any]:
 
 
 def model_file(model_dir: Path) -> Path:
-    """The model file the server will load (same names and order as the server)."""
-    for name in names.MODEL_FILES:
-        if (model_dir / name).is_file():
-            return model_dir / name
-    raise UserError(f"model_dir: no model.joblib in {model_dir}; save the fitted estimator "
-                    "or Pipeline with joblib.dump(model, 'model.joblib')")
+    """The model file the server will load (the contract's rule, as the server applies it)."""
+    try:
+        return names.model_file(model_dir)
+    except names.ModelFileError as e:
+        raise UserError(f"model_dir: {e}; save the fitted estimator or Pipeline with "
+                        "joblib.dump(model, 'model.joblib')") from None
 
 
 def inspect_model(model_dir: Path, image: str,
