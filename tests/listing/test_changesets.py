@@ -9,7 +9,7 @@ import pytest
 from listing_kit import PACKAGE_ARN, ROLE_ARN, valid_data, write_listing
 from smkit.cli import main
 from smkit.listing.changesets import Samples, build_request
-from smkit.listing.model import parse_listing
+from smkit.listing.validate import parse_listing
 
 SAMPLES = Samples("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3", "0\n2")
 PRODUCT = "MachineLearningProduct@1.0"

@@ -10,7 +10,7 @@ import pytest
 from listing_kit import valid_data, write_listing
 from smkit.cli import main
 from smkit.core.errors import UserError
-from smkit.listing.model import load_listing, parse_listing
+from smkit.listing.validate import load_listing, parse_listing
 
 Mutate = Callable[[dict[str, Any]], None]
 

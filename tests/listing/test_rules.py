@@ -31,8 +31,8 @@ import pytest
 import requests
 from listing_kit import Server, create_package
 from smkit.emulators.catalog_rules import sagemaker_lookup
-from smkit.emulators.catalog_state import Entity
 from smkit.listing.rules import Context, all_rules
+from smkit.listing.rules.simulation import Entity
 from smkit.listing.validate import check_request
 
 ML, OFFER, ML_API, BOTO, GUIDE = "ML", "OFFER", "ML_API", "BOTO", "GUIDE"

@@ -17,11 +17,12 @@ from smkit.cli.local import resolve_image
 from smkit.core.errors import UserError
 from smkit.listing import limits
 from smkit.listing.changesets import build_request, read_samples
-from smkit.listing.model import Listing, load_listing
+from smkit.listing.model import Listing
 from smkit.listing.preview import render_preview
 from smkit.listing.publish import catalog_client, existing_version, publish
 from smkit.listing.rules import Context
 from smkit.listing.starter import describe_package, init_listing, model_dir_for, scratch_dir
+from smkit.listing.validate import load_listing
 
 DEFAULT_IMAGE = "smkit-inference:latest"
 FILE_ARG = click.argument("listing_file", type=click.Path(path_type=Path), default="listing.yaml")

@@ -146,8 +146,9 @@ class Api:
                 raise ApiError(404, "ResourceNotFoundException", f"entity {entity_id} not found")
             public = entity.details
             return {"EntityType": entity.type, "EntityIdentifier": f"{entity.entity_id}@1",
-                    "EntityArn": entity.arn(self.region), "LastModifiedDate": entity.modified,
-                    "Details": json.dumps(public), "DetailsDocument": public}
+                    "EntityArn": entity.arn(self.region, ACCOUNT),
+                    "LastModifiedDate": entity.modified, "Details": json.dumps(public),
+                    "DetailsDocument": public}
 
     def list_entities(self, body: dict[str, Any]) -> dict[str, Any]:
         """ListEntities of one type, filtered by EntityId."""
@@ -165,7 +166,7 @@ class Api:
                 if "EntityId" in filters and e.entity_id not in filters["EntityId"]:
                     continue
                 row: dict[str, Any] = {"EntityType": kind, "EntityId": e.entity_id,
-                                       "EntityArn": e.arn(self.region),
+                                       "EntityArn": e.arn(self.region, ACCOUNT),
                                        "LastModifiedDate": e.modified}
                 if e.type == limits.PRODUCT_TYPE:
                     description = e.details.get("Description") or {}

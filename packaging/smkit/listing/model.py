@@ -4,17 +4,16 @@ This module checks the file's structure (types, known keys, smkit's own choices 
 pricing model) and the rules that are smkit's, not AWS's (``listing_rules``). AWS's rules are
 checked on the change set the listing turns into, by the shared rule set
 (``smkit.listing.rules``, through ``validate``), so ``listing check`` and the Catalog emulator
-can never disagree. ``load_listing`` reports every problem at once as one ``UserError``.
+can never disagree. ``validate.load_listing`` reads the file and reports every problem (this
+module's and AWS's) at once as one ``UserError``.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,8 +22,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-
-from smkit.core.errors import UserError
 
 FORMAT = "smkit-listing/1"
 #: What ``listing init`` writes where only the seller can fill in the text.
@@ -312,12 +309,12 @@ def long_description(listing: Listing) -> str:
     return f"{listing.product.long_description}\n\n{model_facts(listing)}"
 
 
-def _placeholders(data: Any, path: str = "") -> list[str]:
+def placeholders(data: Any, path: str = "") -> list[str]:
     """Dotted paths of every string still holding the ``listing init`` placeholder."""
     if isinstance(data, dict):
-        return [p for k, v in data.items() for p in _placeholders(v, f"{path}.{k}" if path else k)]
+        return [p for k, v in data.items() for p in placeholders(v, f"{path}.{k}" if path else k)]
     if isinstance(data, list):
-        return [p for i, v in enumerate(data) for p in _placeholders(v, f"{path}[{i}]")]
+        return [p for i, v in enumerate(data) for p in placeholders(v, f"{path}[{i}]")]
     if isinstance(data, str) and PLACEHOLDER in data:
         return [path]
     return []
@@ -332,46 +329,3 @@ def format_errors(err: ValidationError) -> list[str]:
         msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{loc or 'listing'}: {msg}")
     return lines
-
-
-def parse_listing(data: Any, source: str = "listing.yaml", *, base_dir: Path | None = None,
-                  ctx: Any = None) -> Listing:
-    """Validate already-parsed YAML; raise UserError naming every failing field at once.
-
-    With ``base_dir`` the sample files are read from there; without, the AWS rules that look
-    at samples are checked by ``load_listing`` (which knows where the files are). ``ctx``
-    (a ``rules.Context``) lets the rules read the live model package.
-    """
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: expected a mapping at the top level")
-    todo = _placeholders(data)
-    problems: list[str] = []
-    try:
-        listing = Listing.model_validate(data)
-    except ValidationError as e:
-        problems = format_errors(e)
-    else:
-        from smkit.listing.validate import aws_problems
-
-        problems = listing_rules(listing)
-        problems += [p for p in aws_problems(listing, base_dir, ctx)
-                     if p.split(":", 1)[0] not in todo]
-    problems += [f"{p}: still holds the {PLACEHOLDER} placeholder from `smkit listing init`"
-                 for p in todo]
-    if problems:
-        raise UserError(f"{source} is not valid ({len(problems)} problem"
-                        f"{'s' if len(problems) != 1 else ''}):\n  " + "\n  ".join(problems))
-    return listing
-
-
-def load_listing(path: Path, ctx: Any = None) -> Listing:
-    """Read and validate ``listing.yaml`` and its sample files."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise UserError(f"{path} is not valid YAML: {e}") from None
-    return parse_listing(data, str(path), base_dir=path.parent, ctx=ctx)

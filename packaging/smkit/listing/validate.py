@@ -1,8 +1,9 @@
-"""``listing check``'s AWS half: the change set a listing becomes, run through the rule set.
+"""Reading and checking ``listing.yaml``: its schema and smkit's rules (``model``), then AWS's.
 
-The listing is turned into the StartChangeSet request ``publish`` would send, and that request
-goes through the same rules and the same simulated catalog as the Catalog emulator
-(``smkit.emulators.catalog_state.Simulation``). Each violation is reported under the
+``load_listing`` (and ``parse_listing`` for data already read) report every problem at once.
+For AWS's half the listing is turned into the StartChangeSet request ``publish`` would send,
+and that request goes through the same rules and the same simulated catalog as the Catalog
+emulator (``smkit.listing.rules.simulation.Simulation``). Each violation is reported under the
 ``listing.yaml`` field it came from, with the rule, its limit and the actual value.
 """
 
@@ -13,11 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+from pydantic import ValidationError
+
 from smkit.core.errors import UserError
 from smkit.listing.changesets import Samples, build_request, read_samples
-from smkit.listing.model import Listing
+from smkit.listing.model import PLACEHOLDER, Listing, format_errors, listing_rules, placeholders
 from smkit.listing.publish import client_request_token
 from smkit.listing.rules import Context, Violation, request_violations
+from smkit.listing.rules.simulation import Entity, Simulation
 
 #: (change type, where in its details, listing.yaml field); the first match wins.
 _O = r"DeliveryOptions\[0\]\.Details\.SageMakerModelPackageDeliveryOptionDetails\."
@@ -115,14 +120,12 @@ def changes_of(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 def check_request(request: dict[str, Any], ctx: Context,
                   stand_ins: dict[str, dict[str, Any]] | None = None,
-                  entities: dict[str, Any] | None = None) -> list[tuple[str, Violation]]:
+                  entities: dict[str, Entity] | None = None) -> list[tuple[str, Violation]]:
     """Every rule over a whole StartChangeSet request, for a catalog that starts empty (or
-    holds ``entities``: entity ID -> ``catalog_state.Entity``).
+    holds ``entities``: entity ID -> ``Entity``).
 
     Returns (change type, violation) pairs; the request's own limits come as ("Request", v).
     """
-    from smkit.emulators.catalog_state import Simulation
-
     # The service model bounds the Details string; a DetailsDocument has no documented maximum.
     texts = [change["Details"] if isinstance(change.get("Details"), str) else ""
              for change in request["ChangeSet"]]
@@ -170,3 +173,44 @@ def aws_problems(listing: Listing, base_dir: Path | None, ctx: Context | None) -
         field = "(change set)" if change_type == "Request" else yaml_field(change_type, v.where)
         problems.append(f"{field}: {v.message}{NOTES.get(field, '')}")
     return problems
+
+
+def parse_listing(data: Any, source: str = "listing.yaml", *, base_dir: Path | None = None,
+                  ctx: Context | None = None) -> Listing:
+    """Validate already-parsed YAML; raise UserError naming every failing field at once.
+
+    With ``base_dir`` the sample files are read from there; without, the AWS rules that look
+    at samples are checked by ``load_listing`` (which knows where the files are). ``ctx``
+    lets the rules read the live model package.
+    """
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a mapping at the top level")
+    todo = placeholders(data)
+    problems: list[str] = []
+    try:
+        listing = Listing.model_validate(data)
+    except ValidationError as e:
+        problems = format_errors(e)
+    else:
+        problems = listing_rules(listing)
+        problems += [p for p in aws_problems(listing, base_dir, ctx)
+                     if p.split(":", 1)[0] not in todo]
+    problems += [f"{p}: still holds the {PLACEHOLDER} placeholder from `smkit listing init`"
+                 for p in todo]
+    if problems:
+        raise UserError(f"{source} is not valid ({len(problems)} problem"
+                        f"{'s' if len(problems) != 1 else ''}):\n  " + "\n  ".join(problems))
+    return listing
+
+
+def load_listing(path: Path, ctx: Context | None = None) -> Listing:
+    """Read and validate ``listing.yaml`` and its sample files."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"{path} is not valid YAML: {e}") from None
+    return parse_listing(data, str(path), base_dir=path.parent, ctx=ctx)

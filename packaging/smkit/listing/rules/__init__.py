@@ -3,6 +3,8 @@
 ``shapes`` holds the field rules of every change type as data, ``cross`` the rules that look
 across fields, at the model package or at the product so far, ``engine`` how they are applied.
 ``check_change`` is the entry point: one change's details in, its violations out.
+``simulation`` runs a whole change set through it against a catalog's entities (imported on
+its own: it builds on this package).
 """
 
 from __future__ import annotations
