@@ -1,7 +1,8 @@
 """One check of an IAM role ARN, used wherever smkit hands a role to AWS.
 
 ``preflight``, ``publish`` (the validation role) and ``listing check --against-package``
-(the role Marketplace assumes) all go through ``check_role``, so they agree.
+(the role Marketplace assumes) all go through ``check_role``, so they agree. Its form is
+``smkit.core.arns.role_arn``, the rule the spec's own validation uses too.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from botocore.exceptions import EndpointConnectionError
 
 from smkit.aws.clients import Aws, call
+from smkit.core import arns
 from smkit.core.errors import SmkitError, UserError
-from smkit.project.spec import ROLE_ARN_RE
 
 #: Verdict names, shared with preflight's checks.
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -33,20 +34,19 @@ def check_role(aws: Aws | None, arn: str, *, field: str, account: str | None = N
     ``SKIP`` when the credentials may not read IAM (``iam:GetRole`` denied): nothing
     is claimed that was not checked.
     """
-    m = ROLE_ARN_RE.match(arn)
-    if not m:
-        return RoleCheck(FAIL, f"{field} {arn!r} is not a role ARN; expected "
-                               "arn:aws:iam::<12-digit account>:role/<name>")
-    if account is not None and m.group(2) != account:
-        return RoleCheck(FAIL, f"{field} {arn} is in account {m.group(2)}, not the seller's "
-                               f"account {account}; use a role of account {account}")
+    try:
+        role = arns.role_arn(arn)
+    except ValueError as e:
+        return RoleCheck(FAIL, f"{field} {e}")
+    if account is not None and role.account != account:
+        return RoleCheck(FAIL, f"{field} {arn} is in account {role.account}, not the "
+                               f"seller's account {account}; use a role of account {account}")
     if aws is None:
         return RoleCheck(PASS, f"{arn} is a well-formed role ARN (existence not checked: "
                                "no AWS)")
-    name = arn.split(":role/", 1)[1].split("/")[-1]
     try:
         with call("iam", "GetRole"):
-            aws.client("iam").get_role(RoleName=name)
+            aws.client("iam").get_role(RoleName=role.name)
     except SmkitError as e:
         if "NoSuchEntity" in str(e):
             return RoleCheck(FAIL, f"{field} {arn} does not exist; create the role (or fix "

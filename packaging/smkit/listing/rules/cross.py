@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from smkit.core import arns
 from smkit.listing.rules.engine import (
     INVALID_INPUT,
     PRICING_REQUIRED,
@@ -219,22 +220,22 @@ def add_delivery_options(details: dict[str, Any], product: dict[str, Any],
     where, sm = found
     arn, role = sm.get("SageMakerModelPackageArn"), sm.get("AccessRoleArn")
     seller, region = env.ctx.seller_account, env.ctx.region
-    if isinstance(role, str) and role.count(":") >= 5 and seller:
-        account = role.split(":")[4]
+    role_parts = arns.split(role) if isinstance(role, str) else None
+    if role_parts is not None and seller:
+        account = role_parts.account
         if account != seller:
             out.append(Violation(ROLE_ACCOUNT, f"{where}.AccessRoleArn", role,
                                  f"the role is in account {account}, not the seller's "
                                  f"account {seller}"))
-    if not isinstance(arn, str) or arn.count(":") < 5:
+    if not isinstance(arn, str) or (parts := arns.split(arn)) is None:
         return out, None
-    parts = arn.split(":")
-    if seller and parts[4] != seller:
+    if seller and parts.account != seller:
         out.append(Violation(PKG_ACCOUNT, f"{where}.SageMakerModelPackageArn", arn,
-                             f"the model package is in account {parts[4]}, not the seller's "
-                             f"account {seller}"))
-    if region and parts[3] != region:
+                             f"the model package is in account {parts.account}, not the "
+                             f"seller's account {seller}"))
+    if region and parts.region != region:
         out.append(Violation(PKG_REGION, f"{where}.SageMakerModelPackageArn", arn,
-                             f"the model package is in {parts[3]}, not the seller's region "
+                             f"the model package is in {parts.region}, not the seller's region "
                              f"{region}"))
     try:
         package = env.package(arn)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from smkit.core import arns
 from smkit.listing.rules.engine import ASSET, ChangeRules, FieldSpec, Named
 
 F = FieldSpec
@@ -27,9 +28,9 @@ HTTP_OR_HTTPS = Named(r"^https?:\/\/(www\.)?[-a-zA-Z0-9@:%._+~#=]{1,256}\.[a-zA-
                       "an http or https URL with a real host name")
 PRINTABLE = Named(r"^[ -~]+", "printable ASCII")
 INSTANCE = Named(r"^\S{1,24}$", "an instance type (1-24 characters, no spaces)")
-PACKAGE_ARN = Named(r"^arn:aws:sagemaker:[a-z0-9-]{4,24}:[0-9]{12}:model-package\/\S{1,2048}$",
-                    "a SageMaker model package ARN")
-ROLE_ARN = Named(r"^arn:aws:iam::\d{12}:role(\/[A-Za-z0-9_+=,.@-]+)?$",
+# The Catalog's own ARN patterns: the commercial partition, and an access role with no path.
+PACKAGE_ARN = Named(arns.CATALOG_PACKAGE_ARN, "a SageMaker model package ARN")
+ROLE_ARN = Named(arns.CATALOG_ROLE_ARN,
                  "an IAM role ARN (arn:aws:iam::<account>:role/<name>), not a role name")
 UUID = Named(r"([a-f0-9]{8}(-[a-f0-9]{4}){4}[a-f0-9]{8})", "a delivery option Id (a UUID)")
 PRODUCT_ID = Named(r"^(prod-[a-zA-Z0-9]{13})|(prod-[a-zA-Z0-9]{25})|([0-9a-f]{8}-[0-9a-f]{4}"
