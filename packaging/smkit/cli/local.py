@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import smkit_contract.content_types as ct
+import smkit_contract.env as env_names
 import smkit_contract.names as names
 
 from smkit.core.errors import PlatformError, UserError
@@ -204,7 +205,7 @@ def local_invoke_cmd(model: Path, body_file: Path, image: str, port: int,
 @click.option("--accept")
 @click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line",
               show_default=True)
-@click.option("--strategy", type=click.Choice(["MultiRecord", "SingleRecord"]))
+@click.option("--strategy", type=click.Choice(env_names.BATCH_STRATEGIES))
 @click.option("--assemble-with", type=click.Choice(["None", "Line"]), default="Line",
               show_default=True)
 @click.option("--max-payload", type=click.IntRange(0, 100), help="MaxPayloadInMB.")
@@ -245,8 +246,9 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
 @click.option("--accept", help="Accept (default: let the container decide).")
 @click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line",
               show_default=True)
-@click.option("--strategy", type=click.Choice(["MultiRecord", "SingleRecord"]),
-              help="BatchStrategy (default: /execution-parameters, then MultiRecord).")
+@click.option("--strategy", type=click.Choice(env_names.BATCH_STRATEGIES),
+              help=f"BatchStrategy (default: /execution-parameters, then "
+                   f"{env_names.MULTI_RECORD}).")
 @click.option("--max-payload", type=click.IntRange(0, 100),
               help="MaxPayloadInMB (default: /execution-parameters, then 6; 0 streams).")
 @click.option("--max-concurrent", type=click.IntRange(1, 1000),

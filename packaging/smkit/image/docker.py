@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import smkit_contract.env as env_names
+import smkit_contract.names as names
 
 from smkit.core.errors import PlatformError, UserError
 from smkit.core.procs import pid_alive
@@ -267,7 +268,7 @@ def serve(
     if read_only:
         args += ["--read-only", "--tmpfs", "/tmp:rw,size=64m"]
     if model_dir is not None:
-        args += ["-v", f"{Path(model_dir).resolve()}:/opt/ml/model:ro"]
+        args += ["-v", f"{Path(model_dir).resolve()}:{names.CONTAINER_MODEL_DIR}:ro"]
     for key, value in (env or {}).items():
         args += ["-e", f"{key}={value}"]
     args += [*extra_args, image, "serve"]

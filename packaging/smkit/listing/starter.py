@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import smkit_contract.env as env_names
 import smkit_contract.names as names
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
@@ -174,7 +175,7 @@ def _usage(content_type: str, sample_name: str, probabilities: bool) -> str:
         "3. Batch transform over an S3 prefix, sharded across instances (each instance gets "
         "a share of the objects, by key; one <key>.out per object; one record per line):",
         "   aws sagemaker create-transform-job --transform-job-name <job> \\",
-        "     --model-name <your-model> --batch-strategy MultiRecord \\",
+        f"     --model-name <your-model> --batch-strategy {env_names.MULTI_RECORD} \\",
         "     --max-payload-in-mb 6 --max-concurrent-transforms 2 \\",
         "     --transform-input '{\"DataSource\": {\"S3DataSource\": {\"S3DataType\": "
         "\"S3Prefix\", \"S3Uri\": \"s3://<bucket>/<input-prefix>/\"}}, "
