@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from smkit_contract import content_types as ct
 from smkit_contract import env, limits
-from smkit_contract.names import DEFAULT_PROGRAM
+from smkit_contract.names import CONTAINER_MODEL_DIR, DEFAULT_PROGRAM
 
 
 def available_cpus() -> int:
@@ -38,6 +38,13 @@ def _cgroup_cpu_quota() -> float | None:
         return None if q <= 0 else q / p
     except (OSError, ValueError):
         return None
+
+
+#: The longest SageMaker lets one batch transform invocation run (InvocationsTimeoutInSeconds):
+#: the most SAGEMAKER_MODEL_SERVER_TIMEOUT may say, and its value under batch when unset.
+BATCH_TIMEOUT = 3600
+#: Threads per worker for the gthread worker class, when none are set.
+GTHREAD_THREADS = 2
 
 
 class SettingsError(ValueError):
@@ -73,17 +80,18 @@ class Settings:
     """Everything the server is configured with."""
 
     #: Where SageMaker unpacks model.tar.gz.
-    model_dir: str = "/opt/ml/model"
+    model_dir: str = CONTAINER_MODEL_DIR
     #: TCP port to listen on (SAGEMAKER_BIND_TO_PORT, default 8080).
     port: int = env.DEFAULT_PORT
-    #: Number of gunicorn worker processes.
+    #: Number of gunicorn worker processes (from_env: one per available CPU).
     workers: int = 1
     #: gunicorn worker class: sync (smkit's, whose side door answers /ping while a long
     #: request runs, as SageMaker wants each /ping within 2 s) or gthread.
     worker_class: str = "sync"
-    #: Threads per worker (gthread only).
+    #: Threads per worker (gthread only; from_env: GTHREAD_THREADS for gthread).
     threads: int = 1
-    #: Seconds a request may take before its worker is replaced.
+    #: Seconds a request may take before its worker is replaced (from_env: BATCH_TIMEOUT
+    #: under batch transform).
     timeout: int = 60
     #: Seconds in-flight requests get to finish after SIGTERM.
     graceful_timeout: int = 25
@@ -94,7 +102,7 @@ class Settings:
     #: MaxPayloadInMB answered on /execution-parameters.
     batch_payload_mb: int = limits.DEFAULT_BATCH_PAYLOAD_MB
     #: BatchStrategy answered on /execution-parameters.
-    batch_strategy: str = "MULTI_RECORD"
+    batch_strategy: str = env.BATCH_STRATEGY_ENV[env.MULTI_RECORD]
     #: MaxConcurrentTransforms answered on /execution-parameters.
     max_concurrent_transforms: int = 1
     #: Response type for Accept */* or no Accept; None mirrors the request's type.
@@ -121,9 +129,10 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read settings from ``environ`` (default ``os.environ``); raise SettingsError."""
         e = os.environ if environ is None else environ
+        d = cls()  # the defaults, declared once on the fields above
         cpus = available_cpus()
         workers = _int(e, env.MODEL_SERVER_WORKERS, cpus, 1, 256)
-        batch = _bool(e, env.BATCH, False)
+        batch = _bool(e, env.BATCH, d.batch)
 
         payload_mb = _int(e, env.MAX_PAYLOAD_IN_MB, 0, 0, limits.BATCH_MAX_PAYLOAD_MB)
         if batch:
@@ -131,12 +140,13 @@ class Settings:
             max_bytes = (payload_mb or limits.BATCH_MAX_PAYLOAD_MB) * limits.MB
         else:
             max_bytes = limits.REALTIME_MAX_PAYLOAD_MB * limits.MB
-        answered_payload = payload_mb or limits.DEFAULT_BATCH_PAYLOAD_MB
+        answered_payload = payload_mb or d.batch_payload_mb
 
-        strategy = e.get(env.BATCH_STRATEGY, "").strip().upper() or "MULTI_RECORD"
-        if strategy not in ("MULTI_RECORD", "SINGLE_RECORD"):
+        strategy = e.get(env.BATCH_STRATEGY, "").strip().upper() or d.batch_strategy
+        if strategy not in env.BATCH_STRATEGY_FROM_ENV:
             raise SettingsError(
-                f"{env.BATCH_STRATEGY}={strategy!r} must be MULTI_RECORD or SINGLE_RECORD"
+                f"{env.BATCH_STRATEGY}={strategy!r} must be "
+                + " or ".join(env.BATCH_STRATEGY_FROM_ENV)
             )
         # SageMaker requires MaxConcurrentTransforms x MaxPayloadInMB <= 100.
         cap = max(1, limits.BATCH_CONCURRENCY_PAYLOAD_PRODUCT // answered_payload)
@@ -150,25 +160,26 @@ class Settings:
                     f"{env.DEFAULT_INVOCATIONS_ACCEPT}={default_accept!r} is not supported; "
                     f"use one of {', '.join(ct.SUPPORTED)}"
                 )
-        default_output = e.get(env.DEFAULT_OUTPUT, "labels").strip().lower() or "labels"
+        default_output = e.get(env.DEFAULT_OUTPUT, "").strip().lower() or d.default_output
         if default_output not in ("labels", "probabilities"):
             raise SettingsError(f"{env.DEFAULT_OUTPUT} must be 'labels' or 'probabilities'")
-        worker_class = e.get(env.WORKER_CLASS, "sync").strip() or "sync"
+        worker_class = e.get(env.WORKER_CLASS, "").strip() or d.worker_class
         if worker_class not in ("sync", "gthread"):
             raise SettingsError(f"{env.WORKER_CLASS} must be 'sync' or 'gthread'")
-        timeout_default = 3600 if batch else 60
+        timeout_default = BATCH_TIMEOUT if batch else d.timeout
         metering = e.get(env.METERING, "none").strip().lower() or "none"
         if metering not in ("none", "per-inference"):
             raise SettingsError(f"{env.METERING} must be 'none' or 'per-inference'")
 
         return cls(
-            model_dir=e.get(env.MODEL_DIR, "/opt/ml/model"),
-            port=_int(e, env.BIND_TO_PORT, env.DEFAULT_PORT, 1, 65535),
+            model_dir=e.get(env.MODEL_DIR, d.model_dir),
+            port=_int(e, env.BIND_TO_PORT, d.port, 1, 65535),
             workers=workers,
             worker_class=worker_class,
-            threads=_int(e, env.THREADS, 2 if worker_class == "gthread" else 1, 1, 64),
-            timeout=_int(e, env.MODEL_SERVER_TIMEOUT, timeout_default, 1, 3600),
-            graceful_timeout=_int(e, env.GRACEFUL_TIMEOUT, 25, 1, 300),
+            threads=_int(e, env.THREADS,
+                         GTHREAD_THREADS if worker_class == "gthread" else d.threads, 1, 64),
+            timeout=_int(e, env.MODEL_SERVER_TIMEOUT, timeout_default, 1, BATCH_TIMEOUT),
+            graceful_timeout=_int(e, env.GRACEFUL_TIMEOUT, d.graceful_timeout, 1, 300),
             batch=batch,
             max_payload_bytes=max_bytes,
             batch_payload_mb=answered_payload,
@@ -176,8 +187,8 @@ class Settings:
             max_concurrent_transforms=concurrency,
             default_accept=default_accept,
             default_output=default_output,
-            program=e.get(env.PROGRAM, DEFAULT_PROGRAM).strip() or DEFAULT_PROGRAM,
-            access_log=_bool(e, env.ACCESS_LOG, True),
-            log_level=(e.get(env.LOG_LEVEL, "INFO").strip().upper() or "INFO"),
+            program=e.get(env.PROGRAM, "").strip() or d.program,
+            access_log=_bool(e, env.ACCESS_LOG, d.access_log),
+            log_level=e.get(env.LOG_LEVEL, "").strip().upper() or d.log_level,
             metering=metering == "per-inference",
         )
