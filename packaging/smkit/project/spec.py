@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 import smkit_contract.content_types as ct
 import smkit_contract.limits as limits
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,7 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from smkit.core import arns
 from smkit.core.errors import UserError
+from smkit.core.yamlfile import load_yaml
 
 #: Regions AWS enables only on request; Marketplace wants a region enabled by default.
 OPT_IN_REGIONS = frozenset({
@@ -40,7 +41,6 @@ ACCELERATED_FAMILIES = re.compile(r"^ml\.(p\d|g\d|inf\d|trn\d|dl\d)")
 #: AWS Graviton (Arm) families: ml.c7g, ml.m6gd, ml.r8g, ... The image is x86_64 only.
 ARM_FAMILIES = re.compile(r"^ml\.[a-z]+\d+g[a-z]*\.")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-ROLE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 ECR_URI_RE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?"
     r"/(?P<repo>[a-z0-9._/-]+?)(?P<ref>@sha256:[0-9a-f]{64}|:[\w.-]{1,128})?$"
@@ -85,21 +85,6 @@ def _check_instance_type(value: str, use: str) -> str:
             f"{value!r} is an AWS Graviton (Arm) type; the smkit image and the wheels in it "
             "are built for x86_64, so the container would not start there; list x86 types "
             "(ml.m5.*, ml.c6i.*, ml.m7i.*, ...)"
-        )
-    return value
-
-
-def check_role_arn(value: str) -> str:
-    """Return ``value`` if it is an IAM role ARN; else raise ValueError with the fix."""
-    if not value.startswith("arn:"):
-        raise ValueError(
-            f"{value!r} is a role name; SageMaker needs the role ARN, "
-            f"e.g. arn:aws:iam::123456789012:role/{value.split('/')[-1] or 'MyRole'}"
-        )
-    if not ROLE_ARN_RE.match(value):
-        raise ValueError(
-            f"{value!r} is not an IAM role ARN; expected arn:aws:iam::<12-digit account>:"
-            "role/<name>"
         )
     return value
 
@@ -215,7 +200,8 @@ class ValidationSpec(_Strict):
     @field_validator("role")
     @classmethod
     def _role(cls, v: str) -> str:
-        return check_role_arn(v)
+        arns.role_arn(v)
+        return v
 
     @field_validator("content_type")
     @classmethod
@@ -422,7 +408,7 @@ class Spec(_Strict):
                 f"validation.instance_type {v.instance_type} is not in "
                 "instance_types.transform; validation must run on a type buyers can use"
             )
-        accounts = {"validation.role": ROLE_ARN_RE.match(v.role).group(2)}  # type: ignore[union-attr]
+        accounts = {"validation.role": arns.role_arn(v.role).account}
         if self.account_id:
             accounts["account_id"] = self.account_id
         if self.image.uri:
@@ -445,8 +431,7 @@ class Spec(_Strict):
     @property
     def account(self) -> str:
         """The seller's account as the spec states it (account_id, else the role's)."""
-        m = ROLE_ARN_RE.match(self.validation.role)
-        return self.account_id or (m.group(2) if m else "")
+        return self.account_id or arns.role_arn(self.validation.role).account
 
     @property
     def group_name(self) -> str | None:
@@ -532,19 +517,7 @@ def _check_python_paths(py: PythonEnv, source: str) -> None:
 def load(path: Path) -> Spec:
     """Read and validate the spec file at ``path`` (relative paths are relative to it)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"spec file {path} does not exist; create one with "
-                        "`smkit spec init`") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"spec file {path} cannot be read: {e}") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    data = load_yaml(path, what="spec file", missing="create one with `smkit spec init`")
     return parse(data, path.parent, source=str(path))
 
 
