@@ -73,56 +73,70 @@ def test_every_option_lands_where_the_api_reference_puts_it() -> None:
     }
 
 
-COMBINATIONS = list(itertools.product(
-    ["None", "Line"],                       # SplitType
-    [None, "MultiRecord", "SingleRecord"],  # BatchStrategy
-    [None, 0, 6, 50],                       # MaxPayloadInMB
-    [None, 1, 2],                           # MaxConcurrentTransforms
-    ["None", "Line"],                       # AssembleWith
-    [(None, "None", None), ("$[1:]", "None", None), (None, "Input", "$[0,-1]"),
-     ("$[1:]", "Input", None)],             # InputFilter, JoinSource, OutputFilter
-    [None, "text/csv"],                     # Accept
-    [1, 3],                                 # InstanceCount
-))
+class _Absent:
+    """Marks a request part that must be left out."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
 
 
-@pytest.mark.parametrize("combo", COMBINATIONS, ids=lambda c: "-".join(map(str, c)))
-def test_every_option_combination_is_a_valid_request_or_refused_in_one_line(combo) -> None:
-    split, strategy, payload, concurrency, assemble, (infilter, join, outfilter), accept, \
-        count = combo
-    job = TransformJob(split_type=split, batch_strategy=strategy, max_payload_mb=payload,
-                       max_concurrent_transforms=concurrency, assemble_with=assemble,
-                       input_filter=infilter, join_source=join, output_filter=outfilter,
-                       accept=accept, instance_count=count)
-    if split == "None" and payload == 0 and (infilter or join != "None" or outfilter):
-        with pytest.raises(UserError, match="MaxPayloadInMB above 0") as e:
-            job.validate()
-        assert "\n" not in str(e.value)
-        return
-    if payload and concurrency and payload * concurrency > 100:
-        with pytest.raises(UserError, match="--max-concurrent"):
-            job.validate()
-        return
+ABSENT = _Absent()
+
+
+def part(request: dict, path: str) -> object:
+    """The request's value at a dotted ``path`` (ABSENT when it is not there)."""
+    node: object = request
+    for name in path.split("."):
+        if not isinstance(node, dict) or name not in node:
+            return ABSENT
+        node = node[name]
+    return node
+
+
+#: One accepted job per branch of TransformJob.validate (TransformConfig.validate_parameters)
+#: and TransformJob.request that the two tests above do not reach, with the request parts
+#: that branch decides. The refusals are in the test after this one.
+ACCEPTED = [
+    pytest.param(TransformJob(split_type="None", max_payload_mb=0),
+                 {"TransformInput.SplitType": "None", "MaxPayloadInMB": 0,
+                  "DataProcessing": ABSENT},
+                 id="split-none-payload-0-without-processing-streams-and-0-is-sent"),
+    pytest.param(TransformJob(split_type="None", max_payload_mb=0, input_filter="$"),
+                 {"MaxPayloadInMB": 0, "DataProcessing": {"InputFilter": "$"}},
+                 id="root-filter-is-no-processing-so-payload-0-is-allowed"),
+    pytest.param(TransformJob(split_type="None", max_payload_mb=6, input_filter="$[1:]"),
+                 {"TransformInput.SplitType": "None", "MaxPayloadInMB": 6,
+                  "DataProcessing": {"InputFilter": "$[1:]"}},
+                 id="split-none-with-processing-and-payload-above-0"),
+    pytest.param(TransformJob(max_payload_mb=50, max_concurrent_transforms=2),
+                 {"MaxPayloadInMB": 50, "MaxConcurrentTransforms": 2},
+                 id="payload-times-concurrency-exactly-100"),
+    pytest.param(TransformJob(max_payload_mb=100),
+                 {"MaxPayloadInMB": 100, "MaxConcurrentTransforms": ABSENT},
+                 id="payload-without-concurrency-skips-the-product-check"),
+    pytest.param(TransformJob(join_source="Input", output_filter="$[0,-1]"),
+                 {"DataProcessing": {"OutputFilter": "$[0,-1]", "JoinSource": "Input"}},
+                 id="join-with-an-index-output-filter-on-csv"),
+    pytest.param(TransformJob(join_source="Input", input_filter="$[1:]"),
+                 {"DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input"}},
+                 id="join-without-output-filter"),
+    pytest.param(TransformJob(output_filter="$.label", accept="application/json"),
+                 {"DataProcessing": {"OutputFilter": "$.label"},
+                  "TransformOutput.Accept": "application/json"},
+                 id="output-filter-without-join-is-not-held-to-csv-input"),
+    pytest.param(TransformJob(instance_count=3),
+                 {"TransformResources.InstanceCount": 3},
+                 id="sharded-over-several-instances"),
+]
+
+
+@pytest.mark.parametrize(("job", "decided"), ACCEPTED)
+def test_an_accepted_job_is_a_valid_request_carrying_what_its_branch_decides(
+        job: TransformJob, decided: dict[str, object]) -> None:
     job.validate()
     request = build(job)
     assert botocore_errors(request) == ""
-    assert request["TransformInput"]["SplitType"] == split
-    assert request["TransformOutput"]["AssembleWith"] == assemble
-    assert request["TransformResources"]["InstanceCount"] == count
-    assert request.get("BatchStrategy") == strategy
-    assert request.get("MaxPayloadInMB") == payload
-    assert request.get("MaxConcurrentTransforms") == concurrency
-    assert request["TransformOutput"].get("Accept") == accept
-    processing = request.get("DataProcessing", {})
-    assert processing.get("InputFilter") == infilter
-    assert processing.get("OutputFilter") == outfilter
-    assert processing.get("JoinSource", "None") == join
-    # The local runner's configuration comes from the same description.
-    cfg = job.to_config([], Path("out"))
-    assert (cfg.split_type, cfg.batch_strategy, cfg.max_payload_mb,
-            cfg.max_concurrent_transforms, cfg.assemble_with, cfg.input_filter,
-            cfg.join_source, cfg.output_filter, cfg.accept) == (
-        split, strategy, payload, concurrency, assemble, infilter, join, outfilter, accept)
+    assert {path: part(request, path) for path in decided} == decided
 
 
 CHANGED = {
@@ -159,23 +173,42 @@ PACKAGE = {"content_types": ["text/csv", "application/json"],
 
 
 @pytest.mark.parametrize(("job", "says"), [
-    (TransformJob(instance_type="ml.p3.2xlarge"),
-     "--instance-type ml.p3.2xlarge is not supported by the model package for batch "
-     "transform; use one of ml.m5.large, ml.m5.xlarge"),
-    (TransformJob(content_type="application/x-npy"),
-     "--content-type application/x-npy is not supported by the model package; use one of "
-     "text/csv, application/json"),
-    (TransformJob(accept="application/jsonlines"),
-     "--accept application/jsonlines is not supported by the model package"),
-    (TransformJob(max_payload_mb=20, max_concurrent_transforms=6),
-     "MaxConcurrentTransforms x MaxPayloadInMB = 6 x 20 is over 100; lower "
-     "MaxConcurrentTransforms (--max-concurrent) or MaxPayloadInMB (--max-payload)"),
-    (TransformJob(distribution="FullyReplicated", instance_count=3),
-     "use --distribution ShardedByS3Key or --instance-count 1"),
-    (TransformJob(instance_count=0), "--instance-count 0 must be at least 1"),
-    (TransformJob(invocation_retries=5), "--invocation-retries 5 must be 0 to 3"),
-    (TransformJob(invocation_timeout_s=7200), "--invocation-timeout 7200 must be 1 to 3600"),
-    (TransformJob(input_filter="$.a", content_type="text/csv"), "CSV records are arrays"),
+    pytest.param(TransformJob(instance_type="ml.p3.2xlarge"),
+                 "--instance-type ml.p3.2xlarge is not supported by the model package for "
+                 "batch transform; use one of ml.m5.large, ml.m5.xlarge",
+                 id="instance-type-not-in-package"),
+    pytest.param(TransformJob(content_type="application/x-npy"),
+                 "--content-type application/x-npy is not supported by the model package; "
+                 "use one of text/csv, application/json",
+                 id="content-type-not-in-package"),
+    pytest.param(TransformJob(accept="application/jsonlines"),
+                 "--accept application/jsonlines is not supported by the model package",
+                 id="accept-not-in-package"),
+    pytest.param(TransformJob(max_payload_mb=20, max_concurrent_transforms=6),
+                 "MaxConcurrentTransforms x MaxPayloadInMB = 6 x 20 is over 100; lower "
+                 "MaxConcurrentTransforms (--max-concurrent) or MaxPayloadInMB (--max-payload)",
+                 id="payload-times-concurrency-over-100"),
+    pytest.param(TransformJob(split_type="None", max_payload_mb=0, join_source="Input"),
+                 "InputFilter/JoinSource/OutputFilter with SplitType=None need a MaxPayloadInMB "
+                 "above 0",
+                 id="split-none-payload-0-with-processing"),
+    pytest.param(TransformJob(distribution="FullyReplicated", instance_count=3),
+                 "use --distribution ShardedByS3Key or --instance-count 1",
+                 id="replicated-over-several-instances"),
+    pytest.param(TransformJob(distribution="Replicated"),
+                 "--distribution 'Replicated' must be ShardedByS3Key or FullyReplicated",
+                 id="distribution-unknown"),
+    pytest.param(TransformJob(instance_count=0), "--instance-count 0 must be at least 1",
+                 id="no-instances"),
+    pytest.param(TransformJob(invocation_retries=5), "--invocation-retries 5 must be 0 to 3",
+                 id="retries-out-of-range"),
+    pytest.param(TransformJob(invocation_timeout_s=7200),
+                 "--invocation-timeout 7200 must be 1 to 3600", id="timeout-out-of-range"),
+    pytest.param(TransformJob(input_filter="$.a", content_type="text/csv"),
+                 "InputFilter '$.a': CSV records are arrays", id="csv-input-filter-by-name"),
+    pytest.param(TransformJob(join_source="Input", output_filter="$.a"),
+                 "OutputFilter '$.a': CSV records are arrays",
+                 id="csv-join-output-filter-by-name"),
 ])
 def test_bad_combinations_are_refused_in_one_line_saying_what_to_change(
         job: TransformJob, says: str) -> None:
