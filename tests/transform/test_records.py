@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from smkit.core.errors import UserError
+from smkit.project.transform_job import input_files
 from smkit.transform import TransformConfig, resolve
 from smkit.transform import records as rec
 from smkit.transform.config import Resolved
@@ -73,7 +74,7 @@ def test_directories_give_every_file_sorted_with_subfolders_kept(tmp_path):
     for name in ("z.csv", "a.csv", "b/c.csv", ".hidden"):
         (tmp_path / name).write_text("1\n")
     got = [(p.relative_to(tmp_path).as_posix(), o.as_posix())
-           for p, o in rec.input_files([tmp_path])]
+           for p, o in input_files([tmp_path])]
     assert got == [("a.csv", "a.csv.out"), ("b/c.csv", "b/c.csv.out"), ("z.csv", "z.csv.out")]
 
 
@@ -162,7 +163,7 @@ def test_json_join_adds_sagemakeroutput_or_wraps_a_non_object_input(tmp_path):
         {"id": 1, "features": [1, 2], "SageMakerOutput": 0},
         {"SageMakerInput": [3, 4], "SageMakerOutput": [0.5, 0.5]},
     ]
-    cfg.output_filter = "$['id','SageMakerOutput']"
+    cfg = cfg.replace(output_filter="$['id','SageMakerOutput']")
     got = rec.shape_outputs(cfg, [b'{"id":1,"features":[1,2]}'], [b"2"], "text/csv")
     assert got == [b'{"id":1,"SageMakerOutput":2}']
 

@@ -60,29 +60,8 @@ def group_request(spec: Spec) -> dict[str, Any]:
 
 
 def transform_job_definition(spec: Spec, input_uri: str, output_uri: str) -> dict[str, Any]:
-    """The validation profile's TransformJobDefinition."""
-    v = spec.validation
-    definition: dict[str, Any] = {
-        "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
-            "ContentType": v.content_type,
-            "CompressionType": "None",
-            "SplitType": v.split_type,
-        },
-        "TransformOutput": {"S3OutputPath": output_uri, "AssembleWith": v.assemble_with},
-        "TransformResources": {"InstanceType": v.instance_type, "InstanceCount": 1},
-    }
-    if v.accept is not None:
-        definition["TransformOutput"]["Accept"] = v.accept
-    if v.batch_strategy is not None:
-        definition["BatchStrategy"] = v.batch_strategy
-    if v.max_payload_mb is not None:
-        definition["MaxPayloadInMB"] = v.max_payload_mb
-    if v.max_concurrent_transforms is not None:
-        definition["MaxConcurrentTransforms"] = v.max_concurrent_transforms
-    if spec.environment:
-        definition["Environment"] = dict(spec.environment)
-    return definition
+    """The validation profile's TransformJobDefinition (the job's one request builder)."""
+    return spec.validation.job(spec.environment).definition(input_uri, output_uri)
 
 
 def model_package_request(spec: Spec, image_ref: str, uris: dict[str, str]) -> dict[str, Any]:

@@ -38,8 +38,7 @@ from smkit.aws.clients import Aws, call, connect
 from smkit.core.errors import PlatformError, UserError
 from smkit.image import docker
 from smkit.local import sdk as localmode
-from smkit.transform.job import TransformJob
-from smkit.transform.records import input_files
+from smkit.project.transform_job import TransformJob, container_environment, input_files
 from smkit.transform.shard import ShardedRun, file_key, run_sharded
 
 Echo = Callable[[str], None]
@@ -281,8 +280,9 @@ def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
                 local.image, local.tarball, data, output_dir, content_type=job.content_type,
                 split_type=job.split_type, strategy=job.batch_strategy,
                 assemble_with=job.assemble_with, accept=job.accept,
-                max_payload_mb=job.max_payload_mb, env={**p.environment, **job.environment},
-                port=_port(port), deadline_s=deadline_s, logs=logs)
+                max_payload_mb=job.max_payload_mb,
+                env=container_environment(p.environment, job.environment), port=_port(port),
+                deadline_s=deadline_s, logs=logs)
             return TransformOutcome(result.outputs, result.seconds, "SageMaker SDK local mode",
                                     {"image": local.image})
         run = run_sharded(job, [data], output_dir, image=local.image,

@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import click
-import smkit_contract.content_types as ct
 
 from smkit.buyer import jobs as buyer
+from smkit.cli.options import job_options
 from smkit.core.errors import PlatformError
-from smkit.transform.job import DISTRIBUTIONS, SHARDED, TransformJob
+from smkit.project.transform_job import TransformJob
 
 _arn_opt = click.option("--model-package-arn", "arn", required=True, metavar="ARN",
                         help="The model package (its region is taken from the ARN).")
@@ -20,11 +20,6 @@ _port_opt = click.option("--port", type=int, default=0, show_default=True,
 
 def _err(message: str) -> None:
     click.echo(message, err=True)
-
-
-def register(group: click.Group) -> None:
-    """Add ``buyer`` to the smkit command group."""
-    group.add_command(buyer_group)
 
 
 @click.group("buyer")
@@ -41,34 +36,7 @@ def buyer_group() -> None:
 @click.option("--local/--cloud", default=True, show_default=True,
               help="This machine (SDK local mode, or smkit's runner for what it cannot do), "
                    "or a SageMaker transform job.")
-@click.option("--content-type", default=ct.CSV, show_default=True,
-              help="TransformInput.ContentType.")
-@click.option("--accept", help="TransformOutput.Accept (default: the container's choice).")
-@click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line",
-              show_default=True, help="TransformInput.SplitType.")
-@click.option("--strategy", type=click.Choice(["MultiRecord", "SingleRecord"]),
-              help="BatchStrategy (default: the container's /execution-parameters).")
-@click.option("--max-payload", type=click.IntRange(0, 100), help="MaxPayloadInMB.")
-@click.option("--max-concurrent", type=click.IntRange(1, 1000),
-              help="MaxConcurrentTransforms (per instance).")
-@click.option("--assemble-with", type=click.Choice(["None", "Line"]), default="Line",
-              show_default=True, help="TransformOutput.AssembleWith.")
-@click.option("--input-filter", help="DataProcessing.InputFilter, e.g. '$[1:]'.")
-@click.option("--join-source", type=click.Choice(["None", "Input"]), default="None",
-              show_default=True, help="DataProcessing.JoinSource.")
-@click.option("--output-filter", help="DataProcessing.OutputFilter, e.g. '$[0,-1]'.")
-@click.option("--invocation-timeout", type=int,
-              help="ModelClientConfig.InvocationsTimeoutInSeconds (1 to 3600).")
-@click.option("--invocation-retries", type=int,
-              help="ModelClientConfig.InvocationsMaxRetries (0 to 3).")
-@click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
-              help="Environment for the container (repeatable).")
-@click.option("--instance-type", help="Default: the package's first batch transform type.")
-@click.option("--instance-count", type=int, default=1, show_default=True,
-              help="Instances; input objects are sharded across them by key.")
-@click.option("--distribution", type=click.Choice(list(DISTRIBUTIONS)), default=SHARDED,
-              show_default=True,
-              help="How objects reach instances; batch transform always shards by key.")
+@job_options()
 @_port_opt
 @click.option("--role-arn", help="Cloud: the execution role ARN for CreateModel.")
 @click.option("--s3-uri", help="Cloud: s3://bucket/prefix to stage a local input or output.")
@@ -78,13 +46,8 @@ def buyer_group() -> None:
               help="Cloud: a listing.yaml whose pricing.batch gives the hourly price.")
 @click.option("--wait", "wait_s", type=float, default=buyer.CLOUD_TIMEOUT_S,
               show_default=True, help="Cloud: seconds to wait (the job keeps running after).")
-def transform_cmd(arn: str, data: str, output: str, local: bool, content_type: str,
-                  accept: str | None, split_type: str, strategy: str | None,
-                  max_payload: int | None, max_concurrent: int | None, assemble_with: str,
-                  input_filter: str | None, join_source: str, output_filter: str | None,
-                  invocation_timeout: int | None, invocation_retries: int | None,
-                  env: tuple[str, ...], instance_type: str | None, instance_count: int,
-                  distribution: str, port: int, role_arn: str | None, s3_uri: str | None,
+def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJob,
+                  port: int, role_arn: str | None, s3_uri: str | None,
                   hourly_price: float | None, listing: Path | None, wait_s: float) -> None:
     """Batch-transform INPUT with the model package ARN: <key>.out per input object.
 
@@ -96,17 +59,7 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, content_type: s
     emulators env` is in effect (there SageMaker's side of a cloud job runs on this
     machine), to AWS otherwise.
     """
-    from smkit.cli.local import _env
-
     started = time.monotonic()
-    job = TransformJob(
-        content_type=content_type, accept=accept, split_type=split_type,
-        batch_strategy=strategy, max_payload_mb=max_payload,
-        max_concurrent_transforms=max_concurrent, assemble_with=assemble_with,
-        input_filter=input_filter, join_source=join_source, output_filter=output_filter,
-        invocation_timeout_s=invocation_timeout, invocation_retries=invocation_retries,
-        environment=_env(env), instance_type=instance_type, instance_count=instance_count,
-        distribution=distribution)
     job.validate()
     if local:
         outcome = buyer.local_transform(arn, data, output, job=job,

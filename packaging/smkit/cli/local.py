@@ -14,10 +14,11 @@ from typing import Any
 
 import click
 import smkit_contract.content_types as ct
-import smkit_contract.env as env_names
 import smkit_contract.names as names
 
+from smkit.cli.options import RECORD_FIELDS, env_option, job_options, parse_env
 from smkit.core.errors import PlatformError, UserError
+from smkit.project.transform_job import TransformJob
 
 DEFAULT_IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
 _BY_SUFFIX = {".csv": ct.CSV, ".json": ct.JSON, ".jsonl": ct.JSONLINES, ".jsonlines":
@@ -33,6 +34,7 @@ def resolve_image(image: str | None, spec_file: Path | None) -> str:
 
     A product image is built when its content is new; so is a missing default image.
     """
+    # Deferred: the image builder and the spec's schema load only when an image is resolved.
     from smkit.image import build as images
     from smkit.project import spec as spec_mod
 
@@ -71,8 +73,6 @@ def _image_opt(fn: Callable[..., Any]) -> Callable[..., Any]:
                              f"else {DEFAULT_IMAGE}).")(wrapper)
 _port_opt = click.option("--port", default=8080, show_default=True,
                          help="Host port of the SDK's local endpoint.")
-_env_opt = click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
-                        help="Container environment variable (repeatable).")
 
 
 @contextmanager
@@ -90,16 +90,6 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _env(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--env {pair!r} must be KEY=VALUE")
-        out[key] = value
-    return out
 
 
 def guess_content_type(path: Path) -> str:
@@ -125,12 +115,6 @@ def _show(status: int, content_type: str, body: bytes) -> None:
     click.echo(text if len(text) <= 4000 else text[:4000] + f"... ({len(body)} bytes)")
 
 
-def register(group: click.Group) -> None:
-    """Add ``local`` and ``transform`` to the smkit command group."""
-    group.add_command(local)
-    group.add_command(transform)
-
-
 @click.group()
 def local() -> None:
     """Run the model under the SageMaker SDK's local mode (offline, Docker)."""
@@ -140,17 +124,17 @@ def local() -> None:
 @_model_arg
 @_image_opt
 @_port_opt
-@_env_opt
+@env_option
 @click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Request body to send (default: the model's sample_input.*).")
 @click.option("--content-type", help="Content type of --sample (default: by extension).")
 @click.option("--accept", help="Accept header.")
-def local_endpoint_cmd(model: Path, image: str, port: int, env: tuple[str, ...],
+def local_endpoint_cmd(model: Path, image: str, port: int, environment: tuple[str, ...],
                        sample: Path | None, content_type: str | None,
                        accept: str | None) -> None:
     """Deploy MODEL (a directory or model.tar.gz) as an SDK local endpoint, send a sample
     request, print the answer, and tear everything down."""
-    from smkit.local.sdk import local_endpoint
+    from smkit.local.sdk import local_endpoint  # deferred: SDK local mode loads botocore
 
     if sample is not None:
         body, media = sample.read_bytes(), content_type or guess_content_type(sample)
@@ -160,7 +144,7 @@ def local_endpoint_cmd(model: Path, image: str, port: int, env: tuple[str, ...],
             raise UserError(f"{model} has no sample_input.csv (or .json/.jsonl/.npy); "
                             "pass --sample FILE")
         body, media = found
-    with _terminate_as_interrupt(), local_endpoint(image, model, env=_env(env),
+    with _terminate_as_interrupt(), local_endpoint(image, model, env=parse_env(environment),
                                                    port=port) as ep:
         click.echo(f"endpoint {ep.name} is InService at {ep.run.url}", err=True)
         answer = ep.invoke(body, media, accept)
@@ -175,18 +159,18 @@ def local_endpoint_cmd(model: Path, image: str, port: int, env: tuple[str, ...],
 @click.argument("body_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_image_opt
 @_port_opt
-@_env_opt
+@env_option
 @click.option("--content-type", help="Content type (default: by the file's extension).")
 @click.option("--accept", help="Accept header.")
 @click.option("--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes.")
 def local_invoke_cmd(model: Path, body_file: Path, image: str, port: int,
-                     env: tuple[str, ...], content_type: str | None, accept: str | None,
+                     environment: tuple[str, ...], content_type: str | None, accept: str | None,
                      custom_attributes: str | None) -> None:
     """Deploy MODEL as an SDK local endpoint, send BODY_FILE, print the answer, tear down."""
-    from smkit.local.sdk import local_endpoint
+    from smkit.local.sdk import local_endpoint  # deferred: SDK local mode loads botocore
 
     media = content_type or guess_content_type(body_file)
-    with _terminate_as_interrupt(), local_endpoint(image, model, env=_env(env),
+    with _terminate_as_interrupt(), local_endpoint(image, model, env=parse_env(environment),
                                                    port=port) as ep:
         answer = ep.invoke(body_file.read_bytes(), media, accept, custom_attributes)
     _show(answer.status, answer.content_type, answer.body)
@@ -200,32 +184,23 @@ def local_invoke_cmd(model: Path, body_file: Path, image: str, port: int,
 @click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
 @_image_opt
 @_port_opt
-@_env_opt
-@click.option("--content-type", default=ct.CSV, show_default=True)
-@click.option("--accept")
-@click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line",
-              show_default=True)
-@click.option("--strategy", type=click.Choice(env_names.BATCH_STRATEGIES))
-@click.option("--assemble-with", type=click.Choice(["None", "Line"]), default="Line",
-              show_default=True)
-@click.option("--max-payload", type=click.IntRange(0, 100), help="MaxPayloadInMB.")
+@job_options("content_type", "accept", "split_type", "batch_strategy", "assemble_with",
+             "max_payload_mb", "environment")
 @click.option("--deadline", default=600.0, show_default=True, help="Seconds to allow.")
 def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, port: int,
-                        env: tuple[str, ...], content_type: str, accept: str | None,
-                        split_type: str, strategy: str | None, assemble_with: str,
-                        max_payload: int | None, deadline: float) -> None:
+                        job: TransformJob, deadline: float) -> None:
     """Batch-transform DATA (a file or folder) through the SDK's local mode into OUTPUT_DIR.
 
     The SDK sends one request at a time and ignores filters; `smkit transform` does both.
     """
-    from smkit.local.sdk import sdk_transform
+    from smkit.local.sdk import sdk_transform  # deferred: SDK local mode loads botocore
 
     with _terminate_as_interrupt():
-        result = sdk_transform(image, model, data, output_dir, content_type=content_type,
-                               split_type=split_type, strategy=strategy,
-                               assemble_with=assemble_with, accept=accept,
-                               max_payload_mb=max_payload, env=_env(env), port=port,
-                               deadline_s=deadline)
+        result = sdk_transform(image, model, data, output_dir, content_type=job.content_type,
+                               split_type=job.split_type, strategy=job.batch_strategy,
+                               assemble_with=job.assemble_with, accept=job.accept,
+                               max_payload_mb=job.max_payload_mb, env=job.environment,
+                               port=port, deadline_s=deadline)
     for out in result.outputs:
         click.echo(str(out))
     click.echo(f"{len(result.outputs)} files in {result.seconds:.1f} s; containers and "
@@ -241,24 +216,7 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
               help="Model directory or model.tar.gz: smkit starts the image with it.")
 @_image_opt
 @click.option("--url", help="A running server to use instead of starting the image.")
-@_env_opt
-@click.option("--content-type", default=ct.CSV, show_default=True)
-@click.option("--accept", help="Accept (default: let the container decide).")
-@click.option("--split-type", type=click.Choice(["None", "Line"]), default="Line",
-              show_default=True)
-@click.option("--strategy", type=click.Choice(env_names.BATCH_STRATEGIES),
-              help=f"BatchStrategy (default: /execution-parameters, then "
-                   f"{env_names.MULTI_RECORD}).")
-@click.option("--max-payload", type=click.IntRange(0, 100),
-              help="MaxPayloadInMB (default: /execution-parameters, then 6; 0 streams).")
-@click.option("--max-concurrent", type=click.IntRange(1, 1000),
-              help="MaxConcurrentTransforms (default: /execution-parameters, then 1).")
-@click.option("--assemble-with", type=click.Choice(["None", "Line"]), default="Line",
-              show_default=True)
-@click.option("--input-filter", help="InputFilter JSONPath, e.g. '$[1:]' or '$.features'.")
-@click.option("--join-source", type=click.Choice(["None", "Input"]), default="None",
-              show_default=True)
-@click.option("--output-filter", help="OutputFilter JSONPath, e.g. '$[0,-1]'.")
+@job_options(*RECORD_FIELDS)
 @click.option("--keep-going", is_flag=True,
               help="Write a placeholder for failed records instead of failing the file.")
 @click.option("--placeholder", help="Placeholder record for --keep-going.")
@@ -268,15 +226,12 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
               help="Containers to run, the input files sharded across them by key as "
                    "SageMaker's InstanceCount does (needs --model).")
 def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, image: str,
-              url: str | None, env: tuple[str, ...], content_type: str, accept: str | None,
-              split_type: str, strategy: str | None, max_payload: int | None,
-              max_concurrent: int | None, assemble_with: str, input_filter: str | None,
-              join_source: str, output_filter: str | None, keep_going: bool,
-              placeholder: str | None, progress: bool | None, instances: int) -> None:
+              url: str | None, job: TransformJob, keep_going: bool, placeholder: str | None,
+              progress: bool | None, instances: int) -> None:
     """Batch-transform INPUTS (files or folders) as SageMaker would, without the SDK:
     `<name>.out` per input file in --output."""
+    # Deferred: the runner imports numpy and urllib3, which the other commands do not need.
     from smkit.transform import run_transform, run_transform_with_image
-    from smkit.transform.job import TransformJob
     from smkit.transform.shard import run_sharded
 
     if (model is None) == (url is None):
@@ -285,12 +240,7 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
     if instances > 1 and url is not None:
         raise UserError("--instances starts one container per instance: give --model, "
                         "not --url")
-    job = TransformJob(
-        content_type=content_type, accept=accept, split_type=split_type,
-        batch_strategy=strategy, max_payload_mb=max_payload,
-        max_concurrent_transforms=max_concurrent, assemble_with=assemble_with,
-        input_filter=input_filter, join_source=join_source, output_filter=output_filter,
-        environment=_env(env), instance_count=instances)
+    job = job.replace(instance_count=instances)
     cfg = job.to_config(list(inputs), output_dir, keep_going=keep_going,
                         placeholder=placeholder, progress=progress)
     with _terminate_as_interrupt():

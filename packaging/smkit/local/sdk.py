@@ -70,21 +70,6 @@ _TELEMETRY_YAML = (
 # ----------------------------------------------------------------------------- model input
 
 
-@contextmanager
-def model_directory(model: Path) -> Iterator[Path]:
-    """A model directory from a directory (as is) or a model.tar.gz (unpacked to a temp dir)."""
-    model = Path(model)
-    if model.is_dir():
-        yield model
-        return
-    if not model.is_file() or not tarfile.is_tarfile(model):
-        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
-    with tempfile.TemporaryDirectory(prefix="smkit-model-") as tmp:
-        with tarfile.open(model) as tar:
-            tar.extractall(tmp, filter="data")
-        yield Path(tmp)
-
-
 def make_tarball(model: Path, folder: Path) -> Path:
     """Write ``folder/model.tar.gz`` from a model directory, or copy a given tarball there.
 

@@ -28,6 +28,7 @@ from smkit.core.errors import SmkitError, UserError
 from smkit.image import docker
 from smkit.project import artifact as artifact_mod
 from smkit.project.spec import Spec
+from smkit.project.transform_job import container_environment
 
 WARN = "warn"
 
@@ -157,23 +158,15 @@ def check_network_none(spec: Spec, model_dir: Path, report: Report) -> tuple[str
 
 
 def batch_env(spec: Spec) -> dict[str, str]:
-    """The variables SageMaker batch transform sets for the validation job."""
-    v = spec.validation
-    env = {**spec.environment, envnames.BATCH: "true"}
-    if v.max_payload_mb is not None:
-        env[envnames.MAX_PAYLOAD_IN_MB] = str(v.max_payload_mb)
-    if v.batch_strategy is not None:
-        env[envnames.BATCH_STRATEGY] = {"SingleRecord": "SINGLE_RECORD",
-                                        "MultiRecord": "MULTI_RECORD"}[v.batch_strategy]
-    if v.max_concurrent_transforms is not None:
-        env[envnames.MAX_CONCURRENT_TRANSFORMS] = str(v.max_concurrent_transforms)
-    return env
+    """The environment of the validation job's container (SageMaker's merge)."""
+    job = spec.validation.job(spec.environment)
+    return container_environment(spec.environment, job.environment, job.batch_variables())
 
 
 def check_transform(spec: Spec, model_dir: Path, report: Report) -> tuple[str, str]:
     """The validation profile's transform, through smkit's transform runner."""
     try:
-        from smkit.transform import TransformConfig, run_transform
+        from smkit.transform import run_transform
     except ImportError as e:
         return SKIP, f"skipped: transform runner unavailable ({e})"
     v = spec.validation
@@ -181,13 +174,8 @@ def check_transform(spec: Spec, model_dir: Path, report: Report) -> tuple[str, s
     try:
         with docker.serve(spec.image.local, model_dir, env=batch_env(spec)) as server:
             assert server.url is not None
-            cfg = TransformConfig(
-                inputs=[v.input], output_dir=out, content_type=v.content_type,
-                accept=v.accept, split_type=v.split_type, batch_strategy=v.batch_strategy,
-                max_payload_mb=v.max_payload_mb,
-                max_concurrent_transforms=v.max_concurrent_transforms,
-                assemble_with=v.assemble_with, progress=False,
-            )
+            cfg = v.job(spec.environment).to_config([v.input], out, progress=False,
+                                                    environment=spec.environment)
             result = run_transform(cfg, endpoint_url=server.url)
         report.figures["transform_seconds"] = round(result.seconds, 2)
         report.figures["transform_records"] = result.records

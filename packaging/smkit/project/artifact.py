@@ -17,6 +17,8 @@ import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,6 +307,21 @@ def unpack(tarball: Path, dest: Path) -> None:
     """Extract like SageMaker does, refusing anything outside ``dest`` (tarfile data filter)."""
     with tarfile.open(tarball, "r:gz") as tar:
         tar.extractall(dest, filter="data")
+
+
+@contextmanager
+def model_directory(model: Path) -> Iterator[Path]:
+    """A model directory from a directory (as is) or a model.tar.gz (unpacked to a temp dir)."""
+    model = Path(model)
+    if model.is_dir():
+        yield model
+        return
+    if not model.is_file() or not tarfile.is_tarfile(model):
+        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+    with tempfile.TemporaryDirectory(prefix="smkit-model-") as tmp:
+        with tarfile.open(model) as tar:
+            tar.extractall(tmp, filter="data")
+        yield Path(tmp)
 
 
 def prove(artifact: Artifact, spec: Spec) -> Artifact:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,7 @@ from pydantic import (
 from smkit.core import arns
 from smkit.core.errors import UserError
 from smkit.core.yamlfile import load_yaml
+from smkit.project.transform_job import TransformJob
 
 #: Regions AWS enables only on request; Marketplace wants a region enabled by default.
 OPT_IN_REGIONS = frozenset({
@@ -196,6 +198,15 @@ class ValidationSpec(_Strict):
     max_concurrent_transforms: int | None = Field(default=None, ge=1)
     assemble_with: Literal["None", "Line"] = "Line"
     profile_name: str = "validation"
+
+    def job(self, environment: Mapping[str, str]) -> TransformJob:
+        """The batch transform job this profile runs, with the spec's ``environment``.
+
+        Every field but role, input and profile_name is a ``TransformJob`` field of the
+        same name, so the section cannot describe a job the job type does not know.
+        """
+        return TransformJob(**self.model_dump(exclude={"role", "input", "profile_name"}),
+                            environment=dict(environment))
 
     @field_validator("role")
     @classmethod

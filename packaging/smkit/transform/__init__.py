@@ -1,13 +1,15 @@
-"""smkit's own batch transform: CreateTransformJob's parameters, run against a container.
+"""smkit's own batch transform: a ``TransformJob`` run against a container.
 
 ``run_transform`` talks to a running server; ``run_transform_with_image`` starts the image
-with the batch environment SageMaker sets, then runs it.
+with the environment SageMaker gives a transform container, then runs it. The job and its
+local configuration are ``smkit.project.transform_job``'s.
 """
 
 from __future__ import annotations
 
-from smkit.transform.config import Resolved, TransformConfig, resolve
-from smkit.transform.image import batch_environment, run_transform_with_image
+from smkit.project.transform_job import TransformConfig, TransformJob
+from smkit.transform.config import Resolved, resolve
+from smkit.transform.image import run_transform_with_image
 from smkit.transform.runner import (
     Failure,
     FileResult,
@@ -21,8 +23,8 @@ __all__ = [
     "FileResult",
     "Resolved",
     "TransformConfig",
+    "TransformJob",
     "TransformReport",
-    "batch_environment",
     "execution_parameters",
     "resolve",
     "run_transform",

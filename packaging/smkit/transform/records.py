@@ -18,35 +18,17 @@ from typing import Any
 
 import numpy as np
 import smkit_contract.content_types as ct
+import smkit_contract.env as env_names
 
-from smkit.transform import jsonpath
-from smkit.transform.config import Resolved, TransformConfig
+from smkit.project import jsonpath
+from smkit.project.transform_job import TransformConfig
+from smkit.transform.config import Resolved
 
 #: Read size when a whole file is streamed (SplitType=None, MaxPayloadInMB=0).
 CHUNK = 1 << 20
 
 
 # ----------------------------------------------------------------------------- inputs
-
-
-def input_files(inputs: list[Path]) -> list[tuple[Path, Path]]:
-    """Each input file with its output name relative to the output folder.
-
-    Directories contribute every regular file inside (recursively, sorted, dotfiles
-    skipped), keeping sub-folders, like objects under an S3 prefix.
-    """
-    found: list[tuple[Path, Path]] = []
-    for raw in inputs:
-        root = Path(raw)
-        if root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                rel = path.relative_to(root)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
-                found.append((path, rel.with_name(rel.name + ".out")))
-        else:
-            found.append((root, Path(root.name + ".out")))
-    return found
 
 
 @dataclass
@@ -171,7 +153,7 @@ def iter_batches(path: Path, file_index: int, cfg: TransformConfig, params: Reso
         yield FileEnd(path, file_index, 1)
         return
     packer = _Packer(path, file_index, limit, params.max_payload_mb,
-                     single=params.batch_strategy == "SingleRecord", transform=transform)
+                     single=params.batch_strategy == env_names.SINGLE_RECORD, transform=transform)
     if bulk and transform is None and limit is not None and not packer.single:
         yield from packer.pack_file(stop)
     else:

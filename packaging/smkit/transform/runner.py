@@ -23,8 +23,9 @@ from typing import IO, Any
 import urllib3
 
 from smkit.core.errors import PlatformError
+from smkit.project.transform_job import TransformConfig
 from smkit.transform import records as rec
-from smkit.transform.config import Resolved, TransformConfig, resolve
+from smkit.transform.config import Resolved, resolve
 
 _LINE_IN_MESSAGE = re.compile(r"\b(?:on )?line (\d+)\b")
 
@@ -126,7 +127,7 @@ class _Client:
         self.base = url.rstrip("/")
         self.pool = urllib3.PoolManager(num_pools=2, maxsize=size, block=True)
         self.cfg = cfg
-        self.timeout = urllib3.Timeout(connect=10, read=cfg.invocation_timeout_s)
+        self.timeout = urllib3.Timeout(connect=10, read=cfg.timeout_s)
 
     def invoke(self, make_body: Callable[[], bytes | Iterator[bytes]]
                ) -> tuple[int | None, bytes, str, int]:
@@ -135,13 +136,13 @@ class _Client:
 
         Like SageMaker (ModelClientConfig.InvocationsMaxRetries, default 3), a request that
         gets no answer (connection refused, reset or closed: a worker died) or a 5xx is sent
-        again, up to ``connection_retries`` times; a 4xx is the data's fault and is final.
+        again, up to ``cfg.retries`` times; a 4xx is the data's fault and is final.
         ``make_body`` gives a fresh body for each attempt (a stream is read again).
         """
         headers = {"Content-Type": self.cfg.content_type}
         if self.cfg.accept:
             headers["Accept"] = self.cfg.accept
-        attempts = 1 + self.cfg.connection_retries
+        attempts = 1 + self.cfg.retries
         last: tuple[int | None, bytes, str] = (None, b"", "")
         for attempt in range(attempts):
             if attempt:

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from smkit.image import docker
-from smkit.transform.config import TransformConfig, resolve
-from smkit.transform.image import batch_environment
-from smkit.transform.job import TransformJob
+from smkit.project.artifact import model_directory
+from smkit.project.transform_job import TransformConfig, TransformJob
+from smkit.transform.config import resolve
 from smkit.transform.runner import TransformReport, run_transform
 
 T = TypeVar("T")
@@ -112,8 +112,6 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
     writes ``<key>.out`` into ``output_dir``, so the output is the same as one instance's.
     An instance with no files starts no container. Containers are removed afterwards.
     """
-    from smkit.local.sdk import model_directory
-
     job.validate()
     count = job.instance_count
     whole = job.to_config(list(inputs), output_dir, keep_going=keep_going,
@@ -134,7 +132,7 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
         servers = {}
         for r in busy:  # start them all, then wait: start-ups overlap
             servers[r.index] = (stack.enter_context(docker.serve(
-                image, model_dir, env=batch_environment(configs[r.index]), wait=False)),
+                image, model_dir, env=configs[r.index].container_environment, wait=False)),
                 time.monotonic())
         for server, at in servers.values():
             docker.wait_healthy(server, at, startup_timeout)

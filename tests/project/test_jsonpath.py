@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from smkit.transform import jsonpath
+from smkit.project import jsonpath
 
 
 @pytest.mark.parametrize(
