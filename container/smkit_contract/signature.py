@@ -236,9 +236,3 @@ def widths_match(
         return (f"the signature's columns ({', '.join(signature.names)}) are not the model's "
                 f"({', '.join(names)})")
     return None
-
-
-#: Where ``smkit package`` mounts the seller's sample data for ``describe`` to derive and
-#: prove the signature inside the image: ``sample`` (the records), ``content_type`` (their
-#: MIME type) and optionally ``overrides.json`` (smkit.yaml's ``signature:`` section).
-DESCRIBE_INPUT_DIR = "/opt/ml/input/smkit-signature"

@@ -16,14 +16,26 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from smkit_contract.describe import (
+    CONTENT_TYPE_FILE,
+    INPUT_DIR,
+    OVERRIDES_FILE,
+    SAMPLE_FILE,
+    Derivation,
+    Description,
+    ImageVersions,
+    ModelFacts,
+)
+from smkit_contract.names import CODE_DIR, CONTAINER_MODEL_DIR, DEFAULT_PROGRAM
 
-def versions() -> dict[str, Any]:
+
+def versions() -> ImageVersions:
     """Python, smkit and every installed distribution with its version."""
     import os
 
     packages = {d.metadata["Name"].lower(): d.version for d in importlib.metadata.distributions()}
-    return {"python": platform.python_version(), "smkit": os.environ.get("SMKIT_VERSION", ""),
-            "packages": dict(sorted(packages.items()))}
+    return ImageVersions(python=platform.python_version(),
+                         smkit=os.environ.get("SMKIT_VERSION", ""), packages=packages)
 
 
 def _task(model: Any) -> str:
@@ -43,18 +55,16 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def describe(model_dir: str) -> dict[str, Any]:
+def describe(model_dir: str) -> Description:
     """Load the model as the server would and describe it; failures become ``error``."""
     from .model import ModelLoadError, find_model_file, import_sklearn
 
-    out: dict[str, Any] = {"versions": versions()}
+    image = versions()
     try:
         import_sklearn()
         path = find_model_file(model_dir)
     except ModelLoadError as e:
-        out["error"] = str(e)
-        return out
-    out["model_file"] = path.name
+        return Description(versions=image, error=str(e))
     if path.suffix == ".skops":
         from .model import _load_skops
 
@@ -68,13 +78,12 @@ def describe(model_dir: str) -> dict[str, Any]:
         try:
             model = load(path)
         except ModuleNotFoundError as e:
-            out["error"] = f"{type(e).__name__}: {e}"
-            out["missing_module"] = e.name
-            return out
+            return Description(versions=image, model_file=path.name,
+                               error=f"{type(e).__name__}: {e}", missing_module=e.name)
         except Exception as e:  # noqa: BLE001  # any failure is reported to the host
-            out["error"] = f"{type(e).__name__}: {e}"
-            return out
-    out["pickled_sklearn"] = sorted({
+            return Description(versions=image, model_file=path.name,
+                               error=f"{type(e).__name__}: {e}")
+    pickled = sorted({
         str(getattr(w.message, "original_sklearn_version", ""))
         for w in caught if type(w.message).__name__ == "InconsistentVersionWarning"
     })
@@ -84,55 +93,53 @@ def describe(model_dir: str) -> dict[str, Any]:
     # unpickled; a Pipeline's first step may know them when the Pipeline does not).
     n, names = width_and_names(model)
     classes = getattr(model, "classes_", None)
-    out["model"] = {
-        "type": type(model).__name__,
-        "module": type(model).__module__,
-        "task": _task(model),
-        "n_features": n,
-        "feature_names": list(names) if names is not None else None,
-        "classes": [_plain(c) for c in classes] if classes is not None else None,
-        "has_predict": hasattr(model, "predict"),
-    }
-    signature = _signature(model, model_dir)
-    if signature is not None:
-        out["signature"] = signature
-    return out
+    facts = ModelFacts(
+        type=type(model).__name__,
+        module=type(model).__module__,
+        task=_task(model),
+        n_features=n,
+        feature_names=list(names) if names is not None else None,
+        classes=[_plain(c) for c in classes] if classes is not None else None,
+        has_predict=hasattr(model, "predict"),
+    )
+    return Description(versions=image, model_file=path.name, pickled_sklearn=tuple(pickled),
+                       model=facts, derivation=_derivation(model, model_dir))
 
 
-def _signature(model: Any, model_dir: str) -> dict[str, Any] | None:
+def _derivation(model: Any, model_dir: str) -> Derivation | None:
     """Derive and prove the input signature from the sample the host mounted, if any."""
-    from smkit_contract.names import CODE_DIR
-    from smkit_contract.signature import DESCRIBE_INPUT_DIR
-
     from .derive import derive
 
-    folder = Path(DESCRIBE_INPUT_DIR)
-    if not (folder / "sample").is_file():
+    folder = Path(INPUT_DIR)
+    if not (folder / SAMPLE_FILE).is_file():
         return None
     if (Path(model_dir) / CODE_DIR).is_dir() and "def input_fn" in _hooks_text(model_dir):
-        return {"notes": ["code/inference.py defines input_fn, which decodes requests its "
-                          "own way: no signature is stored"]}
+        return Derivation(notes=(f"{CODE_DIR}/{DEFAULT_PROGRAM} defines input_fn, which "
+                                 "decodes requests its own way: no signature is stored",))
     overrides: dict[str, Any] = {}
-    if (folder / "overrides.json").is_file():
-        overrides = json.loads((folder / "overrides.json").read_text(encoding="utf-8"))
-    content_type = (folder / "content_type").read_text(encoding="utf-8").strip()
-    return derive(model, (folder / "sample").read_bytes(), content_type, overrides)
+    if (folder / OVERRIDES_FILE).is_file():
+        overrides = json.loads((folder / OVERRIDES_FILE).read_text(encoding="utf-8"))
+    content_type = (folder / CONTENT_TYPE_FILE).read_text(encoding="utf-8").strip()
+    return Derivation.from_json(derive(model, (folder / SAMPLE_FILE).read_bytes(),
+                                       content_type, overrides))
 
 
 def _hooks_text(model_dir: str) -> str:
-    from smkit_contract.names import CODE_DIR, DEFAULT_PROGRAM
-
     path = Path(model_dir) / CODE_DIR / DEFAULT_PROGRAM
     return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
 
 
 def main(command: str, model_dir: str) -> int:
     """Print the JSON of ``versions`` or ``describe`` on stdout."""
-    data = versions() if command == "versions" else describe(model_dir)
+    if command == "versions":
+        data, failed = versions().to_json(), False
+    else:
+        described = describe(model_dir)
+        data, failed = described.to_json(), described.error is not None
     sys.stdout.write(json.dumps(data, sort_keys=True, indent=1, default=str) + "\n")
-    return 0 if "error" not in data else 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "describe",
-                  str(Path(sys.argv[2]) if len(sys.argv) > 2 else "/opt/ml/model")))
+                  str(Path(sys.argv[2]) if len(sys.argv) > 2 else CONTAINER_MODEL_DIR)))

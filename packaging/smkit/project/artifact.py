@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import smkit_contract.content_types as ct
+import smkit_contract.describe as exchange
 import smkit_contract.manifest as mf
 import smkit_contract.names as names
-import smkit_contract.signature as sig
 
 from smkit import __version__
 from smkit.core.errors import PlatformError, UserError
@@ -56,8 +56,6 @@ class Artifact:
     signature_notes: list[str] = field(default_factory=list)
 
 
-#: Where every image smkit builds records its Python and package versions.
-VERSIONS_FILE = "/opt/smkit/versions.json"
 #: Versions the manifest states by name (the rest go under ``packages``).
 _NAMED = ("scikit-learn", "numpy", "joblib", "scipy", "pandas")
 
@@ -69,15 +67,16 @@ def image_versions(image: str) -> dict[str, Any]:
         raise UserError(f"image {image} is not built; run `make build-container` (or `smkit "
                         "build SPEC` for a spec with a python section)")
     proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
-                         "--entrypoint", "cat", image, VERSIONS_FILE, timeout=120, check=False)
+                         "--entrypoint", "cat", image, exchange.VERSIONS_FILE, timeout=120,
+                         check=False)
     try:
-        data = json.loads(proc.stdout.decode())
-        packages = {str(k): str(v) for k, v in data["packages"].items()}
-    except (ValueError, KeyError, AttributeError) as e:
-        raise UserError(f"{image} has no readable {VERSIONS_FILE}; it was not built by smkit: "
-                        "rebuild it with `make build-container` or `smkit build SPEC`") from e
-    versions: dict[str, Any] = {"python": str(data["python"]),
-                                "smkit": str(data.get("smkit") or __version__)}
+        data = exchange.ImageVersions.from_json(json.loads(proc.stdout.decode()))
+    except ValueError as e:  # not JSON, or not versions (ExchangeError)
+        raise UserError(f"{image} has no readable {exchange.VERSIONS_FILE}; it was not built "
+                        "by smkit: rebuild it with `make build-container` or `smkit build "
+                        "SPEC`") from e
+    packages = data.packages
+    versions: dict[str, Any] = {"python": data.python, "smkit": data.smkit or __version__}
     versions.update({k: packages[k] for k in _NAMED if k in packages})
     versions["packages"] = packages
     return versions
@@ -105,17 +104,17 @@ def inspect_model(model_dir: Path, image: str,
     result then holds ``signature`` and ``signature_notes``.
     """
     path = model_file(model_dir)
-    mounts = ["-v", f"{model_dir.resolve()}:/opt/ml/model:ro"]
+    mounts = ["-v", f"{model_dir.resolve()}:{names.CONTAINER_MODEL_DIR}:ro"]
     tmp: Path | None = None
     if sample is not None:
         tmp = Path(tempfile.mkdtemp(prefix="smkit-signature-"))
-        (tmp / "sample").write_bytes(sample[0])
-        (tmp / "content_type").write_text(sample[1])
-        (tmp / "overrides.json").write_text(json.dumps(overrides or {}))
+        (tmp / exchange.SAMPLE_FILE).write_bytes(sample[0])
+        (tmp / exchange.CONTENT_TYPE_FILE).write_text(sample[1])
+        (tmp / exchange.OVERRIDES_FILE).write_text(json.dumps(overrides or {}))
         for f in tmp.iterdir():
             f.chmod(0o644)
         tmp.chmod(0o755)
-        mounts += ["-v", f"{tmp}:{sig.DESCRIBE_INPUT_DIR}:ro"]
+        mounts += ["-v", f"{tmp}:{exchange.INPUT_DIR}:ro"]
     try:
         proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
                              *mounts, image, "describe", timeout=600, check=False)
@@ -123,22 +122,26 @@ def inspect_model(model_dir: Path, image: str,
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     try:
-        out = json.loads(proc.stdout.decode())
+        printed = json.loads(proc.stdout.decode())
     except ValueError:
         raise PlatformError(f"{image} could not describe the model: "
                             f"{proc.stderr.decode(errors='replace')[-1500:]}") from None
-    image_sklearn = out["versions"]["packages"].get("scikit-learn", "none")
-    if "missing_module" in out:
-        module = out["missing_module"]
+    try:
+        out = exchange.Description.from_json(printed)
+    except exchange.ExchangeError as e:
+        raise UserError(f"{image}: {e}") from None
+    image_sklearn = out.versions.packages.get("scikit-learn", "none")
+    if out.missing_module is not None:
+        module = out.missing_module
         raise UserError(
             f"model_dir: {path.name} needs the module {module!r}, which {image} does not "
             f"have: if it is your own code, add the file or folder that defines it to "
             f"python.source in the spec; if it is a library, add it to python.packages "
             f"(`smkit env detect --model {path}` lists what the pickle needs)"
         )
-    if "error" in out:
-        raise UserError(f"model_dir: {path.name} cannot be loaded in {image}: {out['error']}")
-    wrong = [v for v in out.get("pickled_sklearn", []) if v != image_sklearn]
+    if out.error is not None or out.model is None:
+        raise UserError(f"model_dir: {path.name} cannot be loaded in {image}: {out.error}")
+    wrong = [v for v in out.pickled_sklearn if v != image_sklearn]
     if wrong:
         raise UserError(
             f"model_dir: {path.name} was saved with scikit-learn {', '.join(wrong)} but the "
@@ -147,21 +150,23 @@ def inspect_model(model_dir: Path, image: str,
             "(`smkit env detect --model` writes the section) and smkit builds the image "
             "with it"
         )
-    model = out["model"]
-    if not model["has_predict"] and not (model_dir / names.CODE_DIR).is_dir():
-        raise UserError(f"model_dir: {path.name} holds a {model['type']}, which has no "
+    model = out.model
+    if not model.has_predict and not (model_dir / names.CODE_DIR).is_dir():
+        raise UserError(f"model_dir: {path.name} holds a {model.type}, which has no "
                         "predict(); save a fitted estimator or Pipeline")
-    info = {k: model[k] for k in ("type", "task", "n_features", "feature_names", "classes")}
-    derived = out.get("signature") or {}
-    notes = [str(n) for n in derived.get("notes", [])]
-    if "error" in derived:
+    info: dict[str, Any] = {"type": model.type, "task": model.task,
+                            "n_features": model.n_features,
+                            "feature_names": model.feature_names, "classes": model.classes}
+    derived = out.derivation or exchange.Derivation()
+    notes = list(derived.notes)
+    if derived.error is not None:
         where = "signature" if overrides else "validation.input"
         info["signature_error"] = (
             f"{where}: the input signature could not be proven in {image}: "
-            f"{derived['error']}" + "".join(f"\n  note: {n}" for n in notes)
+            f"{derived.error}" + "".join(f"\n  note: {n}" for n in notes)
         )
     else:
-        info["signature"] = derived.get("signature")
+        info["signature"] = derived.signature.to_json() if derived.signature else None
     info["signature_notes"] = notes
     return info
 
