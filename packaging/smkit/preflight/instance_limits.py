@@ -1,10 +1,11 @@
 """Run the image as a SageMaker instance type and measure it against Marketplace's limits.
 
 The image runs under ``--network none`` with ``docker --cpus/--memory`` from the instance
-table (smkit/instances.py), capped at what this machine's engine has. A probe in a second
+table (smkit/aws/instances.py), capped at what this machine's engine has. A probe in a second
 container that shares only the server's network namespace (so it does not eat the server's
 CPU quota) measures: TCP connect (accept) time, ``/ping`` latency while every worker is busy
-with the largest payload and one more request waits, and the slowest ``/invocations``.
+with the largest payload and one more request waits, and the slowest ``/invocations``. The
+probe is the program in ``limits_probe.py``, mounted into that container.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import smkit_contract.content_types as ct
 import smkit_contract.limits as limits
@@ -22,58 +22,14 @@ import smkit_contract.limits as limits
 from smkit.aws.instances import GIB, InstanceSize
 from smkit.core.errors import PlatformError
 from smkit.image import docker
+from smkit.preflight import limits_probe
 
 #: Seconds the probe keeps every worker busy while it times connects and /ping.
 LOAD_SECONDS = 4.0
 
-# Runs with the image's own python3, inside a container sharing the server's network.
-_PROBE = r"""
-import http.client, json, socket, sys, threading, time
-a = json.loads(sys.argv[1]); body = sys.stdin.buffer.read()
-def post():
-    c = http.client.HTTPConnection("127.0.0.1", a["port"], timeout=a["timeout"])
-    t = time.perf_counter()
-    try:
-        c.request("POST", "/invocations", body, {"Content-Type": a["ctype"]})
-        r = c.getresponse(); d = r.read()
-        return [r.status, time.perf_counter() - t, d[:300].decode("utf-8", "replace")]
-    except Exception as e:
-        return [None, time.perf_counter() - t, repr(e)]
-    finally:
-        c.close()
-def ping():
-    c = http.client.HTTPConnection("127.0.0.1", a["port"], timeout=10)
-    t = time.perf_counter()
-    try:
-        c.request("GET", "/ping"); r = c.getresponse(); r.read()
-        return [r.status, time.perf_counter() - t]
-    except Exception:
-        return [None, time.perf_counter() - t]
-    finally:
-        c.close()
-def accept():
-    s = socket.socket(); s.settimeout(10); t = time.perf_counter()
-    try:
-        s.connect(("127.0.0.1", a["port"])); return time.perf_counter() - t
-    except OSError:
-        return None
-    finally:
-        s.close()
-out = {"inv": [post()], "ping": [], "accept": []}
-stop = time.monotonic() + a["seconds"]
-def client():
-    while True:
-        r = post(); out["inv"].append(r)
-        if time.monotonic() >= stop:
-            return
-threads = [threading.Thread(target=client) for _ in range(a["clients"])]
-for t in threads:
-    t.start()
-time.sleep(0.2)
-while any(t.is_alive() for t in threads):
-    out["accept"].append(accept()); out["ping"].append(ping()); time.sleep(0.1)
-print(json.dumps(out))
-"""
+#: The load probe (a program of its own) and where it is mounted in the probe's container.
+PROBE_FILE = Path(limits_probe.__file__).resolve()
+PROBE_IN_CONTAINER = "/opt/smkit/limits_probe.py"
 
 
 @dataclass
@@ -205,14 +161,16 @@ def measure(image: str, model_dir: Path, run: Run) -> Measured:
             m.healthy_s = server.ready_after
             m.workers = _workers(server.logs())
             m.master_rss_bytes = _master_rss(server.name)
-            args = {"ctype": run.content_type, "port": docker.CONTAINER_PORT,
-                    "timeout": limits.INVOCATION_LIMIT_SECONDS + 15,
-                    "seconds": LOAD_SECONDS, "clients": (m.workers or 1) + 1}
+            args = limits_probe.arguments(
+                port=docker.CONTAINER_PORT, content_type=run.content_type,
+                timeout=limits.INVOCATION_LIMIT_SECONDS + 15, seconds=LOAD_SECONDS,
+                clients=(m.workers or 1) + 1)
             proc = docker.docker(
                 "run", "--rm", "-i", "--label", docker.LABEL,
                 "--label", f"{docker.OWNER_LABEL}={os.getpid()}",
                 "--network", f"container:{server.name}",
-                "--entrypoint", "python3", image, "-c", _PROBE, json.dumps(args),
+                "-v", f"{PROBE_FILE}:{PROBE_IN_CONTAINER}:ro",
+                "--entrypoint", "python3", image, PROBE_IN_CONTAINER, args,
                 input_bytes=run.payload, check=False,
                 timeout=LOAD_SECONDS + 4 * (limits.INVOCATION_LIMIT_SECONDS + 15) + 60,
             )
@@ -226,7 +184,7 @@ def measure(image: str, model_dir: Path, run: Run) -> Measured:
             if proc.returncode != 0:
                 m.error = "the probe failed: " + proc.stderr.decode(errors="replace")[-300:]
                 return m
-            out: dict[str, Any] = json.loads(proc.stdout)
+            out: limits_probe.Figures = json.loads(proc.stdout)
             m.accept_s = out["accept"]
             m.pings = [(s, t) for s, t in out["ping"]]
             m.invocations = [(s, t, msg) for s, t, msg in out["inv"]]
@@ -249,7 +207,8 @@ def breaches(instance_type: str, m: Measured) -> list[str]:
                    f"{limits.STARTUP_LIMIT_SECONDS} s")
     acc = m.max_accept_s
     if any(a is None for a in m.accept_s):
-        out.append(f"{instance_type}: a connection was not accepted within 10 s; the limit "
+        out.append(f"{instance_type}: a connection was not accepted within "
+                   f"{limits_probe.CONNECT_TIMEOUT_S} s; the limit "
                    f"is {limits.ACCEPT_LIMIT_SECONDS * 1000:.0f} ms")
     elif acc is not None and acc > limits.ACCEPT_LIMIT_SECONDS:
         out.append(f"{instance_type}: a connection took {acc * 1000:.0f} ms to be accepted; "
