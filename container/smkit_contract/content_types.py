@@ -9,6 +9,17 @@ NPY = "application/x-npy"
 
 #: Every type the server decodes and encodes, in the order error messages list them.
 SUPPORTED: tuple[str, ...] = (CSV, JSON, JSONLINES, NPY)
+#: The types whose bodies are UTF-8 text (a listing can show a sample of these inline).
+TEXT: tuple[str, ...] = (CSV, JSON, JSONLINES)
+
+#: The type of a file by its suffix (lower case, with the dot).
+BY_SUFFIX: dict[str, str] = {
+    ".csv": CSV,
+    ".json": JSON,
+    ".jsonl": JSONLINES,
+    ".jsonlines": JSONLINES,
+    ".npy": NPY,
+}
 
 #: Spellings seen in the wild for the same formats.
 ALIASES: dict[str, str] = {
@@ -20,6 +31,11 @@ ALIASES: dict[str, str] = {
     "application/x-ndjson": JSONLINES,
     "application/npy": NPY,
 }
+
+
+def for_suffix(suffix: str) -> str | None:
+    """The type of a file with this suffix (``.CSV`` as ``.csv``), or None when unknown."""
+    return BY_SUFFIX.get(suffix.lower())
 
 
 def canonical(media_type: str) -> str:

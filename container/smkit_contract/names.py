@@ -30,10 +30,7 @@ CODE_DIR = "code"
 DEFAULT_PROGRAM = "inference.py"
 #: Sample inputs for the start-up smoke prediction, tried in this order, with their types.
 SAMPLE_FILES: dict[str, str] = {
-    "sample_input.csv": ct.CSV,
-    "sample_input.json": ct.JSON,
-    "sample_input.jsonl": ct.JSONLINES,
-    "sample_input.npy": ct.NPY,
+    f"sample_input{suffix}": ct.BY_SUFFIX[suffix] for suffix in (".csv", ".json", ".jsonl", ".npy")
 }
 #: The sample file name for each content type (the inverse of ``SAMPLE_FILES``).
 SAMPLE_NAME_FOR: dict[str, str] = {t: name for name, t in SAMPLE_FILES.items()}

@@ -21,8 +21,6 @@ from smkit.core.errors import PlatformError, UserError
 from smkit.project.transform_job import TransformJob
 
 DEFAULT_IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
-_BY_SUFFIX = {".csv": ct.CSV, ".json": ct.JSON, ".jsonl": ct.JSONLINES, ".jsonlines":
-              ct.JSONLINES, ".npy": ct.NPY}
 
 _model_arg = click.argument("model", type=click.Path(exists=True, path_type=Path))
 SPEC_FILE = Path("smkit.yaml")
@@ -94,7 +92,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def guess_content_type(path: Path) -> str:
     """The MIME type for a file by its extension; UserError when it cannot tell."""
-    media = _BY_SUFFIX.get(path.suffix.lower())
+    media = ct.for_suffix(path.suffix)
     if media is None:
         raise UserError(f"cannot tell the content type of {path.name}; pass --content-type")
     return media

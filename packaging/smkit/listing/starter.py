@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import smkit_contract.content_types as ct
 import smkit_contract.env as env_names
 import smkit_contract.names as names
 import yaml
@@ -34,8 +35,6 @@ NOTEBOOK = "notebook/sample-notebook.ipynb"
 #: per sample text, but AddDeliveryOptions' whole Details must stay within 16,384 characters and
 #: carries each sample twice (real-time and batch): 4 x 3,000 leaves room for the rest.
 SAMPLE_INLINE_MAX = 3000
-CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json",
-                 ".jsonl": "application/jsonlines"}
 
 
 @dataclass(frozen=True)
@@ -125,8 +124,10 @@ def _sample(model_dir: Path, manifest: dict[str, Any], validation: Path | None,
     candidates = [model_dir / name] if isinstance(name, str) else []
     candidates += [model_dir / n for n in names.SAMPLE_FILES]
     for path in candidates:
-        if path.is_file() and path.suffix in CONTENT_TYPES:
-            return path.read_bytes().rstrip(b"\n"), CONTENT_TYPES[path.suffix], path.suffix
+        media = ct.for_suffix(path.suffix)
+        # The listing shows the sample inline, so a binary one (.npy) is passed over.
+        if path.is_file() and media in ct.TEXT:
+            return path.read_bytes().rstrip(b"\n"), media, path.suffix
     if validation is not None:
         features, labels = read_validation(validation)
         rows: list[list[str]] = []
@@ -138,7 +139,7 @@ def _sample(model_dir: Path, manifest: dict[str, Any], validation: Path | None,
                     rows.append(row)
         else:
             rows = features[:3]
-        return to_csv(rows[:10]), "text/csv", ".csv"
+        return to_csv(rows[:10]), ct.CSV, ".csv"
     raise UserError("no sample input: add sample_input.csv to the model directory (or name one "
                     "in manifest.json), or pass --validation with labeled rows")
 
@@ -390,7 +391,7 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                 raise PlatformError("the model package sets SMKIT_METERING=per-inference but "
                                     "the container sent no metering header")
             echo(f"  metering header: {json.dumps(m.metering)}")
-            records = len(body.splitlines()) if content_type == "text/csv" else None
+            records = len(body.splitlines()) if content_type == ct.CSV else None
             if records is not None and m.metering.get("ConsumedUnits") != records:
                 raise PlatformError(f"the container metered {m.metering.get('ConsumedUnits')} "
                                     f"units for a sample of {records} records; per-inference "
