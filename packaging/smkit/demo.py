@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import smkit_contract.env as env_names
 import yaml
 
 from smkit.core.errors import PlatformError, UserError
@@ -425,7 +426,7 @@ def run(out: Path = DEFAULT_OUT, *, image: str | None = None, keep_emulators: bo
     transform_out = out / "local-transform"
     with j.step("local batch transform (SDK local mode)") as d:
         local_mode(j, "local", "transform", "model", "validation/input.csv", str(transform_out),
-                   *image_args, "--port", port, "--strategy", "MultiRecord")
+                   *image_args, "--port", port, "--strategy", env_names.MULTI_RECORD)
         result = transform_out / "input.csv.out"
         n = _count_lines(result)
         if n != ex.test_rows:

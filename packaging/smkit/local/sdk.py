@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+import smkit_contract.env as env_names
 import smkit_contract.names as names
 from botocore.exceptions import BotoCoreError
 
@@ -585,7 +586,7 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
     # Left unset, the SDK's local mode takes BatchStrategy from /execution-parameters, where
     # SageMaker documents MULTI_RECORD, and then refuses it ("Invalid Batch Strategy"): it
     # only knows the API spelling. Default to that spelling, as SageMaker does.
-    strategy = strategy or "MultiRecord"
+    strategy = strategy or env_names.MULTI_RECORD
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     files = [data] if data.is_file() else sorted(p for p in data.iterdir() if p.is_file())

@@ -155,8 +155,8 @@ class TransformJob:
             )
         if (self.batch_strategy is not None
                 and self.batch_strategy not in env_names.BATCH_STRATEGIES):
-            raise UserError(f"BatchStrategy {self.batch_strategy!r} must be MultiRecord or "
-                            "SingleRecord")
+            raise UserError(f"BatchStrategy {self.batch_strategy!r} must be "
+                            f"{' or '.join(env_names.BATCH_STRATEGIES)}")
         if self.max_payload_mb is not None and not (
             0 <= self.max_payload_mb <= limits.BATCH_MAX_PAYLOAD_MB
         ):
