@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import smkit_contract.content_types as ct
+import smkit_contract.env as env_names
 import smkit_contract.limits as limits
 from pydantic import (
     AfterValidator,
@@ -193,7 +194,7 @@ class ValidationSpec(_Strict):
     accept: str | None = None
     split_type: Literal["None", "Line"] = "Line"
     instance_type: str = "ml.m5.large"
-    batch_strategy: Literal["SingleRecord", "MultiRecord"] | None = None
+    batch_strategy: env_names.BatchStrategy | None = None
     max_payload_mb: int | None = Field(default=None, ge=0, le=limits.BATCH_MAX_PAYLOAD_MB)
     max_concurrent_transforms: int | None = Field(default=None, ge=1)
     assemble_with: Literal["None", "Line"] = "Line"
