@@ -24,6 +24,7 @@ from . import handler
 from .errors import PayloadTooLarge, ServingError
 from .model import LoadedModel
 from .settings import Settings
+from .watchdog import Watchdog, request_timeout_message
 
 log = logging.getLogger("smkit.access")
 
@@ -35,6 +36,8 @@ _DRAIN_LIMIT = 2 * limits.BATCH_MAX_PAYLOAD_MB * limits.MB
 
 Headers = list[tuple[str, str]]
 Answer = tuple[int, Headers, bytes]
+#: How long before its limit a sync worker's request answers 504 itself (see Service).
+SYNC_ANSWER_EARLY_S = 0.25
 StartResponse = Callable[..., Any]
 
 
@@ -63,10 +66,11 @@ class Service:
         self.settings = settings
         self.loaded = loaded
         self.limit = settings.max_payload_bytes
-        self.timeout_message = (
-            f"the request took longer than the {settings.timeout} s limit "
-            "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request or raise it"
-        )
+        self.timeout_message = request_timeout_message(loaded.model, settings.timeout)
+        # gunicorn's master SIGKILLs a sync worker a moment after the limit when its abort
+        # cannot be handled (the model is stuck in native code): answer just before that.
+        self.watchdog_seconds = (settings.timeout if settings.threaded
+                                 else max(0.5, settings.timeout - SYNC_ANSWER_EARLY_S))
         where = "in this batch transform" if settings.batch else "on a real-time endpoint"
         self.too_large = (
             f"the limit {where} is {self.limit // limits.MB} MB. Send fewer records per "
@@ -108,14 +112,13 @@ class Service:
     def invocations(self, environ: dict[str, Any]) -> Answer:
         """Decode, predict and encode one request; every failure is a JSON error."""
         sock = environ.get("gunicorn.socket")
-        if self.settings.threaded and sock is not None:
+        if sock is not None:
             return self._invocations_with_watchdog(environ, sock)
         return self._invocations(environ)
 
     def _invocations_with_watchdog(self, environ: dict[str, Any], sock: Any) -> Answer:
-        """Threaded workers: the time limit is this request's own (see watchdog.py)."""
+        """Under gunicorn: the time limit is this request's own (see watchdog.py)."""
         from .server import retire_worker
-        from .watchdog import Watchdog
 
         started = time.perf_counter()
 
@@ -123,7 +126,7 @@ class Service:
             retire_worker()
             self._access(504, started, error=self.timeout_message)
 
-        dog = Watchdog(sock, self.settings.timeout, self.timeout_message, timed_out)
+        dog = Watchdog(sock, self.watchdog_seconds, self.timeout_message, timed_out)
 
         def access(status: int, started: float, **fields: Any) -> None:
             # The request's one access line is its 504 once the watchdog has answered; the

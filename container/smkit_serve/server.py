@@ -68,15 +68,41 @@ def retire_worker() -> None:
         CURRENT_WORKER.alive = False
 
 
+#: The variables that size the native thread pools (OpenBLAS, OpenMP, MKL) a library
+#: starts with when it is loaded.
+POOL_SIZE_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Their values before cap_native_pools (None: unset), for the workers' environment.
+_SELLERS_POOL_SIZES: dict[str, str | None] = {}
+
+
+def cap_native_pools() -> None:
+    """Make every native library the master loads size its thread pools at one thread.
+
+    Call before numpy is imported. No pool may run in the master: a thread pool does not
+    survive fork, OpenBLAS starts its threads when it is loaded, and an OpenMP library
+    loaded while the model is unpickled (after threadpoolctl looked) reads OMP_NUM_THREADS
+    then; LightGBM parses a model's trees on its OpenMP pool. This holds even when the
+    seller set the variables: their values come back in the workers (_post_fork).
+    """
+    for name in POOL_SIZE_VARIABLES:
+        _SELLERS_POOL_SIZES.setdefault(name, os.environ.get(name))
+        os.environ[name] = "1"
+
+
 def _post_fork(server: Any, worker: Any) -> None:
     global CURRENT_WORKER
     CURRENT_WORKER = worker
-    # The master ran its smoke prediction with native thread pools capped at one thread
-    # (OpenMP pools do not survive fork); each worker gets its share of the CPUs back.
+    # The master ran no prediction and loaded native libraries with pools of one thread
+    # (cap_native_pools); each worker gets its share of the CPUs back, in the libraries
+    # loaded already and, through the environment (or the seller's own setting), in those
+    # it loads later and in its child processes.
     from threadpoolctl import threadpool_limits
 
     workers = max(1, int(server.cfg.workers))
-    threadpool_limits(max(1, available_cpus() // workers))
+    share = max(1, available_cpus() // workers)
+    for name, value in _SELLERS_POOL_SIZES.items():
+        os.environ[name] = str(share) if value is None else value
+    threadpool_limits(share)
 
 
 # ----------------------------------------------------------------------------- shutdown
