@@ -47,6 +47,8 @@ def error_detail(violation: Violation) -> dict[str, str]:
 
 def sagemaker_lookup(endpoint: str, region: str) -> PackageLookup:
     """Read model packages from a SageMaker endpoint (moto server offline)."""
+    # Deferred on purpose: boto3 is heavy, and the emulator process needs it only when it
+    # is given a SageMaker endpoint.
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
+import yaml
+from packaging.version import InvalidVersion, Version
 from picklescan import scanner as picklescan
 from smkit_contract import names
 
@@ -166,8 +168,6 @@ class ModelScan:
 
     def python_yaml(self, base_dir: Path | None = None) -> str:
         """The python section as YAML, with a comment per thing left for the seller."""
-        import yaml
-
         text = yaml.safe_dump({"python": self.python_section(base_dir)}, sort_keys=False,
                               default_flow_style=False)
         todo = [u for u in self.unresolved_modules if u.origin is None]
@@ -244,7 +244,7 @@ def _decompressed(path: Path, head: bytes) -> tuple[str, bytes] | None:
             return kind, zlib.decompress(path.read_bytes())
         if kind == "lz4":
             try:
-                import lz4.frame
+                import lz4.frame  # optional: only a model saved with lz4 needs it
             except ImportError:
                 raise UserError(f"{path.name} is lz4-compressed; pip install lz4 to scan it "
                                 "(and declare lz4 in python.packages)") from None
@@ -583,7 +583,7 @@ def _scan_skops(path: Path) -> tuple[set[tuple[str, str]], dict[str, set[str]], 
     walk(schema, "?")
     notes: list[str] = []
     try:
-        import skops.io as sio
+        import skops.io as sio  # optional and heavy: only for a .skops model
 
         untrusted = sio.get_untrusted_types(file=path)
     except Exception:  # noqa: BLE001 - the note is optional; the types were read above
@@ -709,8 +709,6 @@ def _mismatches(dists: dict[str, tuple[str, tuple[str, ...]]], versions: list[st
                 "The other versions listed are this environment's (numpy records none): make "
                 "them the ones you trained with")))
     elif len(versions) > 1:
-        from packaging.version import InvalidVersion, Version
-
         def key(v: str) -> tuple[int, Version | str]:
             try:
                 return 1, Version(v)

@@ -20,15 +20,19 @@ from typing import Any
 import smkit_contract.env as envnames
 import smkit_contract.limits as limits
 
+from smkit.aws import instances
 from smkit.aws import push as push_mod
 from smkit.aws.clients import Aws, call
-from smkit.aws.publish import model_package_request, s3_layout
-from smkit.aws.roles import FAIL, PASS, SKIP
+from smkit.aws.publish import check_account, model_package_request, s3_layout
+from smkit.aws.roles import FAIL, PASS, SKIP, check_role
 from smkit.core.errors import SmkitError, UserError
-from smkit.image import docker
+from smkit.image import docker, pickle_scan
+from smkit.preflight import instance_limits as il
 from smkit.project import artifact as artifact_mod
+from smkit.project.artifact import model_file
 from smkit.project.spec import Spec
 from smkit.project.transform_job import container_environment
+from smkit.transform import run_transform
 
 WARN = "warn"
 
@@ -92,8 +96,6 @@ def _run(report: Report, name: str, fn: Callable[[], tuple[str, str]],
 
 def check_roles(spec: Spec, aws: Aws | None) -> tuple[str, str]:
     """Role ARNs well formed (the spec enforces it) and, with AWS, the role exists."""
-    from smkit.aws.roles import check_role
-
     result = check_role(aws, spec.validation.role, field="validation.role",
                         account=spec.account_id)
     return result.status, result.detail
@@ -103,8 +105,6 @@ def check_account_region(spec: Spec, aws: Aws | None, image_ref: str | None) -> 
     """Credentials, roles, bucket and image in one account and the spec's region."""
     if aws is None:
         return SKIP, "no AWS credentials or emulator: account and bucket region not checked"
-    from smkit.aws.publish import check_account
-
     account = check_account(aws, spec)
     s3 = aws.client("s3")
     try:
@@ -165,10 +165,6 @@ def batch_env(spec: Spec) -> dict[str, str]:
 
 def check_transform(spec: Spec, model_dir: Path, report: Report) -> tuple[str, str]:
     """The validation profile's transform, through smkit's transform runner."""
-    try:
-        from smkit.transform import run_transform
-    except ImportError as e:
-        return SKIP, f"skipped: transform runner unavailable ({e})"
     v = spec.validation
     out = Path(tempfile.mkdtemp(prefix="smkit-preflight-"))
     try:
@@ -216,9 +212,6 @@ def check_instance_types(spec: Spec, model_dir: Path, report: Report,
     instance cannot hold), one per instance type (fails name the type, the figure and the
     limit), a warning per type where workers x model memory may not fit, and the table.
     """
-    from smkit.aws import instances
-    from smkit.preflight import instance_limits as il
-
     def add(name: str, status: str, detail: str) -> None:
         report.checks.append(Check(name, status, detail))
         if echo is not None:
@@ -315,9 +308,6 @@ def check_request(spec: Spec, image_ref: str | None) -> tuple[str, str]:
 def check_model_scan(spec: Spec) -> tuple[str, str]:
     """The model file references no global a model never needs (os.system, eval, ...),
     read without loading it, as ``smkit env detect`` reports it."""
-    from smkit.image import pickle_scan
-    from smkit.project.artifact import model_file
-
     path = model_file(spec.model_dir)
     if path.suffix == ".skops":
         return SKIP, f"{path.name} is a skops file: the server loads only the types it trusts"

@@ -8,6 +8,7 @@ and served by the actual image (``--network none``) to predict the validation sa
 
 from __future__ import annotations
 
+import csv
 import functools
 import gzip
 import hashlib
@@ -229,8 +230,6 @@ def check_validation_width(spec: Spec, n_features: int | None, recs: list[bytes]
     v = spec.validation
     if n_features is None or v.content_type != ct.CSV or v.split_type != "Line":
         return
-    import csv
-
     for n, rec in enumerate(recs, 1):
         width = len(next(csv.reader([rec.decode("utf-8", errors="replace")]), []))
         if width == n_features:

@@ -15,9 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import botocore.loaders
+import botocore.model
 import smkit_contract.content_types as ct
 import smkit_contract.env as env_names
 import smkit_contract.limits as limits
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as Pep508Requirement
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,6 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from smkit_contract.signature import KINDS
 
 from smkit.core import arns
 from smkit.core.errors import UserError
@@ -58,9 +63,6 @@ TRANSFORM_SPLITTABLE = (ct.CSV, ct.JSON, ct.JSONLINES)
 @functools.lru_cache(maxsize=1)
 def instance_types() -> dict[str, tuple[str, ...]]:
     """Valid ``ml.*`` types per use, from botocore's SageMaker service model (as pinned)."""
-    import botocore.loaders
-    import botocore.model
-
     # Straight from botocore's data files: no session, so no AWS configuration is read.
     data = botocore.loaders.create_loader().load_service_model("sagemaker", "service-2")
     model = botocore.model.ServiceModel(data, service_name="sagemaker")
@@ -245,11 +247,9 @@ class ValidationSpec(_Strict):
 
 def _requirement(value: str) -> str:
     """A pinned PEP 508 requirement (``name==version``); raise ValueError with the fix."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     text = value.strip()
     try:
-        req = Requirement(text)
+        req = Pep508Requirement(text)
     except InvalidRequirement as e:
         raise ValueError(f"{value!r} is not a pip requirement ({e}); write name==version") from None
     if req.url:
@@ -341,8 +341,6 @@ class Spec(_Strict):
     @field_validator("signature")
     @classmethod
     def _signature(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from smkit_contract.signature import KINDS
-
         for name, entry in v.items():
             item = entry if isinstance(entry, dict) else {"kind": entry}
             unknown = set(item) - {"kind", "optional"}
