@@ -289,7 +289,8 @@ import uuid
 from pathlib import Path
 
 import boto3
-from smkit import buyer
+from smkit.buyer import jobs as buyer
+from smkit.buyer.package import package_from_description, region_of
 
 OFFLINE = True  # [AWS] False: a real subscription, a real transform job and endpoint
 REPO = Path.cwd().resolve().parent
@@ -303,7 +304,7 @@ if not MODEL_PACKAGE_ARN and (SELLER_DIR / "model_package_arn.txt").is_file():
 if not MODEL_PACKAGE_ARN:
     raise RuntimeError("no model package ARN: run 01_seller_publish.ipynb first, or set "
                        "SMKIT_MODEL_PACKAGE_ARN")
-REGION = buyer.region_of(MODEL_PACKAGE_ARN)
+REGION = region_of(MODEL_PACKAGE_ARN)
 WORKDIR = Path(os.environ.get("SMKIT_BUYER_DIR", REPO / ".smkit" / "notebooks" / "buyer"))
 WORKDIR = WORKDIR.resolve()
 WORKDIR.mkdir(parents=True, exist_ok=True)
@@ -331,7 +332,7 @@ instance types the seller supports.
 """),
     code('''
 sagemaker = boto3.client("sagemaker", region_name=REGION)
-package = buyer.package_from_description(
+package = package_from_description(
     sagemaker.describe_model_package(ModelPackageName=MODEL_PACKAGE_ARN))
 print("status:        ", package.status)
 print("image:         ", package.image)

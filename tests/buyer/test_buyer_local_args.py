@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from smkit.buyer import jobs as buyer
+from smkit.buyer.staging import split_s3
 from smkit.core.errors import UserError
 from smkit.emulators.manager import is_moto
 from smkit.image.docker import free_port as docker_free_port
@@ -34,7 +35,7 @@ def test_an_s3_output_is_refused_with_the_same_advice(tmp_path: Path) -> None:
 ])
 def test_s3_urls_split_into_bucket_and_key(url: str, key_required: bool,
                                            parts: tuple[str, str]) -> None:
-    assert buyer.split_s3(url, key_required=key_required) == parts
+    assert split_s3(url, key_required=key_required) == parts
 
 
 @pytest.mark.parametrize(("url", "key_required", "shape"), [
@@ -47,7 +48,7 @@ def test_s3_urls_split_into_bucket_and_key(url: str, key_required: bool,
 def test_a_malformed_s3_url_says_the_shape_it_wants(url: str, key_required: bool,
                                                     shape: str) -> None:
     with pytest.raises(UserError, match=f"is not an {shape} URL"):
-        buyer.split_s3(url, key_required=key_required)
+        split_s3(url, key_required=key_required)
 
 
 def test_only_a_server_with_motos_api_counts_as_moto() -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from demo_kit import DemoRun
 from smkit.buyer import jobs as buyer
+from smkit.buyer.image import resolve_image
+from smkit.buyer.package import region_of
 from smkit.core.errors import PlatformError, UserError
 
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/wine-abc"
@@ -32,14 +34,14 @@ def test_the_buyers_model_runs_with_network_isolation() -> None:
 
 
 def test_the_region_comes_from_the_arn_and_a_bad_arn_says_what_is_expected() -> None:
-    assert buyer.region_of(ARN) == "eu-west-1"
+    assert region_of(ARN) == "eu-west-1"
     with pytest.raises(UserError, match="model-package/<name>"):
-        buyer.region_of("wine-abc")
+        region_of("wine-abc")
 
 
 def test_a_package_without_an_image_digest_cannot_be_run() -> None:
     with pytest.raises(PlatformError, match="not referenced by digest"):
-        buyer.resolve_image(None, "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:latest")  # type: ignore[arg-type]
+        resolve_image(None, "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:latest")  # type: ignore[arg-type]
 
 
 @pytest.mark.container

@@ -27,7 +27,7 @@ import pytest
 from botocore.validate import ParamValidator
 from demo_kit import DemoRun
 from smkit.aws.clients import connect
-from smkit.buyer import jobs as buyer
+from smkit.buyer import billing, wait
 
 ROLE = "arn:aws:iam::123456789012:role/SmkitDemoValidation"
 BUCKET = "smkit-demo-123456789012"
@@ -44,31 +44,31 @@ def smkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_progress_shows_status_elapsed_time_and_the_software_cost_so_far() -> None:
-    assert buyer.progress_line("InProgress", 754, 2, "ml.m5.xlarge", None) == \
+    assert wait.progress_line("InProgress", 754, 2, "ml.m5.xlarge", None) == \
         "InProgress after 12m34s on 2 x ml.m5.xlarge"
-    line = buyer.progress_line("InProgress", 1800, 4, "ml.m5.xlarge", 1.5)
+    line = wait.progress_line("InProgress", 1800, 4, "ml.m5.xlarge", 1.5)
     # 4 instances x 0.5 h = 2 instance-hours x $1.50 = $3.00
     assert "software cost so far about $3.00 (2.00 instance-hours x $1.5/h" in line
-    assert buyer.software_cost(3, 7200, 0.25) == pytest.approx(1.5)
+    assert billing.software_cost(3, 7200, 0.25) == pytest.approx(1.5)
 
 
 def test_the_billed_time_comes_from_the_jobs_start_and_end() -> None:
     start = dt.datetime(2026, 1, 1, 10, 0, tzinfo=dt.UTC)
     desc = {"TransformStartTime": start, "TransformEndTime": start + dt.timedelta(minutes=90)}
-    assert buyer.billed_seconds(desc, 5.0) == 5400
-    assert buyer.billed_seconds({}, 5.0) == 5.0
+    assert billing.billed_seconds(desc, 5.0) == 5400
+    assert billing.billed_seconds({}, 5.0) == 5.0
 
 
 def test_a_failed_job_shows_its_reason_and_where_its_logs_are() -> None:
     desc = {"TransformJobName": "j1", "TransformJobStatus": "Failed",
             "FailureReason": "ClientError: See job logs for more information"}
-    text = buyer.failure_message(desc, ["j1/i-0abc-1700000000", "j1/i-0abc-1700000000/data-log"])
+    text = wait.failure_message(desc, ["j1/i-0abc-1700000000", "j1/i-0abc-1700000000/data-log"])
     assert text.splitlines() == [
         "transform job j1 is Failed: ClientError: See job logs for more information",
         "  the records' errors are in CloudWatch Logs: log group /aws/sagemaker/TransformJobs, "
         "streams j1/i-0abc-1700000000, j1/i-0abc-1700000000/data-log",
     ]
-    assert "streams j1/<instance-id>-<time> and its /data-log stream" in buyer.failure_message(
+    assert "streams j1/<instance-id>-<time> and its /data-log stream" in wait.failure_message(
         {"TransformJobName": "j1", "TransformJobStatus": "Stopped"}, [])
 
 
@@ -76,9 +76,9 @@ def test_the_hourly_price_comes_from_the_listings_batch_pricing(tmp_path: Path) 
     listing = tmp_path / "listing.yaml"
     listing.write_text("pricing:\n  model: hourly\n  batch:\n    ml.m5.large: '0.20'\n"
                        "    ml.m5.xlarge: 'TODO: USD per hour'\n")
-    assert buyer.hourly_price_from_listing(listing, "ml.m5.large") == 0.2
-    assert buyer.hourly_price_from_listing(listing, "ml.m5.xlarge") is None
-    assert buyer.hourly_price_from_listing(listing, "ml.c5.large") is None
+    assert billing.hourly_price_from_listing(listing, "ml.m5.large") == 0.2
+    assert billing.hourly_price_from_listing(listing, "ml.m5.xlarge") is None
+    assert billing.hourly_price_from_listing(listing, "ml.c5.large") is None
 
 
 def test_the_listings_usage_shows_a_sharded_job_over_an_s3_prefix_aws_accepts() -> None:
@@ -261,11 +261,11 @@ def test_the_jobs_log_streams_are_found_in_cloudwatch(
     logs = boto3.client("logs", region_name=REGION)
     name = f"smkit-buyer-{uuid.uuid4().hex[:12]}"
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_group(logGroupName=buyer.LOG_GROUP)
+        logs.create_log_group(logGroupName=wait.LOG_GROUP)
     for stream in (f"{name}/i-0abc-1700000000", f"{name}/i-0abc-1700000000/data-log",
                    f"other-{name}/i-0abc-1700000000"):
-        logs.create_log_stream(logGroupName=buyer.LOG_GROUP, logStreamName=stream)
-    assert buyer.log_streams(connect(REGION), name) == [
+        logs.create_log_stream(logGroupName=wait.LOG_GROUP, logStreamName=stream)
+    assert wait.log_streams(connect(REGION), name) == [
         f"{name}/i-0abc-1700000000", f"{name}/i-0abc-1700000000/data-log"]
 
 

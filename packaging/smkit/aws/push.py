@@ -92,6 +92,14 @@ def login_token(aws: Aws) -> tuple[str, str, str]:
     return user, password, host
 
 
+def docker_login(aws: Aws, host: str, config_dir: Path) -> None:
+    """``docker login`` to ``host`` with the ECR token, into the private ``config_dir`` (the
+    token never lands in ~/.docker); used by the push and by the buyer's pull."""
+    user, password, _ = login_token(aws)
+    _docker(["login", "--username", user, "--password-stdin", host], config_dir,
+            stdin=password.encode(), timeout=120)
+
+
 def _docker(args: list[str], config_dir: Path, stdin: bytes | None = None,
             timeout: float = 1800, check: bool = True) -> str:
     """docker with a private config dir (the ECR token never lands in ~/.docker)."""
@@ -110,13 +118,11 @@ def push(spec: Spec, aws: Aws, registry: str | None = None) -> Pushed:
                         "`make build-container`")
     registry = registry if registry is not None else os.environ.get(REGISTRY_OVERRIDE) or None
     repo_uri, created = ensure_repository(aws, spec.image.repository)
-    user, password, ecr_host = login_token(aws)
-    host = registry or repo_uri.split("/", 1)[0] or ecr_host
+    host = registry or repo_uri.split("/", 1)[0]
     target = f"{host}/{spec.image.repository}:{spec.image.tag}"
     with tempfile.TemporaryDirectory(prefix="smkit-docker-") as cfg:
         config_dir = Path(cfg)
-        _docker(["login", "--username", user, "--password-stdin", host], config_dir,
-                stdin=password.encode(), timeout=120)
+        docker_login(aws, host, config_dir)
         _docker(["tag", spec.image.local, target], config_dir, timeout=60)
         try:
             out = _docker(["push", target], config_dir)
