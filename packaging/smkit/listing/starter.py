@@ -23,6 +23,7 @@ import smkit_contract.env as env_names
 import smkit_contract.names as names
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
+from smkit_contract.signature import KIND_PHRASE, Signature, describe_columns
 
 from smkit.aws.publish import strip_marker
 from smkit.core.errors import PlatformError, UserError
@@ -192,8 +193,6 @@ def _usage(content_type: str, sample_name: str, probabilities: bool) -> str:
 
 def _from_signature(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     """Input parameters and description from the manifest's input signature."""
-    from smkit_contract.signature import KIND_PHRASE, Signature, describe_columns
-
     sig = Signature.from_json(data)
     params = [{"name": c.name, "description": f"column {i + 1}: {KIND_PHRASE[c.kind]}"
                + ("" if c.optional else ", required"), "required": not c.optional}

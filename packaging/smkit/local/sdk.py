@@ -387,6 +387,7 @@ def local_run(image: str, model: Path, *, env: Mapping[str, str] | None = None,
                 lock.acquire()
                 ensure_network()
                 try:
+                    # Deferred on purpose: the SageMaker SDK takes seconds to import.
                     from sagemaker.core.local import LocalSession
 
                     session = LocalSession()
@@ -593,6 +594,7 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
     expected = [output_dir / (p.name + ".out") for p in files]
     started = time.monotonic()
     with local_run(image, model, env=env, port=port, logs=logs) as run:
+        # Deferred on purpose: the SageMaker SDK takes seconds to import.
         from sagemaker.core.transformer import Transformer
 
         transformer = Transformer(
