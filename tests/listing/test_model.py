@@ -206,7 +206,8 @@ def test_every_failing_field_is_reported_at_once() -> None:
 def test_broken_yaml_is_a_user_error(tmp_path: Path) -> None:
     path = tmp_path / "listing.yaml"
     path.write_text("product: [unclosed\n")
-    with pytest.raises(UserError, match="is not valid YAML"):
+    with pytest.raises(UserError, match=r"^listing file .*listing.yaml is not valid YAML at "
+                                        r"line 2, column 1: "):
         load_listing(path)
 
 
@@ -224,7 +225,8 @@ def test_check_exits_2_with_a_clear_error_and_no_traceback(
 def test_check_of_a_missing_file_exits_2(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["listing", "check", str(tmp_path / "nope.yaml")]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert (f"listing file {tmp_path / 'nope.yaml'} does not exist; write one with `smkit "
+            "listing init`") in capsys.readouterr().err
 
 
 def test_check_says_how_pricing_and_metering_agree(

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from smkit.core import arns
+
 FORMAT = "smkit-listing/1"
 #: What ``listing init`` writes where only the seller can fill in the text.
 PLACEHOLDER = "TODO"
@@ -279,9 +281,9 @@ def listing_rules(listing: Listing) -> list[str]:
     if listing.performance.instance_type != rec:
         out.append(f"performance.instance_type: {listing.performance.instance_type} must be "
                    f"the recommended real-time instance type {rec}")
-    parts = d.model_package_arn.split(":")
-    if len(parts) > 4 and parts[3] not in listing.regions:
-        out.append(f"regions: {listing.regions} must include {parts[3]}, where the model "
+    parts = arns.split(d.model_package_arn)
+    if parts is not None and parts.region not in listing.regions:
+        out.append(f"regions: {listing.regions} must include {parts.region}, where the model "
                    "package lives")
     if (p.model == "per-inference") != (d.metering == "per-inference"):
         out.append(f"pricing.model: pricing.model is {p.model} but the model package's "

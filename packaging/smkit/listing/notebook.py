@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from smkit.core import arns
+
 
 def _code(source: str) -> dict[str, Any]:
     return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
@@ -26,7 +28,7 @@ def _markdown(source: str) -> dict[str, Any]:
 def build_notebook(*, title: str, model_package_arn: str, sample_input: str,
                    content_type: str, instance_type: str) -> dict[str, Any]:
     """The notebook as an nbformat 4 document."""
-    region = model_package_arn.split(":")[3]
+    region = arns.package_arn(model_package_arn).region
     cells = [
         _markdown(f"""
 # {title}: try it on a real-time endpoint

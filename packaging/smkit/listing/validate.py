@@ -14,10 +14,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from smkit.core import arns
 from smkit.core.errors import UserError
+from smkit.core.yamlfile import load_yaml
 from smkit.listing.changesets import Samples, build_request, read_samples
 from smkit.listing.model import PLACEHOLDER, Listing, format_errors, listing_rules, placeholders
 from smkit.listing.publish import client_request_token
@@ -148,9 +149,9 @@ def stand_in_package(listing: Listing) -> dict[str, Any]:
 
 def listing_context(listing: Listing) -> Context:
     """The seller as the listing shows it: the model package's account and region."""
-    parts = listing.delivery.model_package_arn.split(":")
-    if len(parts) > 4:
-        return Context(seller_account=parts[4] or None, region=parts[3] or None)
+    parts = arns.split(listing.delivery.model_package_arn)
+    if parts is not None:
+        return Context(seller_account=parts.account or None, region=parts.region or None)
     return Context()
 
 
@@ -205,12 +206,5 @@ def parse_listing(data: Any, source: str = "listing.yaml", *, base_dir: Path | N
 
 def load_listing(path: Path, ctx: Context | None = None) -> Listing:
     """Read and validate ``listing.yaml`` and its sample files."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise UserError(f"{path} is not valid YAML: {e}") from None
+    data = load_yaml(path, what="listing file", missing="write one with `smkit listing init`")
     return parse_listing(data, str(path), base_dir=path.parent, ctx=ctx)
