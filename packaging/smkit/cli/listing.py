@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from botocore.exceptions import ClientError
 
 from smkit.aws.clients import connect
 from smkit.aws.roles import FAIL, check_role
 from smkit.cli.local import resolve_image
+from smkit.core import arns
 from smkit.core.errors import UserError
+from smkit.core.yamlfile import load_yaml
 from smkit.listing import limits
 from smkit.listing.changesets import build_request, read_samples
 from smkit.listing.model import Listing
@@ -67,16 +68,17 @@ def _load(listing_file: Path, ctx: Context | None = None) -> tuple[Listing, dict
 
 
 def _region(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 4 and parts[3] else "us-east-1"
+    parts = arns.split(arn)
+    return parts.region if parts is not None and parts.region else "us-east-1"
 
 
 def _package_context(listing_file: Path) -> Context:
     """Rules that read the live model package (DescribeModelPackage) for ``--against-package``."""
-    data = yaml_data(listing_file)
+    data = load_yaml(listing_file, what="listing file",
+                     missing="write one with `smkit listing init`")
     arn = str((data.get("delivery") or {}).get("model_package_arn") or "") \
         if isinstance(data, dict) else ""
-    parts = arn.split(":")
+    parts = arns.split(arn)
     region = _region(arn)
     sagemaker = _aws_client("sagemaker", region)
 
@@ -86,16 +88,8 @@ def _package_context(listing_file: Path) -> Context:
         except ClientError:
             return None
 
-    return Context(seller_account=parts[4] if len(parts) > 4 else None, region=region,
+    return Context(seller_account=parts.account if parts is not None else None, region=region,
                    lookup=lookup)
-
-
-def yaml_data(listing_file: Path) -> Any:
-    """The listing's YAML as data, or None when it cannot be read (load_listing says why)."""
-    try:
-        return yaml.safe_load(listing_file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
 
 
 def _version_to_update(client: Any, listing: Listing, product_id: str | None) -> str | None:
@@ -144,9 +138,10 @@ def _check_against_package(listing: Listing, listing_file: Path) -> None:
         problems.append(f"delivery.supported_instance_types.batch "
                         f"{d.supported_instance_types.batch} != the package's "
                         f"{facts.batch}")
+    package = arns.split(d.model_package_arn)
     role = check_role(connect(_region(d.model_package_arn)), d.access_role_arn,
                       field="delivery.access_role_arn",
-                      account=d.model_package_arn.split(":")[4])
+                      account=package.account if package is not None else None)
     if role.status == FAIL:
         problems.append(role.detail)
     if facts.metering != d.metering:
