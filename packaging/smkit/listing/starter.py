@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smkit_contract.signature import KIND_PHRASE, Signature, describe_columns
 
 from smkit.aws.publish import strip_marker
+from smkit.core import arns
 from smkit.core.errors import PlatformError, UserError
 from smkit.listing.measure import Measurements, check_labeled, measure, read_validation, to_csv
 from smkit.listing.model import PLACEHOLDER
@@ -395,7 +396,8 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                 raise PlatformError(f"the container metered {m.metering.get('ConsumedUnits')} "
                                     f"units for a sample of {records} records; per-inference "
                                     "billing needs one unit per record")
-    region = facts.arn.split(":")[3] if facts.arn.count(":") >= 4 else "us-east-1"
+    parts = arns.split(facts.arn)
+    region = parts.region if parts is not None else "us-east-1"
     model_type = str(_model_section(manifest).get("type") or "scikit-learn model")
     notebook = build_notebook(title=model_type, model_package_arn=facts.arn,
                               sample_input=body.decode(errors="replace"),
