@@ -16,7 +16,7 @@ from smkit.buyer.package import Package
 from smkit.buyer.staging import fetch_artifact, folder, list_keys, s3_url, split_prefix
 from smkit.core.errors import PlatformError
 from smkit.emulators.manager import is_moto
-from smkit.transform.job import TransformJob
+from smkit.project.transform_job import TransformJob
 from smkit.transform.shard import Echo, ShardedRun, run_sharded
 
 
