@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,12 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
+from smkit.image import docker
 from venvkit import TrainingEnv
 
 #: The CLI of the checkout's venv, run as a seller runs it (a separate process).
 SMKIT = [sys.executable, "-m", "smkit.cli"]
 BUILD_TIMEOUT_S = 1800
+#: The header that asks for class probabilities instead of labels.
+PROBABILITIES = {"X-Amzn-SageMaker-Custom-Attributes": "output=probabilities"}
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,33 @@ def write_project(project: Path, env: TrainingEnv, model_dir: Path, *,
     spec.write_text(yaml.safe_dump(spec_dict(f"matrix-{env.name.replace('_', '-')}", python),
                                    sort_keys=False))
     return spec
+
+
+def invoke(server: docker.Server, body: bytes, extra: dict[str, str] | None = None,
+           content_type: str = "text/csv") -> list[Any]:
+    """POST ``body`` to /invocations from inside the container; its predictions (200 only)."""
+    headers = {"Content-Type": content_type, "Accept": "application/json", **(extra or {})}
+    status, _, data = server.request_inside("POST", "/invocations", body, headers)
+    assert status == 200, (
+        f"/invocations answered {status}: {data[:2000]!r}\ncontainer log:\n{server.logs()[-4000:]}"
+    )
+    return json.loads(data)["predictions"]
+
+
+def assert_same(got: list[Any], values: list[Any], dtype: str, what: str) -> None:
+    """``got`` (from the server's JSON) equals ``values`` (the training venv's), in kind."""
+    want = np.asarray(values, dtype=dtype)
+    if want.dtype.kind in "fc":
+        # Cast to the model's own dtype: a float32 output (xgboost, lightgbm) is sent as
+        # float32's shortest repr, which parses back to the same float32.
+        have = np.asarray(got, dtype=want.dtype)
+        assert have.shape == want.shape, f"{what}: shape {have.shape}, trained {want.shape}"
+        np.testing.assert_allclose(have, want, rtol=1e-7, atol=0, err_msg=what)
+    else:
+        have = np.asarray(got)
+        assert have.shape == want.shape, f"{what}: shape {have.shape}, trained {want.shape}"
+        mismatched = np.flatnonzero(np.asarray(have != want).reshape(len(want), -1).any(axis=1))
+        assert mismatched.size == 0, (
+            f"{what}: {mismatched.size} of {len(want)} rows differ, first at row "
+            f"{mismatched[0]}: served {have[mismatched[0]]!r}, trained {want[mismatched[0]]!r}"
+        )

@@ -8,7 +8,9 @@ the same pins, and every model is served from it under ``--network none``. Each 
 be what the same model predicted where it was trained, on the same rows: labels equal,
 probabilities and regression values to 1e-7. Requests go as CSV, one large body (over the
 server's bulk-CSV threshold where the data allow) and a small one (its orjson path), and as
-JSON.
+JSON. Every model keeps its library's thread settings at their defaults, as sellers train
+(issue 23: a LightGBM model at its default ``n_jobs`` hung every worker); the thread-pool
+cases with a chosen number of workers are in test_thread_pools.py.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from typing import Any
 
-import numpy as np
 import pytest
-from productkit import Built
+from productkit import PROBABILITIES, Built, assert_same, invoke
 from smkit.image import docker
 from venvkit import ENVS, Trained, TrainedModel
 
@@ -38,36 +38,6 @@ CASES = [
 ]
 #: Rows of the small request: well under the bulk-CSV threshold (64 KB).
 SMALL_ROWS = 7
-PROBABILITIES = {"X-Amzn-SageMaker-Custom-Attributes": "output=probabilities"}
-
-
-def _invoke(server: docker.Server, body: bytes, extra: dict[str, str] | None = None,
-            content_type: str = "text/csv") -> list[Any]:
-    headers = {"Content-Type": content_type, "Accept": "application/json", **(extra or {})}
-    status, _, data = server.request_inside("POST", "/invocations", body, headers)
-    assert status == 200, (
-        f"/invocations answered {status}: {data[:2000]!r}\ncontainer log:\n{server.logs()[-4000:]}"
-    )
-    return json.loads(data)["predictions"]
-
-
-def assert_same(got: list[Any], values: list[Any], dtype: str, what: str) -> None:
-    """``got`` (from the server's JSON) equals ``values`` (the training venv's), in kind."""
-    want = np.asarray(values, dtype=dtype)
-    if want.dtype.kind in "fc":
-        # Cast to the model's own dtype: a float32 output (xgboost, lightgbm) is sent as
-        # float32's shortest repr, which parses back to the same float32.
-        have = np.asarray(got, dtype=want.dtype)
-        assert have.shape == want.shape, f"{what}: shape {have.shape}, trained {want.shape}"
-        np.testing.assert_allclose(have, want, rtol=1e-7, atol=0, err_msg=what)
-    else:
-        have = np.asarray(got)
-        assert have.shape == want.shape, f"{what}: shape {have.shape}, trained {want.shape}"
-        mismatched = np.flatnonzero(np.asarray(have != want).reshape(len(want), -1).any(axis=1))
-        assert mismatched.size == 0, (
-            f"{what}: {mismatched.size} of {len(want)} rows differ, first at row "
-            f"{mismatched[0]}: served {have[mismatched[0]]!r}, trained {want[mismatched[0]]!r}"
-        )
 
 
 def _small(body: bytes) -> bytes:
@@ -101,18 +71,18 @@ def test_served_predictions_equal_training_venv(
     body = model.input_csv.read_bytes()
     assert body.count(b"\n") + 1 == expected["rows"]
     with docker.serve(image, model.model_dir, network="none", startup_timeout=90) as server:
-        assert_same(_invoke(server, body), expected["predictions"],
+        assert_same(invoke(server, body), expected["predictions"],
                     expected["predictions_dtype"], f"{model_name} predictions")
-        assert_same(_invoke(server, _as_json(body), content_type="application/json"),
+        assert_same(invoke(server, _as_json(body), content_type="application/json"),
                     expected["predictions"], expected["predictions_dtype"],
                     f"{model_name} predictions, JSON request")
         n = min(SMALL_ROWS, expected["rows"])
-        assert_same(_invoke(server, _small(body)), expected["predictions"][:n],
+        assert_same(invoke(server, _small(body)), expected["predictions"][:n],
                     expected["predictions_dtype"], f"{model_name} predictions, {n} rows")
         if expected["probabilities"] is not None:
-            assert_same(_invoke(server, body, PROBABILITIES), expected["probabilities"],
+            assert_same(invoke(server, body, PROBABILITIES), expected["probabilities"],
                         expected["probabilities_dtype"], f"{model_name} probabilities")
-            assert_same(_invoke(server, _small(body), PROBABILITIES),
+            assert_same(invoke(server, _small(body), PROBABILITIES),
                         expected["probabilities"][:n], expected["probabilities_dtype"],
                         f"{model_name} probabilities, {n} rows")
 

@@ -118,7 +118,8 @@ ENVS: dict[str, TrainingEnv] = {
                 "imbalanced-learn==0.14.2",
             ),
             script="newest.py",
-            models=("xgboost", "lightgbm", "imbalanced_learn"),
+            models=("xgboost", "lightgbm", "lightgbm_classifier", "lightgbm_all_cores",
+                    "imbalanced_learn"),
         ),
     )
 }

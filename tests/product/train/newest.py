@@ -1,5 +1,11 @@
 """Train with the newest versions (scikit-learn 1.9.1, numpy 2.x, pandas 3.x): XGBoost,
 LightGBM, and an imbalanced-learn pipeline (SMOTE inside an imblearn Pipeline).
+
+Every model keeps its library's thread settings (``n_jobs`` and the like) at their
+defaults, as sellers train: LightGBM then predicts on an OpenMP pool of all cores, which
+hangs a server that starts that pool before its workers fork (issue 23).
+``lightgbm_all_cores`` is the same classifier with ``n_jobs=-1``, which LightGBM resolves
+by another branch (joblib's formula on all threads; the default counts physical cores).
 Usage: python newest.py OUT_DIR
 """
 
@@ -9,7 +15,7 @@ import numpy as np
 import pandas as pd
 from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import Pipeline as ImbPipeline
-from lightgbm import LGBMRegressor
+from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -23,8 +29,8 @@ rng = np.random.RandomState(2)
 data = load_breast_cancer()
 X = rounded(data.data, 4)
 order = rng.permutation(len(X))
-xgb = XGBClassifier(n_estimators=40, max_depth=3, learning_rate=0.2, n_jobs=1,
-                    random_state=0, tree_method="hist")
+xgb = XGBClassifier(n_estimators=40, max_depth=3, learning_rate=0.2, random_state=0,
+                    tree_method="hist")
 xgb.fit(X[order[:400]], data.target[order[:400]])
 jitter = X[rng.randint(0, len(X), 2000)] * rounded(rng.uniform(0.9, 1.1, (2000, 1)), 3)
 save(OUT, "xgboost", xgb, rounded(jitter, 4))
@@ -32,9 +38,18 @@ save(OUT, "xgboost", xgb, rounded(jitter, 4))
 # LightGBM regression on a DataFrame (feature names).
 Xd, yd = load_diabetes(return_X_y=True)
 diab = pd.DataFrame(rounded(Xd, 6), columns=[f"x{i}" for i in range(Xd.shape[1])])
-lgbm = LGBMRegressor(n_estimators=60, num_leaves=15, random_state=0, n_jobs=1, verbose=-1)
+lgbm = LGBMRegressor(n_estimators=60, num_leaves=15, random_state=0, verbose=-1)
 lgbm.fit(diab.iloc[:300], yd[:300])
 save(OUT, "lightgbm", lgbm, diab.iloc[300:])
+
+# The most common LightGBM model there is: a classifier at its defaults on 30 numeric
+# columns (a plain array), and the same with n_jobs=-1.
+Xl, yl = make_classification(n_samples=1500, n_features=30, n_informative=12, random_state=4)
+Xl = rounded(Xl)
+for name, n_jobs in (("lightgbm_classifier", None), ("lightgbm_all_cores", -1)):
+    extra = {} if n_jobs is None else {"n_jobs": n_jobs}
+    clf = LGBMClassifier(n_estimators=30, **extra).fit(Xl[:1000], yl[:1000])
+    save(OUT, name, clf, Xl[1000:])
 
 # imbalanced-learn: SMOTE then a logistic regression, in imblearn's own Pipeline; string
 # labels.

@@ -33,7 +33,7 @@ save(OUT, "hist_gradient_boosting", hgb, frame.iloc[held_out])
 # A forest on a plain numpy array (no feature names): a regression.
 Xd, yd = load_diabetes(return_X_y=True)
 Xd = rounded(Xd, 6)
-forest = RandomForestRegressor(n_estimators=30, max_depth=8, random_state=0, n_jobs=1)
+forest = RandomForestRegressor(n_estimators=30, max_depth=8, random_state=0)
 forest.fit(Xd[:300], yd[:300])
 save(OUT, "random_forest_array", forest, Xd[300:])
 
@@ -41,7 +41,7 @@ save(OUT, "random_forest_array", forest, Xd[300:])
 wine = load_wine()
 wframe = pd.DataFrame(rounded(wine.data, 4), columns=list(wine.feature_names))
 worder = rng.permutation(len(wframe))
-cat = CatBoostClassifier(iterations=60, depth=4, random_seed=0, verbose=0, thread_count=1,
+cat = CatBoostClassifier(iterations=60, depth=4, random_seed=0, verbose=0,
                          allow_writing_files=False)
 cat.fit(wframe.iloc[worder[:120]], wine.target[worder[:120]])
 # 1,000 held-out rows around the unseen ones: a numeric body over the bulk-CSV threshold.
