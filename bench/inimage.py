@@ -2,9 +2,11 @@
 
 A product image has the model's own libraries (XGBoost, LightGBM) that the host venv does not;
 its "model alone" figures must come from the same image the server runs. This file uses only
-what every smkit image has (numpy, joblib, threadpoolctl) and mirrors ``predict_seconds`` and
-``concurrent_predict_rps`` in ``bench/run.py``: native thread pools capped at one thread, as in
-each server worker, and one forked process per core for the measured-alone rate.
+what every smkit image has (numpy, joblib, threadpoolctl, the server) and mirrors
+``predict_seconds`` and ``concurrent_predict_rps`` in ``bench/run.py``: native thread pools
+capped at one thread, as in each server worker (a model that passes its own thread count,
+LightGBM at its defaults, keeps it, as in the server), and one forked process per core for the
+measured-alone rate.
 
 Usage: python inimage.py predict MODEL X.npy SECONDS   -> median seconds of one predict call
        python inimage.py alone MODEL X.npy SECONDS PROCS -> calls/s of PROCS processes at once
@@ -20,9 +22,15 @@ import sys
 import time
 from typing import Any
 
-import joblib
-import numpy as np
-from threadpoolctl import threadpool_limits
+from smkit_serve.server import cap_native_pools
+
+# As the server's master does: no native thread pool may run in this process before it
+# forks the measured-alone processes (LightGBM at its default n_jobs would hang in them).
+cap_native_pools()
+
+import joblib  # noqa: E402
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 
 def median_seconds(model: Any, X: np.ndarray, budget_s: float) -> float:
