@@ -35,14 +35,14 @@ emulators-down: ## stop the emulators
 browser: ## headless Chromium for the listing preview tests (Debian package)
 	@bash scripts/ensure-chromium.sh
 
-test: install space build-container browser ## the whole test suite, container tests included
+test: install space build-container browser ## the whole test suite, container tests included (and smkit's wheel, installed in a fresh venv, running the demo)
 	$(PY) -m pytest
 
 test-unit: install ## the tests that need no Docker engine
 	$(PY) -m pytest -m "not container"
 
 lint: install ## ruff and mypy
-	$(PY) -m ruff check container packaging tests bench
+	$(PY) -m ruff check container packaging tests bench setup.py
 	$(PY) -m mypy
 
 demo: install space build-container ## the end-to-end journey, offline (writes .smkit/demo/)

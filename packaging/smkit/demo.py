@@ -29,6 +29,7 @@ from typing import Any
 import smkit_contract.env as env_names
 import yaml
 
+from smkit.core import paths
 from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
 from smkit.image import docker
@@ -36,7 +37,7 @@ from smkit.local import sdk as localmode
 
 Echo = Callable[..., None]
 
-DEFAULT_OUT = Path(".smkit/demo")
+DEFAULT_OUT = paths.DEMO_OUT
 #: The image the demo packages; a private tag so a concurrent rebuild of :latest cannot
 #: change the digest halfway through.
 DEMO_TAG = "smkit-inference:demo"
@@ -443,7 +444,7 @@ def run(out: Path = DEFAULT_OUT, *, image: str | None = None, keep_emulators: bo
             j.env = manager.environ(services)
             if started_here:
                 # A fresh Catalog emulator has no product: forget the one a past run made.
-                (out / "listing" / ".smkit" / "listing-state.json").unlink(missing_ok=True)
+                paths.listing_state(out / "listing" / "listing.yaml").unlink(missing_ok=True)
             d.append(("reused" if was_running else "started") + ": "
                      + ", ".join(f"{s.name} :{s.port}" for s in services.values()))
         _seller(j, ex, summary, port)

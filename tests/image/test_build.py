@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sklearn.datasets import load_iris
 from smkit.cli import main as cli_main
+from smkit.core import resources
 from smkit.core.errors import UserError
 from smkit.image import build as images
 from smkit.image import docker
@@ -82,7 +83,7 @@ def test_the_layer_is_resolved_with_the_servers_pins_and_keeps_default_versions(
                                                         find_links=[])}
     assert wheels["scikit-learn"] == "1.5.2"
     # Unnamed packages of the default environment keep their default version when they fit.
-    assert wheels["numpy"] == images.read_pins(images.DEFAULT_PINS)["numpy"]
+    assert wheels["numpy"] == images.read_pins(resources.DEFAULT_PINS)["numpy"]
     # The server's own packages are in the base, never in the layer.
     assert "flask" not in wheels
     assert "gunicorn" not in wheels

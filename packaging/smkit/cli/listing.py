@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from smkit.aws.clients import connect
 from smkit.aws.roles import FAIL, check_role
 from smkit.cli.local import resolve_image
-from smkit.core import arns
+from smkit.core import arns, paths
 from smkit.core.errors import UserError
 from smkit.core.yamlfile import load_yaml
 from smkit.listing import limits
@@ -42,13 +42,9 @@ def _write(path: Path, text: str) -> None:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def _state_path(listing_file: Path) -> Path:
-    return listing_file.resolve().parent / ".smkit" / "listing-state.json"
-
-
 def _state(listing_file: Path) -> dict[str, str]:
     """Product and offer IDs a previous APPLY created, if any."""
-    path = _state_path(listing_file)
+    path = paths.listing_state(listing_file)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -257,7 +253,7 @@ def publish_cmd(listing_file: Path, intent: str, release: bool, interval: float)
         state = {"product_id": outcome.product_id or ids["product_id"],
                  "offer_id": outcome.offer_id or ids["offer_id"],
                  "change_set_id": outcome.change_set_id}
-        path = _state_path(listing_file)
+        path = paths.listing_state(listing_file)
         _write(path, json.dumps(state, indent=2) + "\n")
         click.echo(f"published: product {state['product_id']}, offer {state['offer_id']}")
     else:

@@ -225,7 +225,7 @@ def emulators_up() -> None:
 @emulators.command("down")
 @guarded
 def emulators_down() -> None:
-    """Stop the emulators this checkout started."""
+    """Stop the emulators `smkit emulators up` started."""
     stopped = manager.down()
     click.echo("stopped: " + (", ".join(stopped) or "nothing was running"))
 

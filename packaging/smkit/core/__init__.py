@@ -1,1 +1,2 @@
-"""Core: the error types every command reports through, and the child-process helpers."""
+"""Core: the error types every command reports through, the child-process helpers, where the
+files smkit ships are (``resources``) and where the state it writes goes (``paths``)."""

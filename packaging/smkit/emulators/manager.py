@@ -1,8 +1,9 @@
 """Start and stop the offline stand-ins for AWS: moto server, a registry, the Catalog emulator.
 
 Each runs as a child process on a free 127.0.0.1 port. Their pids, ports and logs are kept
-in ``<home>/emulators/state.json``, where home is ``$SMKIT_HOME`` or ``.smkit`` in the source
-checkout (``~/.smkit`` for an installed smkit). ``smkit emulators env`` prints the variables
+in ``<home>/emulators/state.json``, where home is smkit's state folder
+(:func:`smkit.core.paths.home`: ``$SMKIT_HOME``, else ``~/.cache/smkit``) or the folder a
+caller passes (the demo's). ``smkit emulators env`` prints the variables
 that point boto3 (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_MARKETPLACE_CATALOG``) and
 ``smkit push`` (``SMKIT_REGISTRY``) at them. ``down`` stops only the processes it recorded.
 """
@@ -27,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from smkit.aws.clients import poll
+from smkit.core import paths, resources
 from smkit.core.errors import PlatformError
 from smkit.core.procs import pid_alive
 from smkit.image.docker import free_port
 
 REGION = "us-east-1"
 CATALOG_MODULE = "smkit.emulators.catalog"
-_SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -49,20 +50,6 @@ class Service:
     def url(self) -> str:
         """Its base URL."""
         return f"http://127.0.0.1:{self.port}"
-
-
-def home() -> Path:
-    """smkit's state directory: $SMKIT_HOME, else .smkit in the checkout, else ~/.smkit."""
-    if os.environ.get("SMKIT_HOME"):
-        return Path(os.environ["SMKIT_HOME"])
-    if (_SOURCE_ROOT / "pyproject.toml").is_file():
-        return _SOURCE_ROOT / ".smkit"
-    return Path.home() / ".smkit"
-
-
-def state_dir(base: Path | None = None) -> Path:
-    """Where the emulators keep state, logs and registry storage."""
-    return (base or home()) / "emulators"
 
 
 def _ours(service: Service) -> bool:
@@ -107,7 +94,7 @@ HEALTH: dict[str, Callable[[Service], bool]] = {
 
 def read_state(base: Path | None = None) -> dict[str, Service]:
     """The recorded services (empty when none were started)."""
-    path = state_dir(base) / "state.json"
+    path = paths.emulators(base) / "state.json"
     try:
         raw = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
@@ -116,7 +103,7 @@ def read_state(base: Path | None = None) -> dict[str, Service]:
 
 
 def _write_state(base: Path | None, services: dict[str, Service]) -> None:
-    path = state_dir(base) / "state.json"
+    path = paths.emulators(base) / "state.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"services": {n: asdict(s) for n, s in services.items()}},
@@ -135,7 +122,7 @@ def ensure_registry_binary() -> str:
     found = shutil.which("docker-registry")
     if found:
         return found
-    script = _SOURCE_ROOT / "scripts" / "ensure-registry.sh"
+    script = resources.SCRIPTS / "ensure-registry.sh"
     if script.is_file():
         proc = subprocess.run(["bash", str(script)], capture_output=True, text=True,
                               check=False, timeout=600)
@@ -204,7 +191,7 @@ def up(base: Path | None = None, *, with_catalog: bool = True) -> dict[str, Serv
         return current
     if current:
         down(base)
-    sdir = state_dir(base)
+    sdir = paths.emulators(base)
     sdir.mkdir(parents=True, exist_ok=True)
     registry_bin = ensure_registry_binary()
     storage = sdir / "registry-data"
@@ -262,7 +249,7 @@ def down(base: Path | None = None) -> list[str]:
     """Stop the recorded emulators, drop the registry storage; returns the names stopped."""
     services = read_state(base)
     _stop_all(services.values())
-    sdir = state_dir(base)
+    sdir = paths.emulators(base)
     (sdir / "state.json").unlink(missing_ok=True)
     shutil.rmtree(sdir / "registry-data", ignore_errors=True)
     return sorted(services)

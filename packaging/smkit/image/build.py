@@ -4,6 +4,8 @@ Every image is the server base (``container/Dockerfile``: Python, the inference 
 its own pinned dependencies) plus one layer of model packages (``container/Dockerfile.product``)
 and the seller's source. With no ``python`` section in the spec, that layer is the default
 environment (``container/requirements.txt``), which is what ``make build-container`` builds.
+Those files come from :mod:`smkit.core.resources` (the checkout, or the installed wheel); the
+wheelhouse, the resolution locks and the build contexts go where :mod:`smkit.core.paths` says.
 
 The build is offline: requirements are resolved together with the server's on the host
 (pip's resolver, for the image's Python and platform), the wheels are downloaded into a
@@ -26,19 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smkit import __version__
+from smkit.core import paths, resources
 from smkit.core.errors import PlatformError, UserError
 from smkit.image import docker
 from smkit.project.spec import DEFAULT_IMAGE_REPOSITORY, PythonEnv, Spec
 
-#: The checkout's container/ folder: Dockerfiles, the server and the pins.
-CONTAINER = Path(__file__).resolve().parents[3] / "container"
-SCRIPTS = CONTAINER.parent / "scripts"
-#: Shared caches under the checkout's build/ (git-ignored).
-BUILD = CONTAINER.parent / "build"
-WHEELHOUSE = BUILD / "wheelhouse"
-CONTEXTS = BUILD / "images"
-SERVER_PINS = CONTAINER / "requirements-server.txt"
-DEFAULT_PINS = CONTAINER / "requirements.txt"
 #: The image's interpreter and platform (Debian bookworm: CPython 3.11, glibc 2.36).
 PYTHON_VERSION = "3.11"
 GLIBC_MINOR = 36
@@ -194,7 +188,7 @@ def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
     if "ResolutionImpossible" in stderr or "conflict is caused by" in stderr:
         causes = [ln for ln in lines if " depends on " in ln or "The user requested" in ln
                   or ln.startswith("ERROR: Cannot install")]
-        server = read_pins(SERVER_PINS)
+        server = read_pins(resources.SERVER_PINS)
         hint = ""
         for text in requirements:
             name = canonical_name(Requirement(text).name)
@@ -213,12 +207,13 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
     Packages of the default environment that the seller does not name keep their default
     version when that fits; the result is every wheel the model layer installs.
     """
-    server = read_pins(SERVER_PINS)
+    server = read_pins(resources.SERVER_PINS)
     _server_conflicts(requirements, server)
     from packaging.requirements import Requirement
 
     named = {canonical_name(Requirement(r).name) for r in requirements}
-    defaults = [f"{n}=={v}" for n, v in read_pins(DEFAULT_PINS).items() if n not in named]
+    defaults = [f"{n}=={v}" for n, v in read_pins(resources.DEFAULT_PINS).items()
+                if n not in named]
     server_reqs = [f"{n}=={v}" for n, v in server.items() if n != "pip"]
     # joblib loads the model and numpy carries the server's codecs: always there.
     needed = [r for r in ("joblib", "numpy", "scikit-learn") if r not in named]
@@ -300,27 +295,28 @@ def fetch(wheels: list[Wheel], *, find_links: list[Path], log: Log = _stderr) ->
     Downloads only what is missing, with pip's normal client. Local wheels the seller gave
     are taken from their folders and never downloaded.
     """
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    wheelhouse = paths.wheelhouse()
+    wheelhouse.mkdir(parents=True, exist_ok=True)
     local = {p.name: p for d in find_links for p in (d.glob("*.whl") if d.is_dir() else [d])}
-    paths: list[Path] = []
+    found_paths: list[Path] = []
     missing: list[Wheel] = []
     for w in wheels:
         if w.filename in local:
-            paths.append(local[w.filename])
-        elif w.filename and (WHEELHOUSE / w.filename).is_file():
-            paths.append(WHEELHOUSE / w.filename)
+            found_paths.append(local[w.filename])
+        elif w.filename and (wheelhouse / w.filename).is_file():
+            found_paths.append(wheelhouse / w.filename)
         else:
             found = _find_wheel(w)
             if found is not None:
-                paths.append(found)
+                found_paths.append(found)
             else:
                 missing.append(w)
     if missing:
-        log(f"smkit: downloading {len(missing)} wheel(s) into {WHEELHOUSE}")
+        log(f"smkit: downloading {len(missing)} wheel(s) into {wheelhouse}")
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write("\n".join(w.pin for w in missing) + "\n")
         try:
-            proc = _pip("download", "--no-deps", "--quiet", "-d", str(WHEELHOUSE),
+            proc = _pip("download", "--no-deps", "--quiet", "-d", str(wheelhouse),
                         *_platform_args(), "-r", f.name)
         finally:
             os.unlink(f.name)
@@ -330,15 +326,15 @@ def fetch(wheels: list[Wheel], *, find_links: list[Path], log: Log = _stderr) ->
             found = _find_wheel(w)
             if found is None:
                 raise PlatformError(f"pip reported success but no wheel of {w.pin} is in "
-                                    f"{WHEELHOUSE}")
-            paths.append(found)
-    return paths
+                                    f"{wheelhouse}")
+            found_paths.append(found)
+    return found_paths
 
 
 def _find_wheel(w: Wheel) -> Path | None:
     """The wheelhouse file of ``w`` by name and version (wheel names use underscores)."""
     stem = re.sub(r"[-_.]+", "_", w.name)
-    for path in WHEELHOUSE.glob("*.whl"):
+    for path in paths.wheelhouse().glob("*.whl"):
         dist, version = path.name.split("-")[:2]
         if re.sub(r"[-_.]+", "_", dist).lower() == stem and version == w.version:
             return path
@@ -349,7 +345,7 @@ def _find_wheel(w: Wheel) -> Path | None:
 
 
 def _context(name: str) -> Path:
-    path = CONTEXTS / name
+    path = paths.build_contexts() / name
     if path.exists():
         shutil.rmtree(path)
     (path / "wheels").mkdir(parents=True)
@@ -373,23 +369,19 @@ def os_base(*, name_only: bool = False) -> str:
     ``name_only`` gives the name a build would use now, pulling and making nothing.
     """
     env = {**os.environ, "SMKIT_BASE_NAME_ONLY": "1"} if name_only else None
-    proc = subprocess.run(["bash", str(SCRIPTS / "base-image.sh")], capture_output=True,
-                          text=True, check=False, timeout=1800, env=env)
+    proc = subprocess.run(["bash", str(resources.script("base-image.sh"))],
+                          capture_output=True, text=True, check=False, timeout=1800, env=env)
     if proc.returncode != 0:
         raise PlatformError(f"could not make the OS base image: {proc.stderr.strip()[-1500:]}")
     sys.stderr.write(proc.stderr)
     return proc.stdout.strip().splitlines()[-1]
 
 
-#: The server's code, copied into the base.
-SERVE_DIRS = (CONTAINER / "smkit_serve", CONTAINER / "smkit_contract")
-
-
 def _base_name(os_image: str) -> tuple[str, str]:
-    """The server base's tag and content key on ``os_image``: this checkout's server code,
-    its pins and its Dockerfile."""
-    key = _sha256_tree([CONTAINER / "Dockerfile", CONTAINER / "install-layer.sh",
-                        SERVER_PINS, *SERVE_DIRS])
+    """The server base's tag and content key on ``os_image``: this smkit's server code, its
+    pins and its Dockerfile."""
+    key = _sha256_tree([resources.DOCKERFILE, resources.INSTALL_LAYER,
+                        resources.SERVER_PINS, *resources.server_packages()])
     key = hashlib.sha256(f"{key}|{os_image}|{__version__}".encode()).hexdigest()
     return f"{BASE_REPOSITORY}:{key[:16]}", key
 
@@ -410,13 +402,13 @@ def ensure_base(log: Log = _stderr, *, no_cache: bool = False) -> str:
     tag, key = _base_name(os_image)
     if docker.image_exists(tag) and not no_cache:
         return tag
-    server = read_pins(SERVER_PINS)
+    server = read_pins(resources.SERVER_PINS)
     wheels = fetch(_pins_as_wheels(server), find_links=[], log=log)
     context = _context(f"base-{key[:16]}")
     _link_wheels(context, wheels, [f"{n}=={v}" for n, v in server.items() if n != "pip"])
-    shutil.copy2(CONTAINER / "Dockerfile", context / "Dockerfile")
-    shutil.copy2(CONTAINER / "install-layer.sh", context / "install-layer.sh")
-    for d in SERVE_DIRS:
+    shutil.copy2(resources.DOCKERFILE, context / "Dockerfile")
+    shutil.copy2(resources.INSTALL_LAYER, context / "install-layer.sh")
+    for d in resources.server_packages():
         shutil.copytree(d, context / d.name, ignore=shutil.ignore_patterns("__pycache__"))
     log(f"smkit: building the server base {tag} on {os_image}")
     docker.build(context, [tag], build_args={"BASE_IMAGE": os_image,
@@ -458,7 +450,7 @@ class Layer:
         """The plan of this layer on ``base``, named by the hash of its content."""
         digest = hashlib.sha256()
         digest.update(base.encode())
-        digest.update((CONTAINER / "Dockerfile.product").read_bytes())
+        digest.update(resources.PRODUCT_DOCKERFILE.read_bytes())
         digest.update("\n".join(w.pin for w in self.wheels).encode())
         digest.update(_sha256_tree(self.local_wheels).encode() if self.local_wheels else b"")
         if self.source:
@@ -471,7 +463,7 @@ class Layer:
 def layer_for(env: PythonEnv | None, log: Log = _stderr) -> Layer:
     """Resolve the model layer for ``env`` (None: the default environment)."""
     if env is None or not env.declared:
-        return Layer(_pins_as_wheels(read_pins(DEFAULT_PINS)), [], [])
+        return Layer(_pins_as_wheels(read_pins(resources.DEFAULT_PINS)), [], [])
     find_links = list(env.wheels)
     local = sorted(p for d in find_links for p in (d.glob("*.whl") if d.is_dir() else [d]))
     wheels = _locked(env.all_requirements(), find_links, local, log)
@@ -480,15 +472,16 @@ def layer_for(env: PythonEnv | None, log: Log = _stderr) -> Layer:
 
 def _locked(requirements: list[str], find_links: list[Path], local: list[Path],
             log: Log) -> list[Wheel]:
-    """``resolve``, once per input: the result is kept under build/images/locks, keyed by
-    everything the resolution reads, so an unchanged environment costs no call to the
-    index and always gets the same wheels (delete the folder to resolve afresh)."""
+    """``resolve``, once per input: the result is kept in the user's resolution locks
+    (:func:`paths.resolution_locks`), keyed by everything the resolution reads, so an
+    unchanged environment costs no call to the index and always gets the same wheels (delete
+    the folder to resolve afresh)."""
     digest = hashlib.sha256()
-    for part in (*sorted(requirements), SERVER_PINS.read_text(), DEFAULT_PINS.read_text(),
-                 PYTHON_VERSION, str(GLIBC_MINOR)):
+    for part in (*sorted(requirements), resources.SERVER_PINS.read_text(),
+                 resources.DEFAULT_PINS.read_text(), PYTHON_VERSION, str(GLIBC_MINOR)):
         digest.update(part.encode() + b"\0")
     digest.update(_sha256_tree(local).encode() if local else b"")
-    lock = CONTEXTS / "locks" / f"{digest.hexdigest()[:32]}.json"
+    lock = paths.resolution_locks() / f"{digest.hexdigest()[:32]}.json"
     if lock.is_file():
         return [Wheel(*row) for row in json.loads(lock.read_text())]
     wheels = resolve(requirements, find_links=find_links, log=log)
@@ -503,12 +496,12 @@ def build_plan(p: Plan, tags: list[str], log: Log = _stderr, *, no_cache: bool =
 
     ``no_cache`` builds the layer without reusing any cached step.
     """
-    paths = fetch(p.wheels, find_links=p.local_wheels, log=log)
+    wheel_files = fetch(p.wheels, find_links=p.local_wheels, log=log)
     context = _context(p.key[:16])
-    pip_wheel = fetch(_pins_as_wheels({"pip": read_pins(SERVER_PINS)["pip"]}), find_links=[],
-                      log=log)
-    _link_wheels(context, paths + pip_wheel, [w.pin for w in p.wheels])
-    shutil.copy2(CONTAINER / "Dockerfile.product", context / "Dockerfile")
+    pip_wheel = fetch(_pins_as_wheels({"pip": read_pins(resources.SERVER_PINS)["pip"]}),
+                      find_links=[], log=log)
+    _link_wheels(context, wheel_files + pip_wheel, [w.pin for w in p.wheels])
+    shutil.copy2(resources.PRODUCT_DOCKERFILE, context / "Dockerfile")
     src = context / "src"
     src.mkdir()
     for path, dest in p.source:
