@@ -513,7 +513,8 @@ def transform_rounds(report: Report, label: str, url: str, src: Path, total_rows
     """Batch transforms of ``src`` through smkit's runner against ``url``, interleaved with
     the model's own predict on the runner's mini-batch (one core, and every core at once)
     and the server's CSV parse of it; medians of the rounds' ratios."""
-    from smkit.transform import TransformConfig, run_transform
+    from smkit.project.transform_job import TransformConfig
+    from smkit.transform.runner import run_transform
     from smkit_contract import limits
 
     cpus = len(os.sched_getaffinity(0))

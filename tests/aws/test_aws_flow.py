@@ -20,8 +20,8 @@ from smkit.aws import publish, push
 from smkit.core.errors import UserError
 from smkit.core.procs import pid_alive
 from smkit.emulators import manager
+from smkit.image import artifact
 from smkit.preflight import checks as preflight
-from smkit.project import artifact
 from smkit.project import spec as spec_mod
 
 pytestmark = pytest.mark.container

@@ -21,7 +21,8 @@ import pytest
 from smkit.cli import main
 from smkit.core.errors import UserError
 from smkit.local import sdk as localmode
-from smkit.transform import TransformConfig, run_transform_with_image
+from smkit.project.transform_job import TransformConfig
+from smkit.transform.image import run_transform_with_image
 from smkit_testkit import docker, free_port
 
 pytestmark = pytest.mark.container

@@ -10,8 +10,8 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 from smkit.core.errors import UserError
+from smkit.image import artifact
 from smkit.image.pickle_scan import scan_model
-from smkit.project import artifact
 from smkit_contract import names
 from smkit_serve.model import ModelLoadError, find_model_file
 

@@ -14,7 +14,7 @@ import yaml
 from pkg_helpers import base_spec, unique
 from signature_models import fitted_tweet_model, mixed_frame, mixed_pipeline, tweet_frame
 from smkit.core.errors import UserError
-from smkit.project import artifact
+from smkit.image import artifact
 from smkit.project import spec as spec_mod
 
 pytestmark = pytest.mark.container

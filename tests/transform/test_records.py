@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from smkit.core.errors import UserError
-from smkit.project.transform_job import input_files
-from smkit.transform import TransformConfig, resolve
+from smkit.project.transform_job import TransformConfig, input_files
 from smkit.transform import records as rec
-from smkit.transform.config import Resolved
+from smkit.transform.config import Resolved, resolve
 from smkit_contract import limits
 
 MB = 1024 * 1024

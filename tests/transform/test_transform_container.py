@@ -21,7 +21,9 @@ import numpy as np
 import pytest
 from smkit.cli import main
 from smkit.image import docker as smkit_docker
-from smkit.transform import TransformConfig, run_transform, run_transform_with_image
+from smkit.project.transform_job import TransformConfig
+from smkit.transform.image import run_transform_with_image
+from smkit.transform.runner import run_transform
 
 pytestmark = pytest.mark.container
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
-from smkit.transform import TransformConfig, run_transform_with_image
+from smkit.project.transform_job import TransformConfig
+from smkit.transform.image import run_transform_with_image
 from smkit_testkit import save_model
 
 pytestmark = pytest.mark.container

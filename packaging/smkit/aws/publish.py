@@ -24,7 +24,7 @@ from typing import Any
 
 from smkit.aws.clients import Aws, call, error_code, poll
 from smkit.core.errors import PlatformError, UserError
-from smkit.project.artifact import Artifact
+from smkit.image.artifact import Artifact
 from smkit.project.spec import ECR_URI_RE, Spec
 
 MARKER_PREFIX = "[smkit:"

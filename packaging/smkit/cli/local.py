@@ -229,7 +229,8 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
     """Batch-transform INPUTS (files or folders) as SageMaker would, without the SDK:
     `<name>.out` per input file in --output."""
     # Deferred: the runner imports numpy and urllib3, which the other commands do not need.
-    from smkit.transform import run_transform, run_transform_with_image
+    from smkit.transform.image import run_transform_with_image
+    from smkit.transform.runner import run_transform
     from smkit.transform.shard import run_sharded
 
     if (model is None) == (url is None):

@@ -13,10 +13,10 @@ from smkit.aws.roles import require_role
 from smkit.cli.common import guarded, warn
 from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
+from smkit.image import artifact as artifact_mod
 from smkit.image import build as images_mod
 from smkit.image.model_env import starter_for_model
 from smkit.preflight import checks as preflight_mod
-from smkit.project import artifact as artifact_mod
 from smkit.project import openapi as openapi_mod
 from smkit.project import spec as spec_mod
 

@@ -1,2 +1,3 @@
-"""The inference image: resolving and building it, running it under Docker, pruning old
-builds, and the pickle scan that reads what a model needs."""
+"""The inference image and what is made with it: resolving and building the image, running
+it under Docker, pruning old builds, the pickle scan that reads what a model needs, and the
+model artifact (model.tar.gz), which the image describes and proves."""

@@ -26,13 +26,13 @@ from smkit.aws.clients import Aws, call
 from smkit.aws.publish import check_account, model_package_request, s3_layout
 from smkit.aws.roles import FAIL, PASS, SKIP, check_role
 from smkit.core.errors import SmkitError, UserError
+from smkit.image import artifact as artifact_mod
 from smkit.image import docker, pickle_scan
+from smkit.image.artifact import model_file
 from smkit.preflight import instance_limits as il
-from smkit.project import artifact as artifact_mod
-from smkit.project.artifact import model_file
 from smkit.project.spec import Spec
 from smkit.project.transform_job import container_environment
-from smkit.transform import run_transform
+from smkit.transform.runner import run_transform
 
 WARN = "warn"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from smkit.image import docker
-from smkit.project.artifact import model_directory
+from smkit.image.artifact import model_directory
 from smkit.project.transform_job import TransformConfig
 from smkit.transform.runner import TransformReport, run_transform
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from smkit.image import docker
-from smkit.project.artifact import model_directory
+from smkit.image.artifact import model_directory
 from smkit.project.transform_job import TransformConfig, TransformJob
 from smkit.transform.config import resolve
 from smkit.transform.runner import TransformReport, run_transform

@@ -16,7 +16,7 @@ import yaml
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 from smkit.core.errors import PlatformError, UserError
-from smkit.project import artifact
+from smkit.image import artifact
 from smkit.project import spec as spec_mod
 from smkit_testkit import penguin_like_frame
 
