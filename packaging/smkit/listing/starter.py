@@ -37,6 +37,8 @@ NOTEBOOK = "notebook/sample-notebook.ipynb"
 #: per sample text, but AddDeliveryOptions' whole Details must stay within 16,384 characters and
 #: carries each sample twice (real-time and batch): 4 x 3,000 leaves room for the rest.
 SAMPLE_INLINE_MAX = 3000
+#: The start of every value only the seller can fill in (``listing check`` refuses it).
+_TODO = f"{PLACEHOLDER}: "
 
 
 @dataclass(frozen=True)
@@ -216,22 +218,69 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
     model = _model_section(manifest)
     model_type = str(model.get("type") or "scikit-learn model")
     task = str(model.get("task") or "classification")
+    realtime = facts.realtime or ["ml.m5.large"]
+    batch = facts.batch or realtime
+    return {
+        "format": "smkit-listing/1",
+        "product": {
+            "title": f"{_TODO}product title ({model_type})",
+            "short_description": f"{_TODO}what the model does, in one or two sentences",
+            "long_description": f"{_TODO}what the model does and its use cases"
+                                + (f"\n\n{facts.description}" if facts.description else ""),
+            "highlights": [f"{_TODO}first highlight"],
+            "categories": [f"{_TODO}category"],
+            # AWS requires at least one search keyword.
+            "keywords": [f"{_TODO}keyword"],
+            "logo_url": f"{_TODO}https URL of the logo",
+        },
+        "support": {"description": f"{_TODO}how buyers get support",
+                    "refund_policy": f"{_TODO}refund policy"},
+        "eula": {"type": "standard"},
+        "training_data": {"source": f"{_TODO}source", "size": f"{_TODO}size",
+                          "limitations": f"{_TODO}what the model cannot do"},
+        "accuracy": _accuracy(m, validation),
+        "performance": _performance(m, realtime[0]),
+        "delivery": {
+            "model_package_arn": facts.arn,
+            "access_role_arn": access_role_arn or f"{_TODO}arn:aws:iam::<account>:role/<name>",
+            "version_title": "1.0",
+            "release_notes": "First release.",
+            "usage_instructions": _usage(content_type, sample_name, task == "classification"),
+            "sample_notebook_url": f"{_TODO}https URL where you publish {NOTEBOOK} (written "
+                                   "by init: it runs end to end without the buyer's data)",
+            # AWS requires it: where buyers find the model's code or documentation.
+            "repository_url": f"{_TODO}https URL of the model's repository or documentation",
+            "supported_instance_types": {"realtime": realtime, "batch": batch},
+            "recommended_instance_types": {"realtime": realtime[0], "batch": batch[0]},
+            "metering": facts.metering,
+            # No "limitations" key: it is optional, and AWS refuses an empty one.
+            **_io_sections(facts, manifest, task, content_type=content_type,
+                           sample_name=sample_name, output_name=output_name),
+        },
+        "pricing": _pricing(facts.metering, realtime, batch),
+        "regions": [region],
+        "visibility": "Public",
+    }
+
+
+def _pricing(metering: str, realtime: list[str], batch: list[str]) -> dict[str, Any]:
+    """The pricing section: per inference when the container meters, else hourly."""
+    if metering == "per-inference":
+        return {"model": "per-inference", "per_inference": f"{_TODO}USD per record",
+                "batch": {i: f"{_TODO}USD per hour" for i in batch}}
+    return {"model": "hourly",
+            "realtime": {i: f"{_TODO}USD per hour" for i in realtime},
+            "batch": {i: f"{_TODO}USD per hour" for i in batch},
+            "free_trial_days": 14}
+
+
+def _io_sections(facts: PackageFacts, manifest: dict[str, Any], task: str, *,
+                 content_type: str, sample_name: str, output_name: str) -> dict[str, Any]:
+    """The delivery's ``input`` and ``output``: columns from the manifest, classes, samples."""
+    model = _model_section(manifest)
     classes = model.get("classes") or []
     features = model.get("feature_names") or []
     n_features = model.get("n_features") or (len(features) if features else None)
-    realtime = facts.realtime or ["ml.m5.large"]
-    batch = facts.batch or realtime
-    todo = f"{PLACEHOLDER}: "
-    per_inference = facts.metering == "per-inference"
-    if per_inference:
-        pricing: dict[str, Any] = {"model": "per-inference",
-                                   "per_inference": f"{todo}USD per record",
-                                   "batch": {i: f"{todo}USD per hour" for i in batch}}
-    else:
-        pricing = {"model": "hourly",
-                   "realtime": {i: f"{todo}USD per hour" for i in realtime},
-                   "batch": {i: f"{todo}USD per hour" for i in batch},
-                   "free_trial_days": 14}
     if features:
         params = [{"name": str(f), "description": f"feature column {i + 1}", "required": True}
                   for i, f in enumerate(features)]
@@ -252,71 +301,36 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
     else:
         output_desc = "The predicted value per record."
         custom = []
-    perf: dict[str, Any]
-    if m is not None:
-        perf = {"instance_type": realtime[0], "latency_ms_p50": round(m.latency_ms_p50, 2),
-                "latency_ms_p95": round(m.latency_ms_p95, 2),
-                "throughput_per_s": round(m.throughput_per_s, 1),
-                "measured_on": f"local Docker on the seller's machine ({os.cpu_count()} CPUs), "
-                               f"not on {realtime[0]}"}
-    else:
-        perf = {"instance_type": realtime[0], "latency_ms_p50": f"{todo}measure",
-                "latency_ms_p95": f"{todo}measure", "throughput_per_s": f"{todo}measure",
-                "measured_on": f"{todo}where"}
-    if m is not None and m.accuracy is not None and validation is not None:
-        accuracy: dict[str, Any] = {
-            "metric": m.accuracy.metric, "value": round(m.accuracy.value, 4),
-            "dataset": f"{m.accuracy.rows} held-out rows ({validation.name})",
-            "measured_by": "smkit listing init"}
-    else:
-        accuracy = {"metric": f"{todo}e.g. accuracy", "value": f"{todo}number",
-                    "dataset": f"{todo}validation data"}
     types = facts.content_types or [content_type]
-    return {
-        "format": "smkit-listing/1",
-        "product": {
-            "title": f"{todo}product title ({model_type})",
-            "short_description": f"{todo}what the model does, in one or two sentences",
-            "long_description": f"{todo}what the model does and its use cases"
-                                + (f"\n\n{facts.description}" if facts.description else ""),
-            "highlights": [f"{todo}first highlight"],
-            "categories": [f"{todo}category"],
-            # AWS requires at least one search keyword.
-            "keywords": [f"{todo}keyword"],
-            "logo_url": f"{todo}https URL of the logo",
-        },
-        "support": {"description": f"{todo}how buyers get support",
-                    "refund_policy": f"{todo}refund policy"},
-        "eula": {"type": "standard"},
-        "training_data": {"source": f"{todo}source", "size": f"{todo}size",
-                          "limitations": f"{todo}what the model cannot do"},
-        "accuracy": accuracy,
-        "performance": perf,
-        "delivery": {
-            "model_package_arn": facts.arn,
-            "access_role_arn": access_role_arn or f"{todo}arn:aws:iam::<account>:role/<name>",
-            "version_title": "1.0",
-            "release_notes": "First release.",
-            "usage_instructions": _usage(content_type, sample_name, task == "classification"),
-            "sample_notebook_url": f"{todo}https URL where you publish {NOTEBOOK} (written "
-                                   "by init: it runs end to end without the buyer's data)",
-            # AWS requires it: where buyers find the model's code or documentation.
-            "repository_url": f"{todo}https URL of the model's repository or documentation",
-            "supported_instance_types": {"realtime": realtime, "batch": batch},
-            "recommended_instance_types": {"realtime": realtime[0], "batch": batch[0]},
-            "metering": facts.metering,
-            # No "limitations" key: it is optional, and AWS refuses an empty one.
-            "input": {"description": input_desc,
+    return {"input": {"description": input_desc,
                       "content_types": types, "sample_file": sample_name,
                       "parameters": params, "custom_attributes": custom},
             "output": {"description": output_desc,
                        "content_types": facts.response_types or types,
-                       "sample_file": output_name, "parameters": []},
-        },
-        "pricing": pricing,
-        "regions": [region],
-        "visibility": "Public",
-    }
+                       "sample_file": output_name, "parameters": []}}
+
+
+def _performance(m: Measurements | None, instance_type: str) -> dict[str, Any]:
+    """Latency and throughput as measured in local Docker, or placeholders."""
+    if m is not None:
+        return {"instance_type": instance_type, "latency_ms_p50": round(m.latency_ms_p50, 2),
+                "latency_ms_p95": round(m.latency_ms_p95, 2),
+                "throughput_per_s": round(m.throughput_per_s, 1),
+                "measured_on": f"local Docker on the seller's machine ({os.cpu_count()} CPUs), "
+                               f"not on {instance_type}"}
+    return {"instance_type": instance_type, "latency_ms_p50": f"{_TODO}measure",
+            "latency_ms_p95": f"{_TODO}measure", "throughput_per_s": f"{_TODO}measure",
+            "measured_on": f"{_TODO}where"}
+
+
+def _accuracy(m: Measurements | None, validation: Path | None) -> dict[str, Any]:
+    """The metric measured on the labeled validation rows, or placeholders."""
+    if m is not None and m.accuracy is not None and validation is not None:
+        return {"metric": m.accuracy.metric, "value": round(m.accuracy.value, 4),
+                "dataset": f"{m.accuracy.rows} held-out rows ({validation.name})",
+                "measured_by": "smkit listing init"}
+    return {"metric": f"{_TODO}e.g. accuracy", "value": f"{_TODO}number",
+            "dataset": f"{_TODO}validation data"}
 
 
 def _write(path: Path, data: bytes) -> None:

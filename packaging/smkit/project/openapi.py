@@ -78,60 +78,6 @@ def document(manifest: dict[str, Any], *, title: str, content_types: list[str],
     sig = signature_of(manifest)
     model = manifest.get("model") or {}
     classes = model.get("classes")
-    lines = ([f"- {c.name}: {KIND_PHRASE[c.kind]}"
-              + ("" if c.optional else " (required)") for c in sig.columns] if sig else [])
-    columns_text = ("Columns, in this order:\n" + "\n".join(lines)) if lines else ""
-    example_row = [example_value(c) for c in sig.columns] if sig else []
-    request: dict[str, Any] = {}
-    if ct.CSV in content_types:
-        request[ct.CSV] = {
-            "schema": {"type": "string", "description": (
-                "One record per line, no header, UTF-8, RFC 4180 quoting (a cell holding a "
-                "comma, a quote or a newline is quoted, quotes doubled). An empty cell is a "
-                "missing value.\n" + columns_text)},
-            **({"example": ",".join(_csv_cell(v) for v in example_row)} if sig else {}),
-        }
-    if sig is not None:
-        row = {"type": "array", "prefixItems": [json_schema_of(c) | {"title": c.name}
-                                                for c in sig.columns],
-               "minItems": len(sig.columns), "maxItems": len(sig.columns)}
-        record = {"type": "object", "additionalProperties": False,
-                  "properties": {c.name: json_schema_of(c) for c in sig.columns},
-                  "required": [c.name for c in sig.columns if not c.optional]}
-    else:
-        row = {"type": "array", "items": {}}
-        record = {"type": "object"}
-    rows = {"type": "array", "items": {"oneOf": [row, record]}, "minItems": 1}
-    if ct.JSON in content_types:
-        request[ct.JSON] = {
-            "schema": {"oneOf": [rows, {"type": "object", "required": ["instances"],
-                                        "properties": {"instances": rows}}]},
-            **({"example": {"instances": [dict(zip(sig.names, example_row, strict=True))]}}
-               if sig else {}),
-        }
-    if ct.JSONLINES in content_types:
-        request[ct.JSONLINES] = {"schema": {"type": "string", "description": (
-            "One JSON row (a list in column order) or record (an object keyed by column "
-            "name) per line. Use this for text that may hold newlines in batch transform: "
-            "SplitType=Line splits CSV at every newline, even inside quotes.\n"
-            + columns_text)}}
-    if ct.NPY in content_types:
-        request[ct.NPY] = {"schema": {"type": "string", "format": "binary", "description": (
-            "One 2-D .npy array (numbers, or unicode strings for text columns), one row per "
-            "record, columns in the order above; object arrays are refused.")}}
-    label: dict[str, Any] = {}
-    if classes:
-        label = {"enum": classes}
-    responses_content: dict[str, Any] = {}
-    for t in response_types:
-        if t == ct.JSON:
-            responses_content[t] = {"schema": {"type": "object", "properties": {
-                "predictions": {"type": "array", "items": label or {}}}}}
-        elif t == ct.NPY:
-            responses_content[t] = {"schema": {"type": "string", "format": "binary"}}
-        else:
-            responses_content[t] = {"schema": {"type": "string", "description":
-                                               "one prediction per line, in input order"}}
     description = (f"{model.get('type') or 'model'} ({model.get('task') or 'other'}). "
                    "Errors are always {\"error\": \"...\"}; a bad cell's error names the "
                    "line, the column, the expected kind and the value.")
@@ -148,9 +94,9 @@ def document(manifest: dict[str, Any], *, title: str, content_types: list[str],
                  "description": "output=probabilities for class probabilities"
                  if classes else "passed through"},
             ],
-            "requestBody": {"required": True, "content": request},
+            "requestBody": {"required": True, "content": _request_content(sig, content_types)},
             "responses": {"200": {"description": "predictions in the negotiated type",
-                                  "content": responses_content},
+                                  "content": _response_content(classes, response_types)},
                           **{code: _ERROR_REF for code in
                              ("400", "406", "413", "415", "500", "503")}},
         }}},
@@ -163,6 +109,75 @@ def document(manifest: dict[str, Any], *, title: str, content_types: list[str],
                     "$ref": "#/components/schemas/Error"}}}}},
         },
     }
+
+
+def _request_content(sig: Signature | None, content_types: list[str]) -> dict[str, Any]:
+    """The request body per content type the product takes, with the columns and examples."""
+    lines = ([f"- {c.name}: {KIND_PHRASE[c.kind]}"
+              + ("" if c.optional else " (required)") for c in sig.columns] if sig else [])
+    columns_text = ("Columns, in this order:\n" + "\n".join(lines)) if lines else ""
+    example_row = [example_value(c) for c in sig.columns] if sig else []
+    request: dict[str, Any] = {}
+    if ct.CSV in content_types:
+        request[ct.CSV] = {
+            "schema": {"type": "string", "description": (
+                "One record per line, no header, UTF-8, RFC 4180 quoting (a cell holding a "
+                "comma, a quote or a newline is quoted, quotes doubled). An empty cell is a "
+                "missing value.\n" + columns_text)},
+            **({"example": ",".join(_csv_cell(v) for v in example_row)} if sig else {}),
+        }
+    if ct.JSON in content_types:
+        rows = _json_rows_schema(sig)
+        request[ct.JSON] = {
+            "schema": {"oneOf": [rows, {"type": "object", "required": ["instances"],
+                                        "properties": {"instances": rows}}]},
+            **({"example": {"instances": [dict(zip(sig.names, example_row, strict=True))]}}
+               if sig else {}),
+        }
+    if ct.JSONLINES in content_types:
+        request[ct.JSONLINES] = {"schema": {"type": "string", "description": (
+            "One JSON row (a list in column order) or record (an object keyed by column "
+            "name) per line. Use this for text that may hold newlines in batch transform: "
+            "SplitType=Line splits CSV at every newline, even inside quotes.\n"
+            + columns_text)}}
+    if ct.NPY in content_types:
+        request[ct.NPY] = {"schema": {"type": "string", "format": "binary", "description": (
+            "One 2-D .npy array (numbers, or unicode strings for text columns), one row per "
+            "record, columns in the order above; object arrays are refused.")}}
+    return request
+
+
+def _json_rows_schema(sig: Signature | None) -> dict[str, Any]:
+    """JSON Schema of a list of rows, each a list in column order or a record by name."""
+    if sig is not None:
+        row = {"type": "array", "prefixItems": [json_schema_of(c) | {"title": c.name}
+                                                for c in sig.columns],
+               "minItems": len(sig.columns), "maxItems": len(sig.columns)}
+        record = {"type": "object", "additionalProperties": False,
+                  "properties": {c.name: json_schema_of(c) for c in sig.columns},
+                  "required": [c.name for c in sig.columns if not c.optional]}
+    else:
+        row = {"type": "array", "items": {}}
+        record = {"type": "object"}
+    return {"type": "array", "items": {"oneOf": [row, record]}, "minItems": 1}
+
+
+def _response_content(classes: Any, response_types: list[str]) -> dict[str, Any]:
+    """The 200 answer per response type; JSON predictions are one of ``classes`` if known."""
+    label: dict[str, Any] = {}
+    if classes:
+        label = {"enum": classes}
+    responses_content: dict[str, Any] = {}
+    for t in response_types:
+        if t == ct.JSON:
+            responses_content[t] = {"schema": {"type": "object", "properties": {
+                "predictions": {"type": "array", "items": label or {}}}}}
+        elif t == ct.NPY:
+            responses_content[t] = {"schema": {"type": "string", "format": "binary"}}
+        else:
+            responses_content[t] = {"schema": {"type": "string", "description":
+                                               "one prediction per line, in input order"}}
+    return responses_content
 
 
 def write(path: Path, doc: dict[str, Any]) -> Path:
