@@ -318,6 +318,131 @@ _PUSH_ARG = frozenset({
 _CONSTANTS = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 
 
+class _Stack:
+    """The symbolic stack and memo of one pickle stream: values and placeholders only."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.memo: dict[int, Any] = {}
+
+    def push(self, value: Any) -> None:
+        """Push ``value``."""
+        self.items.append(value)
+
+    def pop(self) -> Any:
+        """The top value, removed (a placeholder when the stack is empty)."""
+        return self.items.pop() if self.items else _UNKNOWN
+
+    def pop_mark(self) -> list[Any]:
+        """The values above the last MARK, removed with it (all of them without a MARK)."""
+        stack = self.items
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is _MARK:
+                items = stack[i + 1:]
+                del stack[i:]
+                return items
+        items = stack[:]
+        stack.clear()
+        return items
+
+    def top(self) -> Any:
+        """The top value, left in place (a placeholder when the stack is empty)."""
+        return self.items[-1] if self.items else _UNKNOWN
+
+
+def _data_op(s: _Stack, name: str, arg: Any) -> bool:
+    """Apply a value, container, stack or memo opcode; False when ``name`` is none of those."""
+    if name in _PUSH_ARG:
+        s.push(arg)
+    elif name in _CONSTANTS:
+        s.push(_CONSTANTS[name])
+    elif name == "MARK":
+        s.push(_MARK)
+    elif name == "EMPTY_TUPLE":
+        s.push(())
+    elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+        n = int(name[-1])
+        items = [s.pop() for _ in range(n)][::-1]
+        s.push(tuple(items))
+    elif name == "TUPLE":
+        s.push(tuple(s.pop_mark()))
+    elif name in ("EMPTY_LIST", "EMPTY_SET"):
+        s.push([])
+    elif name == "LIST":
+        s.push(s.pop_mark())
+    elif name == "EMPTY_DICT":
+        s.push({})
+    elif name == "DICT":
+        d: dict[Any, Any] = {}
+        _set_items(d, s.pop_mark())
+        s.push(d)
+    elif name == "FROZENSET":
+        s.pop_mark()
+        s.push(_UNKNOWN)
+    elif name == "APPEND":
+        value = s.pop()
+        if isinstance(s.top(), list):
+            s.top().append(value)
+    elif name in ("APPENDS", "ADDITEMS"):
+        items = s.pop_mark()
+        if isinstance(s.top(), list):
+            s.top().extend(items)
+    elif name == "SETITEM":
+        value = s.pop()
+        key = s.pop()
+        _set_items(s.top(), [key, value])
+    elif name == "SETITEMS":
+        items = s.pop_mark()  # before top(): the dict is under the mark
+        _set_items(s.top(), items)
+    elif name == "POP":
+        s.pop()
+    elif name == "POP_MARK":
+        s.pop_mark()
+    elif name == "DUP":
+        s.push(s.top())
+    elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+        s.memo[arg if isinstance(arg, int) else -1] = s.top()
+    elif name == "MEMOIZE":
+        s.memo[len(s.memo)] = s.top()
+    elif name in ("GET", "BINGET", "LONG_BINGET"):
+        s.push(s.memo.get(arg if isinstance(arg, int) else -1, _UNKNOWN))
+    else:
+        return False
+    return True
+
+
+def _object_op(s: _Stack, name: str, arg: Any) -> bool:
+    """Apply a global or object-building opcode (BUILD aside); False for any other opcode."""
+    if name == "GLOBAL":
+        module, _, qualname = str(arg).partition(" ")
+        s.push(_Global(module, qualname))
+    elif name == "STACK_GLOBAL":
+        qualname, module = s.pop(), s.pop()
+        ok = isinstance(module, str) and isinstance(qualname, str)
+        s.push(_Global(module, qualname) if ok else _UNKNOWN)
+    elif name == "INST":
+        module, _, qualname = str(arg).partition(" ")
+        s.push(_Obj(_Global(module, qualname), tuple(s.pop_mark())))
+    elif name == "OBJ":
+        items = s.pop_mark()
+        s.push(_Obj(items[0] if items else _UNKNOWN, tuple(items[1:])))
+    elif name in ("REDUCE", "NEWOBJ"):
+        args = s.pop()
+        s.push(_Obj(s.pop(), args))
+    elif name == "NEWOBJ_EX":
+        s.pop()  # kwargs
+        args = s.pop()
+        s.push(_Obj(s.pop(), args))
+    elif name == "BINPERSID":
+        s.pop()
+        s.push(_UNKNOWN)
+    elif name in ("PERSID", "EXT1", "EXT2", "EXT4", "NEXT_BUFFER"):
+        s.push(_UNKNOWN)
+    else:
+        return False
+    return True
+
+
 class _Walker:
     """Walks one pickle stream's opcodes with a symbolic stack; nothing is imported.
 
@@ -336,107 +461,17 @@ class _Walker:
     def run(self, start: int) -> int:
         """Walk the pickle at ``start`` up to its STOP; return the offset after it."""
         self.stream.seek(start)
-        stack: list[Any] = []
-        memo: dict[int, Any] = {}
+        s = _Stack()
         pieces: list[bytes] = []
         kept_from = start
-
-        def pop() -> Any:
-            return stack.pop() if stack else _UNKNOWN
-
-        def pop_mark() -> list[Any]:
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i] is _MARK:
-                    items = stack[i + 1:]
-                    del stack[i:]
-                    return items
-            items = stack[:]
-            stack.clear()
-            return items
-
-        def top() -> Any:
-            return stack[-1] if stack else _UNKNOWN
-
         try:
             for op, arg, _pos in pickletools.genops(cast(IO[bytes], self.stream)):
                 name = op.name
-                if name in _PUSH_ARG:
-                    stack.append(arg)
-                elif name in _CONSTANTS:
-                    stack.append(_CONSTANTS[name])
-                elif name == "MARK":
-                    stack.append(_MARK)
-                elif name == "EMPTY_TUPLE":
-                    stack.append(())
-                elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-                    n = int(name[-1])
-                    items = [pop() for _ in range(n)][::-1]
-                    stack.append(tuple(items))
-                elif name == "TUPLE":
-                    stack.append(tuple(pop_mark()))
-                elif name in ("EMPTY_LIST", "EMPTY_SET"):
-                    stack.append([])
-                elif name == "LIST":
-                    stack.append(pop_mark())
-                elif name == "EMPTY_DICT":
-                    stack.append({})
-                elif name == "DICT":
-                    d: dict[Any, Any] = {}
-                    _set_items(d, pop_mark())
-                    stack.append(d)
-                elif name == "FROZENSET":
-                    pop_mark()
-                    stack.append(_UNKNOWN)
-                elif name == "APPEND":
-                    value = pop()
-                    if isinstance(top(), list):
-                        top().append(value)
-                elif name in ("APPENDS", "ADDITEMS"):
-                    items = pop_mark()
-                    if isinstance(top(), list):
-                        top().extend(items)
-                elif name == "SETITEM":
-                    value = pop()
-                    key = pop()
-                    _set_items(top(), [key, value])
-                elif name == "SETITEMS":
-                    items = pop_mark()  # before top(): the dict is under the mark
-                    _set_items(top(), items)
-                elif name == "POP":
-                    pop()
-                elif name == "POP_MARK":
-                    pop_mark()
-                elif name == "DUP":
-                    stack.append(top())
-                elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                    memo[arg if isinstance(arg, int) else -1] = top()
-                elif name == "MEMOIZE":
-                    memo[len(memo)] = top()
-                elif name in ("GET", "BINGET", "LONG_BINGET"):
-                    stack.append(memo.get(arg if isinstance(arg, int) else -1, _UNKNOWN))
-                elif name == "GLOBAL":
-                    module, _, qualname = str(arg).partition(" ")
-                    stack.append(_Global(module, qualname))
-                elif name == "STACK_GLOBAL":
-                    qualname, module = pop(), pop()
-                    ok = isinstance(module, str) and isinstance(qualname, str)
-                    stack.append(_Global(module, qualname) if ok else _UNKNOWN)
-                elif name == "INST":
-                    module, _, qualname = str(arg).partition(" ")
-                    stack.append(_Obj(_Global(module, qualname), tuple(pop_mark())))
-                elif name == "OBJ":
-                    items = pop_mark()
-                    stack.append(_Obj(items[0] if items else _UNKNOWN, tuple(items[1:])))
-                elif name in ("REDUCE", "NEWOBJ"):
-                    args = pop()
-                    stack.append(_Obj(pop(), args))
-                elif name == "NEWOBJ_EX":
-                    pop()  # kwargs
-                    args = pop()
-                    stack.append(_Obj(pop(), args))
-                elif name == "BUILD":
-                    state = pop()
-                    obj = top()
+                if _data_op(s, name, arg) or _object_op(s, name, arg):
+                    continue
+                if name == "BUILD":
+                    state = s.pop()
+                    obj = s.top()
                     if isinstance(obj, _Obj):
                         obj.state = state
                         self._record_version(obj, state)
@@ -445,11 +480,6 @@ class _Walker:
                             pieces.append(self.buf[kept_from:at])
                             kept_from = self._skip_array(obj, at)
                             self.stream.seek(kept_from)
-                elif name == "BINPERSID":
-                    pop()
-                    stack.append(_UNKNOWN)
-                elif name in ("PERSID", "EXT1", "EXT2", "EXT4", "NEXT_BUFFER"):
-                    stack.append(_UNKNOWN)
                 elif name == "STOP":
                     end = self.stream.tell()
                     pieces.append(self.buf[kept_from:end])
