@@ -22,7 +22,7 @@ from smkit.core.procs import pid_alive
 from smkit.emulators import manager
 from smkit.image import artifact
 from smkit.preflight import checks as preflight
-from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 pytestmark = pytest.mark.container
 ROLE = "SageMakerValidation"
@@ -70,7 +70,7 @@ def test_push_creates_the_repository_once_and_returns_the_registry_digest(
     aws_env: dict[str, str], write_spec, pinned_image: str
 ) -> None:
     repo = unique("smkit-push")
-    spec = spec_mod.load(write_spec(image={"local": pinned_image, "repository": repo,
+    spec = spec_yaml.load(write_spec(image={"local": pinned_image, "repository": repo,
                                            "tag": "t1"}))
     session = aws.connect("us-east-1")
     first = push.push(spec, session)
@@ -122,7 +122,7 @@ def test_a_versioned_package_is_reused_until_the_content_changes(aws_env: dict[s
                                                                  write_spec, role: str) -> None:
     group = unique("iris-group")
     path = write_spec(group=group)
-    spec = spec_mod.load(path)
+    spec = spec_yaml.load(path)
     session = aws.connect("us-east-1")
     built = artifact.build(spec)
     image_ref = push.push(spec, session).reference
@@ -134,7 +134,7 @@ def test_a_versioned_package_is_reused_until_the_content_changes(aws_env: dict[s
     assert again.arn == first.arn
     # New validation data is new content: a second version in the same group.
     path = write_spec(group=group, name=spec.name, rows=40)
-    changed = publish.publish(spec_mod.load(path), session, built, image_ref, lines.append,
+    changed = publish.publish(spec_yaml.load(path), session, built, image_ref, lines.append,
                               interval=0.1)
     assert changed.created
     assert changed.arn != first.arn
@@ -150,12 +150,12 @@ def test_credentials_for_another_account_are_refused_before_any_upload(
                                   "input": "validation/input.csv"})
     with pytest.raises(UserError, match="credentials are for account 123456789012 but the "
                                         "spec's roles/account_id are in 999999999999"):
-        publish.check_account(aws.connect("us-east-1"), spec_mod.load(path))
+        publish.check_account(aws.connect("us-east-1"), spec_yaml.load(path))
 
 
 def test_preflight_passes_for_a_good_spec(aws_env: dict[str, str], write_spec,
                                           role: str) -> None:
-    spec = spec_mod.load(write_spec())
+    spec = spec_yaml.load(write_spec())
     session = aws.connect("us-east-1")
     image_ref = push.push(spec, session).reference
     report = preflight.run(spec, session, image_ref=image_ref)
@@ -197,7 +197,7 @@ def test_preflight_names_each_failing_check_and_the_cli_exits_2(aws_env: dict[st
 
 def test_a_publish_interrupted_after_the_upload_converges_on_rerun(aws_env: dict[str, str],
                                                                    write_spec, role: str) -> None:
-    spec = spec_mod.load(write_spec())
+    spec = spec_yaml.load(write_spec())
     session = aws.connect("us-east-1")
     built = artifact.build(spec)
     image_ref = push.push(spec, session).reference
@@ -290,10 +290,10 @@ def test_preflight_repeats_the_model_scans_security_finding(write_spec, tmp_path
     model_dir = tmp_path / "tampered"
     model_dir.mkdir()
     (model_dir / "model.joblib").write_bytes(pickle.dumps(_Evil()))
-    spec = spec_mod.load(write_spec(model_dir=model_dir))
+    spec = spec_yaml.load(write_spec(model_dir=model_dir))
     status, detail = preflight.check_model_scan(spec)
     assert status == "fail"
     assert detail.startswith("SECURITY: model.joblib")
     assert "system" in detail
-    status, detail = preflight.check_model_scan(spec_mod.load(write_spec()))
+    status, detail = preflight.check_model_scan(spec_yaml.load(write_spec()))
     assert status == "pass", detail

@@ -10,6 +10,7 @@ from pkg_helpers import base_spec
 from smkit.aws import publish
 from smkit.core.errors import UserError
 from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 IMAGE = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/smkit-test@sha256:{'a' * 64}"
 URIS = {
@@ -22,7 +23,7 @@ URIS = {
 def make(spec_dir: Path, **top: object) -> spec_mod.Spec:
     data = base_spec("iris-test", "img:1")
     data.update(top)
-    return spec_mod.parse(data, spec_dir)
+    return spec_yaml.parse(data, spec_dir)
 
 
 def test_the_unversioned_request_is_exactly_what_marketplace_needs(spec_dir: Path) -> None:
@@ -68,7 +69,7 @@ def test_a_versioned_request_names_the_group_and_optional_transform_settings(
     data["environment"] = {"SMKIT_DEFAULT_OUTPUT": "probabilities"}
     data["validation"].update(batch_strategy="MultiRecord", max_payload_mb=2,
                               max_concurrent_transforms=4, accept="application/json")
-    spec = spec_mod.parse(data, spec_dir)
+    spec = spec_yaml.parse(data, spec_dir)
     request = publish.model_package_request(spec, IMAGE, URIS)
     assert "ModelPackageName" not in request
     assert request["ModelPackageGroupName"] == "iris-group"

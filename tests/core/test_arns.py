@@ -16,7 +16,7 @@ from smkit.aws.roles import FAIL, PASS, check_role
 from smkit.core import arns
 from smkit.core.errors import UserError
 from smkit.listing.rules import shapes
-from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 ACCOUNT = "123456789012"
 
@@ -94,11 +94,11 @@ def test_the_spec_takes_any_partition_and_a_role_path(spec_dir: Path) -> None:
                  f"arn:aws:iam::{ACCOUNT}:role/service-role/Exec"):
         data = copy.deepcopy(base_spec("iris-test", "smkit-inference:latest"))
         data["validation"]["role"] = role
-        spec = spec_mod.parse(data, spec_dir)
+        spec = spec_yaml.parse(data, spec_dir)
         assert spec.account == ACCOUNT
     data["validation"]["role"] = f"arn:aws:iam::{ACCOUNT}:role"
     with pytest.raises(UserError, match=r"validation.role: .* is not an IAM role ARN"):
-        spec_mod.parse(data, spec_dir)
+        spec_yaml.parse(data, spec_dir)
 
 
 def test_the_role_check_takes_the_same_roles_as_the_spec() -> None:

@@ -17,7 +17,7 @@ from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 from smkit.core.errors import PlatformError, UserError
 from smkit.image import artifact
-from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 from smkit_testkit import penguin_like_frame
 
 pytestmark = pytest.mark.container
@@ -28,7 +28,7 @@ def sha(path: Path) -> str:
 
 
 def test_the_same_input_gives_the_same_bytes(write_spec, tmp_path: Path) -> None:
-    spec = spec_mod.load(write_spec())
+    spec = spec_yaml.load(write_spec())
     first = artifact.build(spec, out=tmp_path / "a" / "model.tar.gz")
     # Same content, other mtimes and another folder: still the same bytes.
     os.utime(spec.model_dir / "model.joblib", (1, 1))
@@ -43,7 +43,7 @@ def test_the_same_input_gives_the_same_bytes(write_spec, tmp_path: Path) -> None
 
 
 def test_the_manifest_describes_files_versions_and_model(write_spec, tmp_path: Path) -> None:
-    spec = spec_mod.load(write_spec())
+    spec = spec_yaml.load(write_spec())
     built = artifact.build(spec, out=tmp_path / "model.tar.gz")
     m = built.manifest
     assert m["format"] == "smkit-manifest/1"
@@ -70,7 +70,7 @@ def test_a_model_pickled_with_another_scikit_learn_is_refused(write_spec, tmp_pa
     altered.mkdir()
     # Same length, so the pickle's framing stays valid; only _sklearn_version changes.
     (altered / "model.joblib").write_bytes(raw.replace(current, old))
-    spec = spec_mod.load(write_spec(model_dir=altered))
+    spec = spec_yaml.load(write_spec(model_dir=altered))
     with pytest.raises(UserError) as info:
         artifact.build(spec, out=tmp_path / "model.tar.gz")
     msg = str(info.value)
@@ -86,7 +86,7 @@ def test_the_artifact_is_proven_in_the_image_with_a_pipeline(write_spec, tmp_pat
     frame, _ = penguin_like_frame(n=20, seed=3)
     (path.parent / "validation" / "input.csv").write_text(
         frame.to_csv(header=False, index=False))
-    spec = spec_mod.load(path)
+    spec = spec_yaml.load(path)
     built = artifact.package(spec, out=tmp_path / "model.tar.gz")
     assert built.startup_seconds is not None
     assert built.startup_seconds < 240
@@ -98,18 +98,18 @@ def test_the_artifact_is_proven_in_the_image_with_a_pipeline(write_spec, tmp_pat
 def test_a_validation_sample_the_model_cannot_take_stops_the_package(write_spec,
                                                                      tmp_path: Path) -> None:
     path = write_spec()
-    spec = spec_mod.load(path)
+    spec = spec_yaml.load(path)
     built = artifact.build(spec, out=tmp_path / "model.tar.gz")
     # The start-up sample stays valid, but the validation data has 3 columns, not 4.
     (path.parent / "validation" / "input.csv").write_text("1,2,3\n4,5,6\n")
     with pytest.raises(UserError) as info:
-        artifact.prove(built, spec_mod.load(path))
+        artifact.prove(built, spec_yaml.load(path))
     assert "validation.input: the image answered 400" in str(info.value)
     assert "expected 4 columns, got 3" in str(info.value)
 
 
 def test_a_tampered_tarball_is_caught_before_serving(write_spec, tmp_path: Path) -> None:
-    spec = spec_mod.load(write_spec())
+    spec = spec_yaml.load(write_spec())
     built = artifact.build(spec, out=tmp_path / "model.tar.gz")
     with tarfile.open(built.path) as tar:
         files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]

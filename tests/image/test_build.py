@@ -18,6 +18,7 @@ from smkit.core.errors import UserError
 from smkit.image import build as images
 from smkit.image import docker
 from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 from smkit_testkit import save_model
 
 SELLER_MODULE = '''\
@@ -200,7 +201,7 @@ def test_a_product_image_shares_the_base_layers_and_is_built_once(
         seller_project: Path) -> None:
     spec_file = _write_spec(seller_project, {"packages": ["scikit-learn==1.9.1"],
                                              "source": ["src"]})
-    spec = spec_mod.load(spec_file)
+    spec = spec_yaml.load(spec_file)
     tag = images.ensure_image(spec.python)
     assert tag.startswith(f"{images.PRODUCT_REPOSITORY}:")
     labels = json.loads(docker.docker("image", "inspect", "-f", "{{json .Config.Labels}}",
@@ -232,7 +233,7 @@ def test_the_product_image_serves_the_sellers_pipeline_with_no_network(
 
     spec_file = _write_spec(seller_project, {"packages": ["scikit-learn==1.9.1"],
                                              "source": ["src"]})
-    spec = spec_mod.load(spec_file)
+    spec = spec_yaml.load(spec_file)
     tag = images.ensure_image(spec.python)
     X, _y = load_iris(return_X_y=True)
     body = "\n".join(",".join(str(v) for v in row) for row in X[::10]).encode()

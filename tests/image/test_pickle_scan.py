@@ -24,6 +24,7 @@ from smkit.cli import main
 from smkit.core.errors import UserError
 from smkit.image import pickle_scan
 from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 SKLEARN = version("scikit-learn")
 NUMPY = version("numpy")
@@ -404,7 +405,7 @@ def test_spec_init_with_a_model_writes_a_spec_that_checks(
     assert data["python"] == {
         "packages": [f"joblib=={JOBLIB}", f"numpy=={NUMPY}", f"scikit-learn=={SKLEARN}"],
         "source": ["seller_features.py"]}
-    spec = spec_mod.parse(data, root)
+    spec = spec_yaml.parse(data, root)
     assert spec.python.source == [root.resolve() / "seller_features.py"]
     assert main(["spec", "check", "smkit.yaml"]) == 0
 

@@ -18,6 +18,7 @@ from smkit.aws import instances
 from smkit.preflight import checks as preflight
 from smkit.preflight.instance_limits import build_payload
 from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 from smkit_testkit import save_model
 
 SLOW_HOOKS = """
@@ -47,7 +48,7 @@ def write_spec(tmp_path: Path, image: str, model_dir: Path, **overrides: Any) ->
     data["validation"]["instance_type"] = data["instance_types"]["transform"][0]
     path = tmp_path / "smkit.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return spec_mod.load(path)
+    return spec_yaml.load(path)
 
 
 # ----------------------------------------------------------------------------- no engine

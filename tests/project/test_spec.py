@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pkg_helpers import base_spec
 from smkit.core.errors import UserError
-from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 
 def error_for(spec_dir: Path, **changes: Any) -> str:
@@ -28,18 +28,18 @@ def error_for(spec_dir: Path, **changes: Any) -> str:
         else:
             node[last] = value
     with pytest.raises(UserError) as info:
-        spec_mod.parse(data, spec_dir)
+        spec_yaml.parse(data, spec_dir)
     return str(info.value)
 
 
 def test_the_base_spec_and_the_starter_template_are_valid(spec_dir: Path) -> None:
-    spec = spec_mod.parse(base_spec("iris-test", "img:1"), spec_dir)
+    spec = spec_yaml.parse(base_spec("iris-test", "img:1"), spec_dir)
     assert spec.account == "123456789012"
     assert spec.model_dir == (spec_dir / "model").resolve()
     assert spec.validation.input == (spec_dir / "validation/input.csv").resolve()
-    starter = yaml.safe_load(spec_mod.STARTER)
+    starter = yaml.safe_load(spec_yaml.STARTER)
     starter["model_dir"], starter["validation"]["input"] = "model", "validation/input.csv"
-    assert spec_mod.parse(starter, spec_dir).name == "my-model"
+    assert spec_yaml.parse(starter, spec_dir).name == "my-model"
 
 
 def test_an_unknown_instance_type_is_named_with_a_suggestion(spec_dir: Path) -> None:
@@ -70,7 +70,7 @@ def test_x86_types_that_share_letters_with_graviton_ones_are_accepted(spec_dir: 
     types = ["ml.m5.large", "ml.c6i.large", "ml.m6i.large", "ml.c5d.large", "ml.r5d.large"]
     data = copy.deepcopy(base_spec("iris-test", "smkit-inference:latest"))
     data["instance_types"]["realtime"] = types
-    assert list(spec_mod.parse(data, spec_dir).instance_types.realtime) == types
+    assert list(spec_yaml.parse(data, spec_dir).instance_types.realtime) == types
 
 
 def test_a_role_name_instead_of_an_arn_says_how_the_arn_looks(spec_dir: Path) -> None:

@@ -15,7 +15,7 @@ from pkg_helpers import base_spec, unique
 from signature_models import fitted_tweet_model, mixed_frame, mixed_pipeline, tweet_frame
 from smkit.core.errors import UserError
 from smkit.image import artifact
-from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 pytestmark = pytest.mark.container
 
@@ -46,7 +46,7 @@ def test_the_tweet_pipeline_packages_with_its_signature_and_is_proven(
     # One record per line: SplitType=Line cannot carry a newline inside quotes.
     frame["text"] = frame["text"].str.replace("\n", " ")
     body = frame.to_csv(header=False, index=False).encode()
-    spec = spec_mod.load(write_spec(tmp_path, fitted_tweet_model(), body, pinned_image))
+    spec = spec_yaml.load(write_spec(tmp_path, fitted_tweet_model(), body, pinned_image))
     built = artifact.package(spec)
     assert built.startup_seconds is not None  # served by the image and predicted
     sig = manifest_of(built.path)["signature"]
@@ -63,7 +63,7 @@ def test_codes_that_lost_their_zeros_are_reported_with_what_to_do(
     frame, label = mixed_frame()
     model = mixed_pipeline().fit(frame, label)
     sample = b"2134,1,true,60\n2139,2,false,70\n10001,3,true,80\n"
-    spec = spec_mod.load(write_spec(tmp_path, model, sample, pinned_image))
+    spec = spec_yaml.load(write_spec(tmp_path, model, sample, pinned_image))
     built = artifact.build(spec, out=tmp_path / "out" / "model.tar.gz")
     kinds = [c["kind"] for c in built.manifest["signature"]["columns"]]
     assert kinds == ["string", "integer", "boolean", "number"]
@@ -78,7 +78,7 @@ def test_an_override_the_model_cannot_take_is_refused_by_the_proof(
     frame, label = mixed_frame()
     model = mixed_pipeline().fit(frame, label)
     sample = b"02134,1,true,60\n02139,2,false,70\n"
-    spec = spec_mod.load(write_spec(tmp_path, model, sample, pinned_image,
+    spec = spec_yaml.load(write_spec(tmp_path, model, sample, pinned_image,
                                     signature={"rooms": "boolean"}))
     with pytest.raises(UserError, match=r"signature: .*rooms.*boolean"):
         artifact.build(spec, out=tmp_path / "out" / "model.tar.gz")
@@ -86,7 +86,7 @@ def test_an_override_the_model_cannot_take_is_refused_by_the_proof(
 
 def test_an_override_names_an_unknown_column(tmp_path: Path, pinned_image: str) -> None:
     frame, label = mixed_frame()
-    spec = spec_mod.load(write_spec(tmp_path, mixed_pipeline().fit(frame, label),
+    spec = spec_yaml.load(write_spec(tmp_path, mixed_pipeline().fit(frame, label),
                                     b"02134,1,true,60\n", pinned_image,
                                     signature={"zipcode": "string"}))
     with pytest.raises(UserError, match="no column 'zipcode'; its columns are zip, rooms"):
@@ -97,4 +97,4 @@ def test_the_spec_refuses_an_unknown_kind(tmp_path: Path, pinned_image: str) -> 
     path = write_spec(tmp_path, mixed_pipeline().fit(*mixed_frame()), b"x\n", pinned_image,
                       signature={"zip": "text"})
     with pytest.raises(UserError, match="kind must be one of number, integer, string"):
-        spec_mod.load(path)
+        spec_yaml.load(path)

@@ -34,20 +34,20 @@ def resolve_image(image: str | None, spec_file: Path | None) -> str:
     """
     # Deferred: the image builder and the spec's schema load only when an image is resolved.
     from smkit.image import build as images
-    from smkit.project import spec as spec_mod
+    from smkit.project import spec_yaml
 
     if image is not None:
         return image
     if spec_file is None and SPEC_FILE.is_file():
         try:
-            found = spec_mod.load(SPEC_FILE)
+            found = spec_yaml.load(SPEC_FILE)
         except UserError as e:
             click.echo(f"note: ./{SPEC_FILE} not used ({e}); running {DEFAULT_IMAGE}", err=True)
         else:
             if found.python.declared:
                 spec_file = SPEC_FILE
     if spec_file is not None:
-        tag = images.for_spec(spec_mod.load(spec_file)).image.local
+        tag = images.for_spec(spec_yaml.load(spec_file)).image.local
         click.echo(f"image: {tag} (the product image of {spec_file})", err=True)
         return tag
     if DEFAULT_IMAGE in images.default_tags():

@@ -18,7 +18,7 @@ from smkit.image import build as images_mod
 from smkit.image.model_env import starter_for_model
 from smkit.preflight import checks as preflight_mod
 from smkit.project import openapi as openapi_mod
-from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 SPEC_ARG = click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path),
                           default="smkit.yaml")
@@ -56,7 +56,7 @@ def spec_init(path: Path, model: Path | None, allow_unsafe: bool) -> None:
     """Write a starter spec to PATH (refuses to overwrite)."""
     if path.exists():
         raise UserError(f"{path} already exists; edit it or choose another path")
-    text = spec_mod.STARTER
+    text = spec_yaml.STARTER
     if model is not None:
         text = starter_for_model(model, path, warn, allow_unsafe=allow_unsafe)
     path.write_text(text)
@@ -68,7 +68,7 @@ def spec_init(path: Path, model: Path | None, allow_unsafe: bool) -> None:
 @guarded
 def spec_check(spec_file: Path) -> None:
     """Validate SPEC without touching AWS or Docker."""
-    spec = spec_mod.load(spec_file)
+    spec = spec_yaml.load(spec_file)
     click.echo(f"{spec_file}: ok ({spec.name}, {spec.region}, account "
                f"{spec.account or 'from credentials'})")
 
@@ -81,7 +81,7 @@ def spec_check(spec_file: Path) -> None:
 @guarded
 def package(spec_file: Path, out: Path | None, no_verify: bool) -> None:
     """Build a deterministic model.tar.gz with a manifest and prove it in the image."""
-    spec = images_mod.for_spec(spec_mod.load(spec_file))
+    spec = images_mod.for_spec(spec_yaml.load(spec_file))
     _artifact_lines(artifact_mod.package(spec, verify=not no_verify, out=out))
 
 
@@ -95,7 +95,7 @@ def package(spec_file: Path, out: Path | None, no_verify: bool) -> None:
 def openapi(spec_file: Path, artifact: Path | None, out: Path) -> None:
     """Write the product's OpenAPI document for /invocations (real column names and
     kinds, from the packaged input signature)."""
-    spec = spec_mod.load(spec_file)
+    spec = spec_yaml.load(spec_file)
     path = artifact or spec.output_dir / spec.name / "model.tar.gz"
     doc = openapi_mod.document(openapi_mod.read_manifest(path), title=spec.name,
                                content_types=spec.content_types,
@@ -128,7 +128,7 @@ def build(spec_file: Path | None, default: bool, tags: tuple[str, ...],
         click.echo(images_mod.ensure_image(None, tags=wanted, force=force))
         return
     assert spec_file is not None
-    spec = spec_mod.load(spec_file)
+    spec = spec_yaml.load(spec_file)
     if not spec.python.declared:
         warn(f"{spec_file} has no python section: building the default image")
     tag = images_mod.ensure_image(spec.python if spec.python.declared else None,
@@ -142,7 +142,7 @@ def build(spec_file: Path | None, default: bool, tags: tuple[str, ...],
 @guarded
 def push(spec_file: Path, profile: str | None) -> None:
     """Push the image to the spec's ECR repository; prints the reference by digest."""
-    spec = spec_mod.load(spec_file)
+    spec = spec_yaml.load(spec_file)
     aws = aws_mod.connect(spec.region, profile)
     pushed = push_mod.push(images_mod.for_spec(spec), aws)
     if pushed.created_repository:
@@ -163,7 +163,7 @@ def push(spec_file: Path, profile: str | None) -> None:
 def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
             no_verify: bool) -> None:
     """Package, push, upload and create the certified model package (once per content)."""
-    spec = spec_mod.load(spec_file)
+    spec = spec_yaml.load(spec_file)
     aws = aws_mod.connect(spec.region, profile)
     account = publish_mod.check_account(aws, spec)
     require_role(aws, spec.validation.role, field="validation.role", account=account)
@@ -190,7 +190,7 @@ def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
 def preflight(spec_file: Path, profile: str | None, image_uri: str | None,
               no_aws: bool) -> None:
     """Run Marketplace's checks locally; one pass/fail line per check."""
-    spec = images_mod.for_spec(spec_mod.load(spec_file))
+    spec = images_mod.for_spec(spec_yaml.load(spec_file))
     aws = None
     if not no_aws:
         aws_mod.check_endpoints()  # stale emulator variables fail now, not as a skip

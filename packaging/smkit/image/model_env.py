@@ -15,7 +15,7 @@ from pathlib import Path
 
 from smkit.core.errors import UserError
 from smkit.image.pickle_scan import ModelScan, scan_model
-from smkit.project import spec as spec_mod
+from smkit.project import spec_yaml
 
 
 def scan_for_seller(model: Path, base_dir: Path, allow_unsafe: bool,
@@ -42,7 +42,7 @@ def starter_for_model(model: Path, spec_path: Path, warn: Callable[[str], None],
     """The starter spec with its python section (and model_dir) filled in from ``model``."""
     base_dir = spec_path.resolve().parent
     scan = scan_for_seller(model, base_dir, allow_unsafe, warn)
-    lines = spec_mod.STARTER.splitlines(keepends=True)
+    lines = spec_yaml.STARTER.splitlines(keepends=True)
     start = next(i for i, line in enumerate(lines) if line.startswith("# python:"))
     end = start + 1
     while end < len(lines) and lines[end].startswith("#   "):

@@ -1,6 +1,7 @@
-"""The seller's package spec (YAML): typed, and validated before any AWS call.
+"""The seller's package spec: its schema, validated before any AWS call.
 
-Every error names the field and says how to fix it. Checks: known SageMaker instance types
+:mod:`smkit.project.spec_yaml` reads ``smkit.yaml`` into these models. Every error names the
+field and says how to fix it. Checks: known SageMaker instance types
 (the table is botocore's own service model, pinned with boto3) that the CPU-only image can
 use, role ARNs rather than names, one account and one region across region, image and
 roles, content types the inference image speaks, and batch-transform limits.
@@ -27,7 +28,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -35,7 +35,6 @@ from smkit_contract.signature import KINDS
 
 from smkit.core import arns
 from smkit.core.errors import UserError
-from smkit.core.yamlfile import load_yaml
 from smkit.project.transform_job import TransformJob
 
 #: Regions AWS enables only on request; Marketplace wants a region enabled by default.
@@ -447,121 +446,3 @@ class Spec(_Strict):
     def group_name(self) -> str | None:
         """The model package group, or None for an unversioned package."""
         return self.group
-
-
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _format_error(err: Any) -> str:
-    loc = _format_loc(tuple(err["loc"]))
-    msg = str(err["msg"])
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field; check its spelling (see `smkit spec init` for every field)"
-    elif err["type"] == "missing":
-        msg = "is required"
-    elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    elif msg.startswith("Assertion failed, "):
-        msg = msg[len("Assertion failed, "):]
-    return f"{loc}: {msg}" if loc else msg
-
-
-def parse(data: Any, base_dir: Path, source: str = "spec") -> Spec:
-    """Validate a spec dict; resolve its paths against ``base_dir``. Raises UserError."""
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: must be a YAML mapping of fields (see `smkit spec init`)")
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as e:
-        msgs = [_format_error(err) for err in e.errors()]
-        raise UserError(f"{source}: " + "; ".join(msgs)) from None
-    resolved = spec.model_copy(update={
-        "model_dir": (base_dir / spec.model_dir).resolve(),
-        "output_dir": (base_dir / spec.output_dir).resolve(),
-        "validation": spec.validation.model_copy(
-            update={"input": (base_dir / spec.validation.input).resolve()}
-        ),
-    })
-    py = spec.python
-    if py.declared:
-        resolved = resolved.model_copy(update={"python": py.model_copy(update={
-            "requirements": (base_dir / py.requirements).resolve() if py.requirements else None,
-            "wheels": [(base_dir / w).resolve() for w in py.wheels],
-            "source": [(base_dir / p).resolve() for p in py.source],
-        })})
-        _check_python_paths(resolved.python, source)
-    if not resolved.model_dir.is_dir():
-        raise UserError(f"{source}: model_dir: {resolved.model_dir} is not a directory; point "
-                        "it at the folder holding model.joblib")
-    if not resolved.validation.input.is_file():
-        raise UserError(f"{source}: validation.input: {resolved.validation.input} does not "
-                        "exist; give a file of sample records (buyers can see it)")
-    return resolved
-
-
-def _check_python_paths(py: PythonEnv, source: str) -> None:
-    """Every file the python section names exists, and is of the right kind."""
-    if py.requirements is not None and not py.requirements.is_file():
-        raise UserError(f"{source}: python.requirements: {py.requirements} does not exist")
-    for i, wheel in enumerate(py.wheels):
-        if wheel.is_dir():
-            if not any(wheel.glob("*.whl")):
-                raise UserError(f"{source}: python.wheels[{i}]: {wheel} holds no .whl files")
-        elif not (wheel.is_file() and wheel.suffix == ".whl"):
-            raise UserError(f"{source}: python.wheels[{i}]: {wheel} is not a .whl file or a "
-                            "folder of them")
-    for i, src in enumerate(py.source):
-        if not (src.is_dir() or (src.is_file() and src.suffix == ".py")):
-            raise UserError(f"{source}: python.source[{i}]: {src} is not a folder or a .py "
-                            "file; list the code your model's classes are defined in")
-    py.all_requirements()  # reads and checks the requirements file now, not at build time
-
-
-def load(path: Path) -> Spec:
-    """Read and validate the spec file at ``path`` (relative paths are relative to it)."""
-    path = Path(path)
-    data = load_yaml(path, what="spec file", missing="create one with `smkit spec init`")
-    return parse(data, path.parent, source=str(path))
-
-
-STARTER = """\
-# smkit package spec: `smkit package|push|publish|preflight THIS_FILE`
-name: my-model                  # model package name (letters, digits, hyphens)
-region: us-east-1               # a region enabled by default
-# account_id: "123456789012"    # optional: every ARN/URI must then be in this account
-description: A scikit-learn model
-# group: my-model               # set to version packages in a model package group
-model_dir: model                # holds model.joblib (relative to this file)
-image:
-  # local: my-image:1.0          # push this image instead (default: the model's own image,
-  #                               #  built from the python section, or smkit-inference:latest)
-  repository: my-model          # ECR repository (created if missing)
-  tag: "0.1.0"
-s3:
-  bucket: my-bucket             # same account and region
-  prefix: smkit
-content_types: [text/csv]       # what buyers may send
-response_types: [text/csv]      # what buyers may ask for
-instance_types:
-  realtime: [ml.m5.large]
-  transform: [ml.m5.large]
-# python:                       # the model's own environment -> a product image of its own
-#   packages: [scikit-learn==1.5.2, xgboost==2.1.3]   # pinned; `smkit env detect` lists them
-#   requirements: requirements.txt                    # or a pinned requirements file
-#   wheels: [wheels/]             # local .whl files (for packages with no wheel on PyPI)
-#   source: [features.py]         # your own modules the pickle imports
-validation:
-  role: arn:aws:iam::123456789012:role/SageMakerExecution   # an ARN, not a role name
-  input: validation/input.csv   # sample records; buyers can see them
-  content_type: text/csv
-  split_type: Line
-  instance_type: ml.m5.large
-output_dir: build/smkit
-"""
