@@ -526,6 +526,7 @@ def ensure_image(env: PythonEnv | None, *, tags: Iterable[str] = (), log: Log = 
     The requirements are resolved first, so a bad one is reported before anything builds.
     """
     layer = layer_for(env, log)
+    docker.require_engine()  # before the base image, whose script would only say "cannot pull"
     p = layer.plan(ensure_base(log))
     if force or not docker.image_exists(p.tag):
         build_plan(p, list(tags), log)

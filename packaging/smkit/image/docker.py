@@ -31,6 +31,11 @@ LABEL = "smkit.managed=true"
 OWNER_LABEL = "smkit.owner-pid"
 
 
+#: What to do when the docker CLI finds no engine.
+ENGINE_DOWN = ("no Docker engine is running; start it (`make engine` in smkit's checkout, "
+               "or `sudo systemctl start docker`) and run the command again")
+
+
 def docker(*args: str, check: bool = True, timeout: float = 300,
            input_bytes: bytes | None = None, config_dir: Path | None = None,
            client: str = "docker") -> subprocess.CompletedProcess[bytes]:
@@ -55,11 +60,19 @@ def docker(*args: str, check: bool = True, timeout: float = 300,
     except subprocess.TimeoutExpired:
         raise PlatformError(f"`docker {args[0]}` did not finish within {timeout:.0f} s") from None
     if check and proc.returncode != 0:
-        err = (proc.stderr or proc.stdout).decode(errors="replace").strip()
-        if "Cannot connect to the Docker daemon" in err:
-            raise PlatformError("no Docker engine is running; start one with `make engine`")
+        err = _message(proc)
+        if _engine_down(err):
+            raise PlatformError(ENGINE_DOWN)
         raise PlatformError(f"`docker {' '.join(args[:2])}` failed: {err[-2000:]}")
     return proc
+
+
+def _message(proc: subprocess.CompletedProcess[bytes]) -> str:
+    return (proc.stderr or proc.stdout).decode(errors="replace").strip()
+
+
+def _engine_down(message: str) -> bool:
+    return "Cannot connect to the Docker daemon" in message
 
 
 def buildkit_client() -> str:
@@ -101,9 +114,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def require_engine() -> None:
+    """Raise PlatformError naming what to do when no Docker engine answers."""
+    docker("version", "--format", "{{.Server.Version}}", timeout=30)
+
+
 def image_exists(image: str) -> bool:
     """True when the engine has ``image`` locally."""
-    return docker("image", "inspect", image, check=False).returncode == 0
+    proc = docker("image", "inspect", image, check=False)
+    # "No engine" is not "no such image": that would send the caller off to build one.
+    if proc.returncode != 0 and _engine_down(_message(proc)):
+        raise PlatformError(ENGINE_DOWN)
+    return proc.returncode == 0
 
 
 #: The port the server listens on inside the container (SageMaker's contract).
