@@ -18,7 +18,7 @@ import joblib
 import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
-from smkit.transform.job import TransformJob
+from smkit.project.transform_job import TransformJob
 from smkit.transform.shard import cpu_count, measure_rows_per_s
 
 IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")

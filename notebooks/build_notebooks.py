@@ -411,7 +411,7 @@ Rehearse it on this machine first with `--local` instead of `--cloud` (a local f
 way.
 """),
     code('''
-from smkit.transform.job import TransformJob
+from smkit.project.transform_job import TransformJob
 
 s3 = boto3.client("s3", region_name=REGION)
 BUCKET, _, PREFIX = S3_URI[len("s3://"):].partition("/")

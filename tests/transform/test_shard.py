@@ -19,7 +19,7 @@ import joblib
 import pytest
 from botocore.validate import ParamValidator
 from smkit.core.errors import UserError
-from smkit.transform.job import TransformJob
+from smkit.project.transform_job import TransformJob
 from smkit.transform.shard import file_key, run_sharded, shard
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
