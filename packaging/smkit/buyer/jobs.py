@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from smkit.aws.clients import call, connect
+from smkit.aws.clients import Aws, call, connect
 from smkit.buyer.billing import billed_seconds, hourly_price_from_listing, software_cost
 from smkit.buyer.emulated import on_emulator, run_on_emulator
 from smkit.buyer.image import quiet, resolve_image
@@ -215,6 +215,59 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
         arns.role_arn(role_arn)
     except ValueError as e:
         raise UserError(f"--role-arn: {e}") from None
+    places = _cloud_places(data, output, s3_uri)
+    aws = connect(region_of(arn))
+    package = describe(aws, arn)
+    instance = job.validate_for(content_types=package.content_types,
+                                response_types=package.response_types,
+                                transform_types=package.transform_types)
+    job = job.replace(instance_type=instance)
+    if hourly_price is None and listing is not None:
+        hourly_price = hourly_price_from_listing(listing, instance)
+        if hourly_price is None:
+            echo(f"note: {listing} states no batch price for {instance}; no cost estimate")
+    s3 = aws.client("s3")
+    count_in = _stage_input(s3, places, job.instance_count, echo)
+    sm = aws.client("sagemaker")
+    with call("sagemaker", "CreateModel"):
+        sm.create_model(**model_request(places.name, arn, role_arn))
+    try:
+        desc, seconds = _run_cloud_job(aws, sm, package, job, places, count_in,
+                                       instance=instance, hourly_price=hourly_price,
+                                       timeout_s=timeout_s, echo=echo)
+        out_keys = [k for k in list_keys(s3, places.output_uri) if k.endswith(".out")]
+        outputs = [] if places.out_s3 else _download(s3, places.output_uri, out_keys,
+                                                     Path(output))
+    finally:
+        if not keep_model:
+            with call("sagemaker", "DeleteModel"):
+                sm.delete_model(ModelName=places.name)
+    details = {"job": places.name, "instance_type": instance,
+               "instance_count": str(job.instance_count), "input": places.input_uri,
+               "output": places.output_uri, "files_in": str(count_in),
+               "files_out": str(len(out_keys))}
+    if hourly_price is not None:
+        cost = software_cost(job.instance_count, billed_seconds(desc, seconds), hourly_price)
+        details["software_cost_usd"] = f"{cost:.2f}"
+    return TransformOutcome(outputs, seconds, f"SageMaker transform job {places.name}",
+                            details)
+
+
+@dataclass(frozen=True)
+class _CloudPlaces:
+    """Where a cloud job reads and writes: its name, its S3 prefixes, the local input files."""
+
+    name: str
+    input_uri: str
+    output_uri: str
+    in_s3: bool
+    out_s3: bool
+    #: (path, path relative to the input) of a local input, uploaded before the job.
+    files: list[tuple[Path, Path]]
+
+
+def _cloud_places(data: Path | str, output: Path | str, s3_uri: str | None) -> _CloudPlaces:
+    """Check the input, output and staging places and name the job (nothing is created)."""
     in_s3, out_s3 = str(data).startswith("s3://"), str(output).startswith("s3://")
     files: list[tuple[Path, Path]] = []
     if in_s3:
@@ -241,72 +294,65 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
         raise UserError(f"--output {output_uri} is under --input {input_uri}: the next job over "
                         "that prefix would transform these .out files too; write the output "
                         "to another prefix")
+    return _CloudPlaces(name, input_uri, output_uri, in_s3, out_s3, files)
 
-    aws = connect(region_of(arn))
-    package = describe(aws, arn)
-    instance = job.validate_for(content_types=package.content_types,
-                                response_types=package.response_types,
-                                transform_types=package.transform_types)
-    job = job.replace(instance_type=instance)
-    if hourly_price is None and listing is not None:
-        hourly_price = hourly_price_from_listing(listing, instance)
-        if hourly_price is None:
-            echo(f"note: {listing} states no batch price for {instance}; no cost estimate")
-    s3 = aws.client("s3")
-    if in_s3:
-        keys = list_keys(s3, input_uri)
+
+def _stage_input(s3: Any, places: _CloudPlaces, instance_count: int, echo: Echo) -> int:
+    """Count the input objects (uploading a local input first); returns the count."""
+    if places.in_s3:
+        keys = list_keys(s3, places.input_uri)
         if not keys:
-            raise UserError(f"no objects under {input_uri}; check the --input prefix")
+            raise UserError(f"no objects under {places.input_uri}; check the --input prefix")
         count_in = len(keys)
     else:
-        count_in = len(files)
-    if job.instance_count > count_in:
-        echo(f"note: {job.instance_count} instances for {count_in} input object(s): "
-             f"{job.instance_count - count_in} will be idle (and billed); batch transform "
+        count_in = len(places.files)
+    if instance_count > count_in:
+        echo(f"note: {instance_count} instances for {count_in} input object(s): "
+             f"{instance_count - count_in} will be idle (and billed); batch transform "
              "gives each object to one instance")
-    if not in_s3:
-        bucket, key0 = split_prefix(input_uri)
-        for path, rel in files:
+    if not places.in_s3:
+        bucket, key0 = split_prefix(places.input_uri)
+        for path, rel in places.files:
             with call("s3", "PutObject"):
                 s3.upload_file(str(path), bucket, key0 + file_key((path, rel)))
-        echo(f"uploaded {len(files)} input file(s) to {input_uri}")
-    sm = aws.client("sagemaker")
-    with call("sagemaker", "CreateModel"):
-        sm.create_model(**model_request(name, arn, role_arn))
-    try:
-        request = job.request(name, name, input_uri, output_uri, instance_type=instance)
-        with call("sagemaker", "CreateTransformJob"):
-            sm.create_transform_job(**request)
-        echo(f"transform job {name}: {count_in} object(s) from {input_uri} on "
-             f"{job.instance_count} x {instance}")
-        started = time.monotonic()
-        if on_emulator(aws):
-            run_on_emulator(aws, package, job, input_uri, output_uri, echo=echo)
-        desc = wait_for_job(aws, name, instance_count=job.instance_count,
-                            instance_type=instance, hourly_price=hourly_price,
-                            timeout_s=timeout_s, echo=echo, started=started)
-        seconds = time.monotonic() - started
-        if desc.get("TransformJobStatus") != "Completed":
-            raise PlatformError(failure_message(desc, log_streams(aws, name)))
-        out_keys = [k for k in list_keys(s3, output_uri) if k.endswith(".out")]
-        outputs: list[Path] = []
-        if not out_s3:
-            out_bucket, out_prefix = split_prefix(output_uri)
-            for key in out_keys:
-                target = Path(output) / key[len(out_prefix):]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with call("s3", "GetObject"):
-                    s3.download_file(out_bucket, key, str(target))
-                outputs.append(target)
-    finally:
-        if not keep_model:
-            with call("sagemaker", "DeleteModel"):
-                sm.delete_model(ModelName=name)
-    details = {"job": name, "instance_type": instance,
-               "instance_count": str(job.instance_count), "input": input_uri,
-               "output": output_uri, "files_in": str(count_in),
-               "files_out": str(len(out_keys))}
-    if hourly_price is not None:
-        cost = software_cost(job.instance_count, billed_seconds(desc, seconds), hourly_price)
-        details["software_cost_usd"] = f"{cost:.2f}"
-    return TransformOutcome(outputs, seconds, f"SageMaker transform job {name}", details)
+        echo(f"uploaded {len(places.files)} input file(s) to {places.input_uri}")
+    return count_in
+
+
+def _run_cloud_job(aws: Aws, sm: Any, package: Package, job: TransformJob,
+                   places: _CloudPlaces, count_in: int, *, instance: str,
+                   hourly_price: float | None, timeout_s: float,
+                   echo: Echo) -> tuple[dict[str, Any], float]:
+    """CreateTransformJob and the wait; returns its description and the seconds it took.
+
+    Raises PlatformError with the reason and the log streams unless the job completed.
+    """
+    request = job.request(places.name, places.name, places.input_uri, places.output_uri,
+                          instance_type=instance)
+    with call("sagemaker", "CreateTransformJob"):
+        sm.create_transform_job(**request)
+    echo(f"transform job {places.name}: {count_in} object(s) from {places.input_uri} on "
+         f"{job.instance_count} x {instance}")
+    started = time.monotonic()
+    if on_emulator(aws):
+        run_on_emulator(aws, package, job, places.input_uri, places.output_uri, echo=echo)
+    desc = wait_for_job(aws, places.name, instance_count=job.instance_count,
+                        instance_type=instance, hourly_price=hourly_price,
+                        timeout_s=timeout_s, echo=echo, started=started)
+    seconds = time.monotonic() - started
+    if desc.get("TransformJobStatus") != "Completed":
+        raise PlatformError(failure_message(desc, log_streams(aws, places.name)))
+    return desc, seconds
+
+
+def _download(s3: Any, output_uri: str, keys: list[str], folder: Path) -> list[Path]:
+    """Download the ``.out`` objects under ``output_uri`` into ``folder``, keeping their keys."""
+    out_bucket, out_prefix = split_prefix(output_uri)
+    outputs: list[Path] = []
+    for key in keys:
+        target = folder / key[len(out_prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with call("s3", "GetObject"):
+            s3.download_file(out_bucket, key, str(target))
+        outputs.append(target)
+    return outputs
