@@ -26,14 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import smkit_contract.env as env_names
 import yaml
 
 from smkit.core import paths
 from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
+from smkit.image import build as images
 from smkit.image import docker
-from smkit.local import sdk as localmode
+from smkit.local import housekeeping
 
 Echo = Callable[..., None]
 
@@ -75,6 +77,8 @@ def example_data() -> tuple[Any, Any]:
     The string column is what makes the Pipeline real: the image must read CSV with numbers
     and strings, and the model must one-hot encode it.
     """
+    # The data-science imports here and below are deferred on purpose: scikit-learn, pandas
+    # and joblib are slow to import, and only the demo's model needs them, no other command.
     import numpy as np
     import pandas as pd
     from sklearn.datasets import load_wine
@@ -88,7 +92,7 @@ def example_data() -> tuple[Any, Any]:
 
 
 def _split(frame: Any, labels: Any) -> tuple[Any, Any, Any, Any]:
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # deferred: see example_data
 
     parts = train_test_split(frame, labels, test_size=0.25, random_state=0, stratify=labels)
     return parts[0], parts[1], parts[2], parts[3]
@@ -103,7 +107,7 @@ def held_out_csv(rows: int) -> str:
 
 def train_example(out: Path) -> Example:
     """Fit the Pipeline, save ``model/model.joblib`` and the held-out data under ``out``."""
-    import joblib
+    import joblib  # deferred on purpose, as in example_data: heavy, and only the model needs it
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -313,15 +317,13 @@ def local_mode(j: Journey, *args: str) -> str:
         if "another smkit local-mode run held" in str(first):
             raise  # waiting again would not help: say so now
         j.echo(f"retrying once ({str(first).splitlines()[0]}) ... ", nl=False)
-        localmode.remove_leftovers()
+        housekeeping.remove_leftovers()
         return j.smkit(*args)
 
 
 def ensure_image(source: str) -> str:
     """Build ``source`` when the engine lacks it and it is the default image, then tag it
     ``DEMO_TAG``; returns the image ID."""
-    from smkit.image import build as images
-
     images.for_spec_default(source)
     if not docker.image_exists(source):
         raise UserError(f"image {source} is not built; build it, or leave --image out")
@@ -340,8 +342,6 @@ def write_spec(j: Journey) -> Path:
 
 def ensure_roles(env: dict[str, str]) -> list[str]:
     """Create the demo's IAM roles on the emulator (a real seller account already has them)."""
-    import boto3
-
     iam = boto3.client("iam", endpoint_url=env["AWS_ENDPOINT_URL"],
                        region_name=env["AWS_DEFAULT_REGION"],
                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
@@ -404,7 +404,7 @@ def run(out: Path = DEFAULT_OUT, *, image: str | None = None, keep_emulators: bo
     summary.paths["model"] = ex.model_dir / "model.joblib"
 
     # Containers of earlier local-mode runs whose process died (a Ctrl-C'd demo).
-    localmode.remove_leftovers()
+    housekeeping.remove_leftovers()
     if image is not None:
         with j.step(f"inference image {image}") as d:
             image_id = ensure_image(image)
@@ -465,6 +465,13 @@ def run(out: Path = DEFAULT_OUT, *, image: str | None = None, keep_emulators: bo
 
 def _seller(j: Journey, ex: Example, summary: Summary, port: str) -> None:
     """The steps against the emulators: package to listing, then the buyer's transform."""
+    arn = _publish_package(j, summary)
+    _list_product(j, ex, summary, arn)
+    _buy(j, ex, summary, arn, port)
+
+
+def _publish_package(j: Journey, summary: Summary) -> str:
+    """Roles, spec, package, push, preflight and publish; returns the model package ARN."""
     out = j.out
     with j.step("seller account: IAM roles on the emulator") as d:
         created = ensure_roles(j.env)
@@ -502,7 +509,12 @@ def _seller(j: Journey, ex: Example, summary: Summary, port: str) -> None:
         arn = m.group(1)
         d.append(arn.split(":", 5)[5])
     summary.facts["model package"] = arn
+    return arn
 
+
+def _list_product(j: Journey, ex: Example, summary: Summary, arn: str) -> None:
+    """The listing from the package: init, fill in, check, render, publish, preview."""
+    out = j.out
     listing_dir = out / "listing"
     listing = listing_dir / "listing.yaml"
     with j.step("listing init: from the package, measured in the image") as d:
@@ -539,7 +551,15 @@ def _seller(j: Journey, ex: Example, summary: Summary, port: str) -> None:
     with j.step("listing preview: the buyer's page") as d:
         j.smkit("listing", "preview", str(listing), "--out", str(preview))
         d.append(str(preview.relative_to(out)))
+    summary.paths.update({
+        "listing": listing, "change set": changeset, "preview": preview,
+        "sample notebook": listing_dir / "notebook" / "sample-notebook.ipynb",
+    })
 
+
+def _buy(j: Journey, ex: Example, summary: Summary, arn: str, port: str) -> None:
+    """The buyer's transform from the ARN, checked against the seller's local transform."""
+    out = j.out
     buyer_out = out / "buyer-transform"
     with j.step("buyer: batch transform from the model package ARN (local mode)") as d:
         local_mode(j, "buyer", "transform", "--model-package-arn", arn, "--input",
@@ -561,11 +581,7 @@ def _seller(j: Journey, ex: Example, summary: Summary, port: str) -> None:
         right = sum(p == t for p, t in zip(predicted, truth, strict=True))
         d.append(f"identical; {right}/{len(truth)} correct")
 
-    summary.paths.update({
-        "listing": listing, "change set": changeset, "preview": preview,
-        "sample notebook": listing_dir / "notebook" / "sample-notebook.ipynb",
-        "buyer transform": result,
-    })
+    summary.paths["buyer transform"] = result
 
 
 def _print(message: str, nl: bool = True) -> None:
