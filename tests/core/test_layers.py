@@ -4,7 +4,6 @@ no import cycle exists, counting imports inside functions too."""
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
