@@ -27,6 +27,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.version import Version
+
 from smkit import __version__
 from smkit.core import paths, resources
 from smkit.core.errors import PlatformError, UserError
@@ -139,8 +142,6 @@ class Plan:
 
 def _server_conflicts(requirements: list[str], server: dict[str, str]) -> None:
     """A seller pin of a package the server pins too, at another version: say so now."""
-    from packaging.requirements import Requirement
-
     for text in requirements:
         req = Requirement(text)
         name = canonical_name(req.name)
@@ -161,8 +162,6 @@ def _name_lines(text: str, reqs: list[str]) -> str:
 
 def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
     """One line that names the requirement to fix, from pip's resolver output."""
-    from packaging.requirements import Requirement
-
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()
              and not ln.startswith("WARNING: Location")]
     missing = re.search(r"No matching distribution found for (\S+)", stderr)
@@ -209,8 +208,6 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
     """
     server = read_pins(resources.SERVER_PINS)
     _server_conflicts(requirements, server)
-    from packaging.requirements import Requirement
-
     named = {canonical_name(Requirement(r).name) for r in requirements}
     defaults = [f"{n}=={v}" for n, v in read_pins(resources.DEFAULT_PINS).items()
                 if n not in named]
@@ -271,8 +268,6 @@ NUMPY2_SINCE: dict[str, str] = {"scikit-learn": "1.4.2", "pandas": "2.2.2",
 def _numpy_abi_problem(picked: dict[str, str]) -> str | None:
     """A package built for numpy 1.x resolved together with numpy 2, which it cannot import
     with (pip cannot see this: those releases declare no upper bound on numpy)."""
-    from packaging.version import Version
-
     numpy = picked.get("numpy")
     if numpy is None or Version(numpy) < Version("2"):
         return None
