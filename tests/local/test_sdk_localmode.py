@@ -20,6 +20,7 @@ import joblib
 import pytest
 from smkit.cli import main
 from smkit.core.errors import UserError
+from smkit.local import housekeeping
 from smkit.local import sdk as localmode
 from smkit.project.transform_job import TransformConfig
 from smkit.transform.image import run_transform_with_image
@@ -34,7 +35,7 @@ SAMPLE = "5.1,3.5,1.4,0.2"
 def port_8080(image) -> int:
     """Wait (bounded) until no other run holds 8080: the SDK's endpoint always binds it."""
     deadline = time.monotonic() + 180
-    while not localmode.port_free(localmode.DEFAULT_PORT):
+    while not housekeeping.port_free(localmode.DEFAULT_PORT):
         if time.monotonic() > deadline:
             pytest.fail("port 8080 stayed busy for 3 minutes; another SDK local run holds it")
         time.sleep(1)
@@ -43,18 +44,18 @@ def port_8080(image) -> int:
 
 def _ours_left() -> list[str]:
     """Containers this test process's local-mode runs left (there must be none)."""
-    out = docker("ps", "-aq", "--filter", f"label={localmode.PID_LABEL}={os.getpid()}")
+    out = docker("ps", "-aq", "--filter", f"label={housekeeping.PID_LABEL}={os.getpid()}")
     return out.stdout.split()
 
 
 def _network_left_unused() -> bool:
     """True when a sagemaker-local network exists with no container on it. Checked under
     smkit's lock: a concurrent smkit run holds it from creating the network to joining it."""
-    with localmode.NetworkLock():
-        if docker("network", "inspect", localmode.NETWORK, check=False).returncode != 0:
+    with housekeeping.NetworkLock():
+        if docker("network", "inspect", housekeeping.NETWORK, check=False).returncode != 0:
             return False
         return not docker("ps", "-aq", "--filter",
-                          f"network={localmode.NETWORK}").stdout.split()
+                          f"network={housekeeping.NETWORK}").stdout.split()
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_local_endpoint_command_answers_the_sample_and_leaves_nothing_behind(
     assert "HTTP 200 text/csv" in captured.err
     assert _ours_left() == []
     assert not _network_left_unused()
-    assert localmode.port_free(port_8080)
+    assert housekeeping.port_free(port_8080)
 
 
 def test_local_invoke_command_sends_a_file_and_prints_the_answer(
@@ -198,14 +199,14 @@ def test_a_container_an_earlier_dead_run_left_on_the_port_is_removed(image):
     proc = subprocess.Popen(["true"])  # its pid is dead once it has been waited for
     proc.wait()
     name = f"smkit-leftover-{port}"
-    docker("run", "-d", "--name", name, "--label", f"{localmode.RUN_LABEL}=old",
-           "--label", f"{localmode.PID_LABEL}={proc.pid}", "-p", f"{port}:8080", image,
+    docker("run", "-d", "--name", name, "--label", f"{housekeeping.RUN_LABEL}=old",
+           "--label", f"{housekeeping.PID_LABEL}={proc.pid}", "-p", f"{port}:8080", image,
            "serve")
     try:
-        assert not localmode.port_free(port)
+        assert not housekeeping.port_free(port)
         started = time.monotonic()
-        localmode.claim_port(port)
-        assert localmode.port_free(port)
+        housekeeping.claim_port(port)
+        assert housekeeping.port_free(port)
         assert time.monotonic() - started < 15
         assert docker("inspect", name, check=False).returncode != 0
     finally:
@@ -219,7 +220,7 @@ def test_a_port_held_by_something_else_is_a_clear_error_not_a_hang():
         port = holder.getsockname()[1]
         started = time.monotonic()
         with pytest.raises(UserError, match=rf"port {port} is busy \(a process that is not"):
-            localmode.claim_port(port)
+            housekeeping.claim_port(port)
         assert time.monotonic() - started < 15
 
 
@@ -244,4 +245,4 @@ def test_two_local_runs_started_at_once_share_one_network_and_both_answer(
         assert proc.returncode == 0, err.decode()[-2000:]
         assert out.decode().strip() == expected
     names = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
-    assert names.count(localmode.NETWORK) <= 1
+    assert names.count(housekeeping.NETWORK) <= 1

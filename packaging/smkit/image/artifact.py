@@ -374,3 +374,29 @@ def package(spec: Spec, *, verify: bool = True, out: Path | None = None) -> Arti
     """Build the artifact and (unless ``verify`` is False) prove it in the image."""
     artifact = build(spec, out=out)
     return prove(artifact, spec) if verify else artifact
+
+
+def make_tarball(model: Path, folder: Path) -> Path:
+    """Write ``folder/model.tar.gz`` from a model directory, or copy a given tarball there.
+
+    The input of a local run (SDK local mode), taken as is: no manifest, not the
+    deterministic :func:`build`. The folder must be the tarball's own: the SDK unpacks it
+    next to itself.
+    """
+    model = Path(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "model.tar.gz"
+    if model.is_dir():
+        if not (model / names.CODE_DIR).is_dir():  # else model_fn may load the model
+            try:
+                names.model_file(model)
+            except names.ModelFileError as e:
+                raise UserError(f"{e}; give the directory model.tar.gz unpacks to") from None
+        with tarfile.open(target, "w:gz") as tar:
+            for item in sorted(model.iterdir()):
+                tar.add(item, arcname=item.name)
+    elif model.is_file() and tarfile.is_tarfile(model):
+        shutil.copyfile(model, target)
+    else:
+        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+    return target

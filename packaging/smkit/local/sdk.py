@@ -4,7 +4,8 @@ Uses ``sagemaker-core``'s compose-based local mode (v3 has no ``Model.deploy`` a
 ``LocalSession().sagemaker_client.create_model/create_endpoint_config/create_endpoint``,
 ``sagemaker_runtime_client.invoke_endpoint`` and ``Transformer(..., instance_type="local")``.
 
-Gotchas found by running it here (each handled below):
+Gotchas found by running it here (each handled below, the Docker side in
+:mod:`smkit.local.housekeeping`):
 
 - The SDK needs a region, credentials, and no telemetry or instance metadata calls; smkit
   sets ``AWS_DEFAULT_REGION`` (if unset), dummy credentials (if none), ``AWS_EC2_METADATA_
@@ -29,14 +30,10 @@ Gotchas found by running it here (each handled below):
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
-import shutil
-import socket
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -45,54 +42,32 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 import smkit_contract.env as env_names
-import smkit_contract.names as names
 from botocore.exceptions import BotoCoreError
 
 from smkit.core.errors import PlatformError, UserError
-from smkit.core.procs import pid_alive
 from smkit.image import docker
+from smkit.image.artifact import make_tarball
+from smkit.local.housekeeping import (
+    PID_LABEL,
+    RUN_LABEL,
+    NetworkLock,
+    claim_port,
+    ensure_network,
+    remove_run,
+    run_containers,
+    run_logs,
+    wait_port_free,
+)
 
 #: SageMaker's serving port; the SDK's local endpoint binds it on every interface.
 DEFAULT_PORT = 8080
-#: Labels on every container smkit's local mode starts.
-RUN_LABEL = "smkit.localmode"
-PID_LABEL = "smkit.localmode.pid"
-NETWORK = "sagemaker-local"
-_COMPOSE_NETWORK_LABEL = "com.docker.compose.network"
 _TELEMETRY_YAML = (
     'SchemaVersion: "1.0"\n'
     "SageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
 )
-
-
-# ----------------------------------------------------------------------------- model input
-
-
-def make_tarball(model: Path, folder: Path) -> Path:
-    """Write ``folder/model.tar.gz`` from a model directory, or copy a given tarball there.
-
-    The folder must be the tarball's own: the SDK unpacks it next to itself.
-    """
-    model = Path(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "model.tar.gz"
-    if model.is_dir():
-        if not (model / names.CODE_DIR).is_dir():  # else model_fn may load the model
-            try:
-                names.model_file(model)
-            except names.ModelFileError as e:
-                raise UserError(f"{e}; give the directory model.tar.gz unpacks to") from None
-        with tarfile.open(target, "w:gz") as tar:
-            for item in sorted(model.iterdir()):
-                tar.add(item, arcname=item.name)
-    elif model.is_file() and tarfile.is_tarfile(model):
-        shutil.copyfile(model, target)
-    else:
-        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
-    return target
 
 
 # ----------------------------------------------------------------------------- environment
@@ -136,173 +111,6 @@ def _has_credentials() -> bool:
         return True
     home = Path.home() / ".aws" / "credentials"
     return home.exists()
-
-
-# ----------------------------------------------------------------------------- cleanup
-
-
-def _containers(*filters: str) -> list[tuple[str, str, str]]:
-    """(id, name, smkit pid label) of containers matching the docker ps filters."""
-    args = ["ps", "-a", "--format", "{{.ID}}\t{{.Names}}\t{{.Label \"" + PID_LABEL + "\"}}"]
-    for f in filters:
-        args += ["--filter", f]
-    out = docker.docker(*args, check=False).stdout.decode()
-    rows = []
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3:
-            rows.append((parts[0], parts[1], parts[2]))
-    return rows
-
-
-def remove_run(run_id: str) -> int:
-    """Remove the containers of one local-mode run, and the network if it is unused."""
-    ids = [c[0] for c in _containers(f"label={RUN_LABEL}={run_id}")]
-    if ids:
-        docker.docker("rm", "-f", *ids, check=False)
-    with NetworkLock():
-        remove_network()
-    return len(ids)
-
-
-class NetworkLock:
-    """A host-wide lock (flock) around creating, joining and removing ``sagemaker-local``.
-
-    Two compose runs starting at once both create the network, and Docker allows two
-    networks with one name; compose then fails ("ambiguous") and leaves a container in
-    Created. smkit creates the network itself under this lock and keeps the lock until its
-    container has joined, so concurrent smkit runs (on different ports) do not collide.
-    """
-
-    path = Path(tempfile.gettempdir()) / "smkit-sagemaker-local.lock"
-
-    def __init__(self, timeout: float = 300) -> None:
-        self.timeout = timeout
-        self.handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        """Wait for the lock; PlatformError after ``timeout`` seconds."""
-        if self.handle is not None:
-            return
-        handle = open(self.path, "a")  # noqa: SIM115 (closed in release)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    handle.close()
-                    raise PlatformError(
-                        f"another smkit local-mode run held {self.path} for over "
-                        f"{self.timeout:.0f} s; wait for it to finish"
-                    ) from None
-                time.sleep(0.2)
-        self.handle = handle
-
-    def release(self) -> None:
-        """Release the lock (idempotent)."""
-        if self.handle is not None:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-            self.handle = None
-
-    def __enter__(self) -> NetworkLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _network_ids() -> list[str]:
-    out = docker.docker("network", "ls", "--no-trunc", "--format", "{{.ID}}\t{{.Name}}",
-                        check=False).stdout.decode()
-    return [line.split("\t")[0] for line in out.splitlines() if line.endswith("\t" + NETWORK)]
-
-
-def _network_unused(network_id: str) -> bool:
-    return not _containers(f"network={network_id}")
-
-
-def ensure_network() -> None:
-    """Make exactly one ``sagemaker-local`` network exist (call under NetworkLock)."""
-    ids = _network_ids()
-    for nid in ids[1:]:
-        if _network_unused(nid):
-            docker.docker("network", "rm", nid, check=False)
-    ids = _network_ids()
-    if len(ids) > 1:
-        raise PlatformError(f"{len(ids)} Docker networks are named {NETWORK} and in use, so "
-                            "compose cannot pick one; remove the extra ones "
-                            f"(`docker network rm {ids[-1]}`)")
-    if ids and _network_label(ids[0]) != NETWORK and _network_unused(ids[0]):
-        docker.docker("network", "rm", ids[0], check=False)
-        ids = _network_ids()
-    if not ids:
-        # compose refuses a network that lacks its label ("incorrect label").
-        docker.docker("network", "create", "--label", f"{_COMPOSE_NETWORK_LABEL}={NETWORK}",
-                      NETWORK)
-
-
-def _network_label(network_id: str) -> str:
-    proc = docker.docker("network", "inspect", "-f",
-                         "{{index .Labels \"" + _COMPOSE_NETWORK_LABEL + "\"}}", network_id,
-                         check=False)
-    return proc.stdout.decode().strip()
-
-
-def remove_network() -> None:
-    """Remove every ``sagemaker-local`` network no container uses (call under NetworkLock)."""
-    for nid in _network_ids():
-        if _network_unused(nid):
-            docker.docker("network", "rm", nid, check=False)
-
-
-def remove_leftovers() -> int:
-    """Remove containers that earlier smkit local-mode runs left behind (their process died)."""
-    dead = [c for c in _containers(f"label={RUN_LABEL}")
-            if not (c[2].isdigit() and pid_alive(int(c[2])))]
-    if dead:
-        docker.docker("rm", "-f", *[c[0] for c in dead], check=False)
-    with NetworkLock():
-        remove_network()
-    return len(dead)
-
-
-def port_free(port: int) -> bool:
-    """True when nothing listens on ``port`` (the SDK binds it on every interface)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("0.0.0.0", port))  # noqa: S104 (a probe: closed at once)
-        except OSError:
-            return False
-    return True
-
-
-def wait_port_free(port: int, timeout: float) -> bool:
-    """Poll until ``port`` is free or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if port_free(port):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-
-
-def claim_port(port: int) -> None:
-    """Make sure ``port`` is free: clear smkit leftovers, else say who holds it."""
-    remove_leftovers()
-    if wait_port_free(port, 5):
-        return
-    holders = _containers(f"publish={port}")
-    names = ", ".join(name for _, name, _ in holders)
-    who = f"container(s) {names}" if names else "a process that is not a container"
-    hint = (f"stop it (`docker rm -f {holders[0][1]}`) " if holders else "stop it ")
-    raise UserError(f"port {port} is busy ({who}); SDK local mode needs it: {hint}"
-                    "or pass another --port")
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -478,7 +286,7 @@ def local_endpoint(image: str, model: Path, *, env: Mapping[str, str] | None = N
             run.lock.release()  # the container has joined the network
             if errors:
                 raise PlatformError(f"the local endpoint did not become healthy: {errors[0]}. "
-                                    f"Container log:\n{_run_logs(run.run_id)[-3000:]}") from None
+                                    f"Container log:\n{run_logs(run.run_id)[-3000:]}") from None
             yield LocalEndpoint(run, name)
         finally:
             client.delete_endpoint(EndpointName=name)
@@ -490,7 +298,7 @@ def _release_when_joined(run: LocalRun, thread: threading.Thread, timeout: float
     """Release the network lock once the run's container exists (or the work ended)."""
     deadline = time.monotonic() + timeout
     while thread.is_alive() and time.monotonic() < deadline:
-        if _containers(f"label={RUN_LABEL}={run.run_id}"):
+        if run_containers(run.run_id):
             break
         time.sleep(0.2)
     run.lock.release()
@@ -505,13 +313,13 @@ def watch_health(run: LocalRun, thread: threading.Thread, deadline: float | None
         status, body = docker.Server(name="", url=run.url).ping_answer(timeout=1)
         if status == 503:
             raise UserError(f"{docker.not_ready_reason(body)}\n(the local endpoint's container "
-                            f"answered /ping 503; its log:)\n{_run_logs(run.run_id)[-3000:]}")
-        running = _containers(f"label={RUN_LABEL}={run.run_id}", "status=running")
+                            f"answered /ping 503; its log:)\n{run_logs(run.run_id)[-3000:]}")
+        running = run_containers(run.run_id, "status=running")
         if running:
             seen = True
         elif seen:
             raise PlatformError(f"the container exited before /ping answered 200. Its log:\n"
-                                f"{_run_logs(run.run_id)[-3000:]}")
+                                f"{run_logs(run.run_id)[-3000:]}")
         thread.join(0.3)
 
 
@@ -549,14 +357,6 @@ def _error_body(path: Path) -> str | None:
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 return str(body["error"])
     return None
-
-
-def _run_logs(run_id: str) -> str:
-    logs = []
-    for cid, _, _ in _containers(f"label={RUN_LABEL}={run_id}"):
-        proc = docker.docker("logs", cid, check=False)
-        logs.append((proc.stdout + proc.stderr).decode(errors="replace"))
-    return "\n".join(logs) or "(no container was started)"
 
 
 # ----------------------------------------------------------------------------- transform
@@ -619,19 +419,19 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
         if thread.is_alive():
             raise PlatformError(f"the SDK's local transform did not finish within "
                                 f"{deadline_s:.0f} s; container log:\n"
-                                f"{_run_logs(run.run_id)[-3000:]}")
+                                f"{run_logs(run.run_id)[-3000:]}")
         if errors:
             raise PlatformError(f"the SDK's local transform failed: {errors[0]}") from errors[0]
         # The SDK writes whatever the container answered, errors included, and exits happily:
         # the server's access log says which requests failed, and the error bodies in the
         # outputs say so too. The log can trail the answers (docker copies it from a pipe),
         # so an error body with no failed request in the log yet waits for the log a while.
-        failed = failed_requests(_run_logs(run.run_id))
+        failed = failed_requests(run_logs(run.run_id))
         errors_in = {p: e for p in expected if (e := _error_body(p)) is not None}
         patience = time.monotonic() + LOG_LAG_S
         while errors_in and not failed and time.monotonic() < patience:
             time.sleep(0.2)
-            failed = failed_requests(_run_logs(run.run_id))
+            failed = failed_requests(run_logs(run.run_id))
         if failed or errors_in:
             where = (f" (the error bodies are in {', '.join(p.name for p in errors_in)}, "
                      "in place of predictions)") if errors_in else ""
