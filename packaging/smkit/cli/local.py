@@ -18,7 +18,13 @@ import smkit_contract.names as names
 
 from smkit.cli.options import RECORD_FIELDS, env_option, job_options, parse_env
 from smkit.core.errors import PlatformError, UserError
+from smkit.image import build as images
+from smkit.local.sdk import local_endpoint, sdk_transform
+from smkit.project import spec_yaml
 from smkit.project.transform_job import TransformJob
+from smkit.transform.image import run_transform_with_image
+from smkit.transform.runner import run_transform
+from smkit.transform.shard import run_sharded
 
 DEFAULT_IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
 
@@ -32,10 +38,6 @@ def resolve_image(image: str | None, spec_file: Path | None) -> str:
 
     A product image is built when its content is new; so is a missing default image.
     """
-    # Deferred: the image builder and the spec's schema load only when an image is resolved.
-    from smkit.image import build as images
-    from smkit.project import spec_yaml
-
     if image is not None:
         return image
     if spec_file is None and SPEC_FILE.is_file():
@@ -132,8 +134,6 @@ def local_endpoint_cmd(model: Path, image: str, port: int, environment: tuple[st
                        accept: str | None) -> None:
     """Deploy MODEL (a directory or model.tar.gz) as an SDK local endpoint, send a sample
     request, print the answer, and tear everything down."""
-    from smkit.local.sdk import local_endpoint  # deferred: SDK local mode loads botocore
-
     if sample is not None:
         body, media = sample.read_bytes(), content_type or guess_content_type(sample)
     else:
@@ -165,8 +165,6 @@ def local_invoke_cmd(model: Path, body_file: Path, image: str, port: int,
                      environment: tuple[str, ...], content_type: str | None, accept: str | None,
                      custom_attributes: str | None) -> None:
     """Deploy MODEL as an SDK local endpoint, send BODY_FILE, print the answer, tear down."""
-    from smkit.local.sdk import local_endpoint  # deferred: SDK local mode loads botocore
-
     media = content_type or guess_content_type(body_file)
     with _terminate_as_interrupt(), local_endpoint(image, model, env=parse_env(environment),
                                                    port=port) as ep:
@@ -191,8 +189,6 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
 
     The SDK sends one request at a time and ignores filters; `smkit transform` does both.
     """
-    from smkit.local.sdk import sdk_transform  # deferred: SDK local mode loads botocore
-
     with _terminate_as_interrupt():
         result = sdk_transform(image, model, data, output_dir, content_type=job.content_type,
                                split_type=job.split_type, strategy=job.batch_strategy,
@@ -228,11 +224,6 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
               progress: bool | None, instances: int) -> None:
     """Batch-transform INPUTS (files or folders) as SageMaker would, without the SDK:
     `<name>.out` per input file in --output."""
-    # Deferred: the runner imports numpy and urllib3, which the other commands do not need.
-    from smkit.transform.image import run_transform_with_image
-    from smkit.transform.runner import run_transform
-    from smkit.transform.shard import run_sharded
-
     if (model is None) == (url is None):
         raise UserError("give either --model (smkit starts the image) or --url (a running "
                         "server)")

@@ -229,6 +229,7 @@ class _Progress:
             return
         if self.tty:
             if self.bar is None:
+                # Deferred on purpose: rich loads only when a bar is drawn on a terminal.
                 from rich.console import Console
                 from rich.progress import (
                     BarColumn,
