@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from smkit_contract import model_errors
 from smkit_contract.names import (
     CODE_DIR,
     CONTAINER_MODEL_DIR,
@@ -151,6 +152,9 @@ def _load_joblib(path: Path) -> Any:
             # them, which stays private. A compressed file loads into memory as before.
             model = joblib.load(path, mmap_mode=MMAP_MODE)
         except (ModuleNotFoundError, AttributeError, ImportError) as e:
+            in_main = model_errors.missing_in_main(str(e))
+            if in_main is not None:
+                raise ModelLoadError(model_errors.defined_in_main(path.name, [in_main])) from e
             raise ModelLoadError(
                 f"{path.name} needs code this image does not have ({type(e).__name__}: {e}); "
                 f"the image has scikit-learn {sklearn.__version__}. Build the model its own "
@@ -166,9 +170,7 @@ def _load_joblib(path: Path) -> Any:
             ) from e
         except Exception as e:
             raise ModelLoadError(
-                f"{path.name} is not a loadable joblib file ({type(e).__name__}: {e}); it may "
-                "be truncated or corrupt. Re-save it with joblib.dump(model, 'model.joblib')"
-            ) from e
+                model_errors.not_loadable(path.name, f"{type(e).__name__}: {e}")) from e
     for w in caught:
         if type(w.message).__name__ == "InconsistentVersionWarning":
             log.warning(
