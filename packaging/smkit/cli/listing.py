@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from smkit.aws.clients import connect
 from smkit.aws.roles import FAIL, check_role
-from smkit.cli.local import resolve_image
+from smkit.cli.local import context_after, resolve_image
 from smkit.core import arns, paths
 from smkit.core.errors import UserError
 from smkit.core.yamlfile import load_yaml
@@ -171,9 +171,17 @@ def listing_group() -> None:
 def init_cmd(arn: str, model_dir: Path | None, validation: Path | None, image: str | None,
              access_role_arn: str | None, out: Path, no_measure: bool, force: bool) -> None:
     """Write a starter listing.yaml from a model package, its manifest and measurements."""
-    image = resolve_image(image, None) if not no_measure else (image or DEFAULT_IMAGE)
     if out.exists() and not force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
+    with context_after() as held:
+        image = (resolve_image(image, None, held.append) if not no_measure
+                 else (image or DEFAULT_IMAGE))
+        _init(arn, model_dir, validation, image, access_role_arn, out, no_measure)
+
+
+def _init(arn: str, model_dir: Path | None, validation: Path | None, image: str,
+          access_role_arn: str | None, out: Path, no_measure: bool) -> None:
+    """``listing init`` once the image is chosen."""
     region = _region(arn)
     facts = describe_package(_aws_client("sagemaker", region), arn)
     scratch = scratch_dir()

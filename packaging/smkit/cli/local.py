@@ -17,7 +17,7 @@ import smkit_contract.content_types as ct
 import smkit_contract.names as names
 
 from smkit.cli.options import RECORD_FIELDS, env_option, job_options, parse_env
-from smkit.core.errors import PlatformError, UserError
+from smkit.core.errors import PlatformError, SmkitError, UserError
 from smkit.image import build as images
 from smkit.local.sdk import local_endpoint, sdk_transform
 from smkit.project import spec_yaml
@@ -32,11 +32,32 @@ _model_arg = click.argument("model", type=click.Path(exists=True, path_type=Path
 SPEC_FILE = Path("smkit.yaml")
 
 
-def resolve_image(image: str | None, spec_file: Path | None) -> str:
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@contextmanager
+def context_after() -> Iterator[list[str]]:
+    """Hold context lines (which image runs) until the command ends: they follow its error
+    (so the error stays the first line), else they are printed once it succeeded."""
+    held: list[str] = []
+    try:
+        yield held
+    except SmkitError as e:
+        if held:
+            e.args = ("\n".join([str(e), *held]),)
+        raise
+    for line in held:
+        click.echo(line, err=True)
+
+
+def resolve_image(image: str | None, spec_file: Path | None,
+                  note: Callable[[str], None] = _echo_err) -> str:
     """The image to run: ``--image``; else the product image of ``--spec`` (or of
     ./smkit.yaml when it declares a python section); else the default image.
 
     A product image is built when its content is new; so is a missing default image.
+    Which image was chosen, and why, goes to ``note`` (stderr by default).
     """
     if image is not None:
         return image
@@ -44,13 +65,13 @@ def resolve_image(image: str | None, spec_file: Path | None) -> str:
         try:
             found = spec_yaml.load(SPEC_FILE)
         except UserError as e:
-            click.echo(f"note: ./{SPEC_FILE} not used ({e}); running {DEFAULT_IMAGE}", err=True)
+            note(f"note: ./{SPEC_FILE} not used ({e}); running {DEFAULT_IMAGE}")
         else:
             if found.python.declared:
                 spec_file = SPEC_FILE
     if spec_file is not None:
         tag = images.for_spec(spec_yaml.load(spec_file)).image.local
-        click.echo(f"image: {tag} (the product image of {spec_file})", err=True)
+        note(f"image: {tag} (the product image of {spec_file})")
         return tag
     if DEFAULT_IMAGE in images.default_tags():
         images.for_spec_default(DEFAULT_IMAGE)
@@ -62,7 +83,8 @@ def _image_opt(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, image: str | None, spec_file: Path | None, **kwargs: Any) -> Any:
-        return fn(*args, image=resolve_image(image, spec_file), **kwargs)
+        with context_after() as held:
+            return fn(*args, image=resolve_image(image, spec_file, held.append), **kwargs)
 
     wrapper = click.option(
         "--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
