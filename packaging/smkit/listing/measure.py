@@ -92,6 +92,12 @@ def _in_classes(values: list[str], classes: list[object]) -> bool:
     return all(norm(v) in known for v in values)
 
 
+def label_first(name: str, evidence: str) -> str:
+    """The cause and fix for a labeled file whose label is the first column, not the last."""
+    return (f"{name}: the label is the first column, not the last ({evidence}): move it to "
+            "the last column (the features come first, in training order)")
+
+
 def check_labeled(path: Path, *, n_features: int | None, classes: list[object] | None,
                   task: str) -> None:
     """Refuse a labeled validation file that cannot be what it should be, before any image
@@ -114,9 +120,8 @@ def check_labeled(path: Path, *, n_features: int | None, classes: list[object] |
         first = [r[0] for r in features]
         if not _in_classes(labels, classes):
             if _in_classes(first, classes):
-                raise UserError(f"{name}: the first column holds the classes and the last "
-                                "does not: the label is first. Move it to the last column "
-                                "(the features come first, in training order)")
+                raise UserError(label_first(name, "the first column holds the classes and "
+                                            "the last does not"))
             stray = next(v for v in labels if not _in_classes([v], classes))
             shown = ", ".join(map(str, classes[:10]))
             raise UserError(f"{name}: last-column value {stray!r} is not one of the model's "
@@ -214,7 +219,8 @@ def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
             for start in range(0, len(features), 1000):
                 status, _, body = _post(server.url, to_csv(features[start:start + 1000]),
                                         "text/csv")
-                _ok(status, body, f"validation rows {start + 1}-{start + 1000}")
+                _ok(status, body, f"validation rows {start + 1}-"
+                    f"{min(start + 1000, len(features))}")
                 predictions += [r[0] for r in csv.reader(io.StringIO(body.decode())) if r]
             if len(predictions) != len(labels):
                 raise PlatformError(f"the model returned {len(predictions)} predictions for "

@@ -23,12 +23,28 @@ import smkit_contract.env as env_names
 import smkit_contract.names as names
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
-from smkit_contract.signature import KIND_PHRASE, Signature, describe_columns
+from smkit_contract.signature import (
+    INTEGER,
+    KIND_PHRASE,
+    NUMBER,
+    Signature,
+    SignatureError,
+    describe_columns,
+    is_missing,
+    parses_as_number,
+)
 
 from smkit.aws.publish import strip_marker
 from smkit.core import arns
 from smkit.core.errors import PlatformError, UserError
-from smkit.listing.measure import Measurements, check_labeled, measure, read_validation, to_csv
+from smkit.listing.measure import (
+    Measurements,
+    check_labeled,
+    label_first,
+    measure,
+    read_validation,
+    to_csv,
+)
 from smkit.listing.model import PLACEHOLDER
 from smkit.listing.notebook import build_notebook
 
@@ -341,6 +357,34 @@ def _write(path: Path, data: bytes) -> None:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+def check_label_position(validation: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a labeled file whose label comes first, read against the packaged signature.
+
+    Any task: the features of a row (all but the last cell) break a numeric column of the
+    signature, while the same row without its first cell fits it.
+    """
+    try:
+        signature = Signature.from_json(manifest.get("signature"))
+    except SignatureError:
+        return
+    features, labels = read_validation(validation)
+
+    def broken(cells: list[str]) -> str | None:
+        for column, cell in zip(signature.columns, cells, strict=False):
+            if column.kind in (NUMBER, INTEGER) and not (is_missing(cell)
+                                                          or parses_as_number(cell)):
+                return f"column {column.name!r} must be a number, got {cell!r}"
+        return None
+
+    for n, (row, label) in enumerate(zip(features, labels, strict=True), 1):
+        why = broken(row)
+        if why is not None and broken([*row[1:], label]) is None:
+            raise UserError(label_first(f"--validation {validation.name}",
+                                        f"line {n}: {why}; without its first cell it fits"))
+        if why is not None:
+            return  # another problem: the model says which
+
+
 class _BlockDumper(yaml.SafeDumper):
     """Writes multi-line strings as ``|`` blocks, so usage instructions stay readable."""
 
@@ -376,6 +420,9 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         described = manifest.get("model") or {}
         check_labeled(validation, n_features=described.get("n_features"),
                       classes=described.get("classes"), task=task)
+        check_label_position(validation, manifest)
+    # Written only once everything succeeded: a failed init leaves nothing behind.
+    files: dict[Path, bytes] = {}
     body, content_type, suffix = _sample(model_dir, manifest, validation, task)
     if len(body.decode(errors="replace")) > SAMPLE_INLINE_MAX:
         body, kept, total = trim_sample(body)
@@ -383,7 +430,7 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
              f"listing inlines (AWS: 10,000 per sample, 16,384 per change); samples/ keeps its "
              f"first {kept} of {total} records")
     sample_name, output_name = f"samples/input{suffix}", f"samples/output{suffix}"
-    _write(out.parent / sample_name, body)
+    files[out.parent / sample_name] = body
     m = None
     if measure_it:
         echo(f"running {image} to measure latency, throughput"
@@ -396,7 +443,7 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
             output, kept, total = trim_sample(output)
             echo(f"note: the model's answer is longer than {SAMPLE_INLINE_MAX} characters; "
                  f"samples/ keeps its first {kept} of {total} records")
-        _write(out.parent / output_name, output)
+        files[out.parent / output_name] = output
         echo(f"  latency {m.latency_ms_p50:.1f} ms median, {m.latency_ms_p95:.1f} ms p95; "
              f"throughput {m.throughput_per_s:.0f} records/s"
              + (f"; {m.accuracy.metric} {m.accuracy.value:.4f}" if m.accuracy else ""))
@@ -417,13 +464,15 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                               sample_input=body.decode(errors="replace"),
                               content_type=content_type,
                               instance_type=facts.realtime[0] if facts.realtime else "ml.m5.large")
-    _write(out.parent / NOTEBOOK, (json.dumps(notebook, indent=1) + "\n").encode())
+    files[out.parent / NOTEBOOK] = (json.dumps(notebook, indent=1) + "\n").encode()
     data = build_starter(facts, manifest, m, sample_name=sample_name, output_name=output_name,
                          content_type=content_type, access_role_arn=access_role_arn,
                          validation=validation, region=region)
     header = ("# smkit listing: fill in every TODO, then `smkit listing check`.\n"
               "# samples/ holds the sample input and the model's own answer to it.\n")
-    _write(out, (header + dump_yaml(data)).encode())
+    files[out] = (header + dump_yaml(data)).encode()
+    for path, content in files.items():
+        _write(path, content)
     return out
 
 
