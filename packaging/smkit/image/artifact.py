@@ -26,6 +26,7 @@ from typing import Any
 
 import smkit_contract.content_types as ct
 import smkit_contract.describe as exchange
+import smkit_contract.limits as limits
 import smkit_contract.manifest as mf
 import smkit_contract.names as names
 
@@ -350,9 +351,18 @@ def prove(artifact: Artifact, spec: Spec) -> Artifact:
         with docker.serve(spec.image.local, model_dir, env=spec.environment, network="none",
                           startup_timeout=240) as server:
             artifact.startup_seconds = server.ready_after
-            status, _headers, out = server.request_inside(
-                "POST", "/invocations", body, {"Content-Type": v.content_type,
-                                               "Accept": accept})
+            # Longer than the server's own limit, so a hung model answers with its reason.
+            wait = limits.INVOCATION_LIMIT_SECONDS + 30
+            try:
+                status, _headers, out = server.request_inside(
+                    "POST", "/invocations", body, {"Content-Type": v.content_type,
+                                                   "Accept": accept}, timeout=wait)
+            except (PlatformError, ValueError):
+                raise UserError(
+                    f"validation.input: the image gave no answer to the first {len(recs)} "
+                    f"validation record(s) within {wait} s: the model hangs while predicting "
+                    "(a native thread pool started before the workers forked is the usual "
+                    "cause). Container log tail:\n" + server.logs()[-1500:]) from None
             if status != 200:
                 raise UserError(
                     f"validation.input: the image answered {status} to the first "

@@ -37,6 +37,11 @@ from smkit.transform.runner import run_transform
 WARN = "warn"
 
 
+#: What to do when a check was skipped, by its name (else its own detail says it).
+STILL_TO_DO = {"image pushed by digest": "push first (`smkit push SPEC` prints the image by "
+                                         "digest), then pass it with --image-uri"}
+
+
 @dataclass
 class Check:
     """One line of the report."""
@@ -66,11 +71,26 @@ class Report:
         """The checks that failed."""
         return [c for c in self.checks if c.status == FAIL]
 
+    def skipped(self) -> list[Check]:
+        """The checks that did not run: what is still to do before submitting."""
+        return [c for c in self.checks if c.status == SKIP]
+
+    def verdict(self) -> str:
+        """Ready, what failed, or what is still to do (a skip is never "ready")."""
+        if not self.ok:
+            return f"{len(self.failed())} check(s) failed"
+        skipped = self.skipped()
+        if not skipped:
+            return "ready to submit"
+        todo = [STILL_TO_DO.get(c.name, f"{c.name}: {c.detail}") for c in skipped]
+        return ("not ready yet, " + ", ".join(c.name for c in skipped) + " skipped: "
+                + "; ".join(dict.fromkeys(todo)) + "; then run preflight again")
+
     def render(self) -> str:
         """The report as aligned text lines."""
         width = max((len(c.name) for c in self.checks), default=10)
         lines = [f"{c.status.upper():4}  {c.name:<{width}}  {c.detail}" for c in self.checks]
-        verdict = "ready to submit" if self.ok else f"{len(self.failed())} check(s) failed"
+        verdict = self.verdict()
         for tab in self.tables:
             lines += ["", tab, ""]
         lines.append(f"preflight: {verdict}")
@@ -310,7 +330,7 @@ def check_model_scan(spec: Spec) -> tuple[str, str]:
     read without loading it, as ``smkit env detect`` reports it."""
     path = model_file(spec.model_dir)
     if path.suffix == ".skops":
-        return SKIP, f"{path.name} is a skops file: the server loads only the types it trusts"
+        return PASS, f"{path.name} is a skops file: the server loads only the types it trusts"
     try:
         scan = pickle_scan.scan_model(path)
     except UserError as e:
