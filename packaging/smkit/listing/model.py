@@ -19,11 +19,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     model_validator,
 )
 
 from smkit.core import arns
+from smkit.project.instance_types import InstanceTypes
 
 FORMAT = "smkit-listing/1"
 #: What ``listing init`` writes where only the seller can fill in the text.
@@ -150,14 +152,9 @@ class OutputSpec(_Strict):
     parameters: list[OutputParam] = []
 
 
-InstanceType = Annotated[str, Field(pattern=_INSTANCE.pattern)]
-
-
-class InstanceTypes(_Strict):
-    """Instance types, separately for real-time endpoints and batch transform."""
-
-    realtime: list[InstanceType] = Field(min_length=1)
-    batch: list[InstanceType] = Field(min_length=1)
+# Stripped here too: InstanceTypes is the project's model, without this file's str settings.
+InstanceType = Annotated[str, StringConstraints(strip_whitespace=True,
+                                                pattern=_INSTANCE.pattern)]
 
 
 class Recommended(_Strict):
@@ -178,7 +175,7 @@ class Delivery(_Strict):
     sample_notebook_url: str
     #: Required by AWS; ``listing check`` says so when it is missing.
     repository_url: str | None = None
-    supported_instance_types: InstanceTypes
+    supported_instance_types: InstanceTypes[InstanceType, InstanceType]
     recommended_instance_types: Recommended
     #: What the model package's container reports: must agree with the pricing model.
     metering: Literal["none", "per-inference"] = "none"

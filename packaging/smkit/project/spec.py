@@ -35,6 +35,7 @@ from smkit_contract.signature import KINDS
 
 from smkit.core import arns
 from smkit.core.errors import UserError
+from smkit.project.instance_types import InstanceTypes
 from smkit.project.transform_job import TransformJob
 
 #: Regions AWS enables only on request; Marketplace wants a region enabled by default.
@@ -179,13 +180,6 @@ class S3Spec(_Strict):
         return v.strip("/")
 
 
-class InstanceTypes(_Strict):
-    """Instance types buyers may choose; all must be priced in the listing."""
-
-    realtime: list[RealtimeType] = Field(min_length=1)
-    transform: list[TransformType] = Field(min_length=1)
-
-
 class ValidationSpec(_Strict):
     """The batch transform SageMaker runs on the sample data to certify the package."""
 
@@ -325,7 +319,7 @@ class Spec(_Strict):
     s3: S3Spec
     content_types: list[ContentType] = Field(default_factory=lambda: [ct.CSV], min_length=1)
     response_types: list[ContentType] = Field(default_factory=lambda: [ct.CSV], min_length=1)
-    instance_types: InstanceTypes
+    instance_types: InstanceTypes[RealtimeType, TransformType]
     validation: ValidationSpec
     #: Extra container environment (ContainerDefinition.Environment).
     environment: dict[str, str] = Field(default_factory=dict)
