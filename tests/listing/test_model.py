@@ -183,6 +183,23 @@ def test_a_free_trial_is_for_hourly_pricing_only() -> None:
     assert "a free trial applies to hourly pricing only, not per-inference" in str(err.value)
 
 
+def test_the_listing_reads_the_specs_spelling_and_keeps_its_own_rule() -> None:
+    data = valid_data()
+    supported = data["delivery"]["supported_instance_types"]
+    supported["transform"] = supported.pop("batch")
+    listing = parse_listing(data)
+    assert listing.delivery.supported_instance_types.batch == supported["transform"]
+    # The listing's rule is the shape of an ml.* name, not the spec's list: a GPU type passes,
+    # a malformed one is refused under the key written.
+    supported["transform"] = [" ml.m5.large ", "ml.g5.xlarge"]
+    data["pricing"]["batch"]["ml.g5.xlarge"] = "2.00"
+    assert parse_listing(data).delivery.supported_instance_types.batch == ["ml.m5.large",
+                                                                           "ml.g5.xlarge"]
+    supported["transform"] = ["m5.large"]
+    with pytest.raises(UserError, match=r"delivery\.supported_instance_types\.transform\[0\]"):
+        parse_listing(data)
+
+
 def test_init_placeholders_are_refused_with_their_paths() -> None:
     data = valid_data()
     data["product"]["title"] = "TODO: product title"
