@@ -2,7 +2,9 @@
 
 ``smkit env detect`` prints the spec's ``python:`` section on stdout (ready to paste into
 smkit.yaml) and what the seller must check on stderr; ``smkit spec init --model`` writes it
-into the starter spec (both through :mod:`smkit.image.model_env`).
+into the starter spec (both through :mod:`smkit.image.model_env`). The versions come from
+the seller's training interpreter (``--python``), their files (``--from``, or beside the
+model), else smkit's own environment (:mod:`smkit.image.env_files`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,27 @@ from pathlib import Path
 import click
 
 from smkit.cli.common import guarded, warn
-from smkit.image.model_env import scan_for_seller
+from smkit.image import build as images_mod
+from smkit.image import env_files
+from smkit.image.env_files import Installed
+from smkit.image.model_env import environment_beside, scan_for_seller
 
 ALLOW_UNSAFE_HELP = ("Write the python section even when the model references globals no "
                      "model needs (os.system, eval, subprocess, ...). Only for a file you made "
                      "and trust.")
+
+
+def seller_environment(python: Path | None, from_file: Path | None,
+                       model: Path) -> Installed | None:
+    """Where the versions come from: ``--python``, ``--from``, else the files beside the
+    model (an MLflow model directory, a requirements.txt), else None (smkit's own)."""
+    if python is not None and from_file is not None:
+        raise click.UsageError("give --python or --from, not both")
+    if python is not None:
+        return env_files.ask_python(python)
+    if from_file is not None:
+        return env_files.read_environment(from_file)
+    return environment_beside(model)
 
 
 @click.group("env")
@@ -27,17 +45,38 @@ def env_group() -> None:
 @env_group.command("detect")
 @click.option("--model", type=click.Path(path_type=Path), default=Path("model"),
               show_default=True,
-              help="The model file, or the folder holding it (model.joblib, ...).")
+              help="The model file, or the folder holding it (model.joblib, an MLflow model "
+                   "directory, ...).")
+@click.option("--python", "python", type=click.Path(path_type=Path), default=None,
+              help="The interpreter you trained with (e.g. /path/to/venv/bin/python, or the "
+                   "venv folder), CPython 3.8 to 3.13: asked what it has installed, with "
+                   "nothing installed into it.")
+@click.option("--from", "from_file", type=click.Path(path_type=Path), default=None,
+              help="Read the versions from a file: requirements.txt or pip freeze output, "
+                   "uv.lock, poetry.lock, a conda environment.yml, or an MLflow model "
+                   "directory.")
+@click.option("--check", is_flag=True,
+              help="Also resolve the packages for the image (Python 3.11, Linux x86_64) as "
+                   "`smkit build` will, and name any pin it cannot honour (uses the package "
+                   "index).")
 @click.option("--allow-unsafe", is_flag=True, help=ALLOW_UNSAFE_HELP)
 @guarded
-def detect(model: Path, allow_unsafe: bool) -> None:
+def detect(model: Path, python: Path | None, from_file: Path | None, check: bool,
+           allow_unsafe: bool) -> None:
     """Print the python section the model needs, read from the file without loading it.
 
-    Modules are mapped to the distributions installed in this Python environment; the
-    scikit-learn version the model records wins over the installed one. Notes, version
-    mismatches, your own modules and security findings go to stderr. Exits 2 on a
-    security finding unless --allow-unsafe.
+    Modules are mapped to distributions, with the versions of the interpreter given with
+    --python, of the file given with --from, else of the MLflow model directory or the
+    requirements.txt the model is in, else of this Python environment. The scikit-learn
+    version the model records wins over the others. Notes, version mismatches, your own
+    modules and security findings go to stderr. Exits 2 on a security finding unless
+    --allow-unsafe.
     """
     base_dir = Path.cwd()
-    scan = scan_for_seller(model, base_dir, allow_unsafe, warn)
+    installed = seller_environment(python, from_file, model)
+    scan = scan_for_seller(model, base_dir, allow_unsafe, warn, installed)
+    if check:
+        images_mod.resolve(list(scan.requirements), find_links=[], log=warn)
+        warn(f"check: every pin has a wheel for the image (Python "
+             f"{images_mod.PYTHON_VERSION}, Linux x86_64) and fits the server's own")
     click.echo(scan.python_yaml(base_dir), nl=False)
