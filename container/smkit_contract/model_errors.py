@@ -16,10 +16,11 @@ MAIN_MODULE = "__main__"
 _MISSING_IN_MAIN = re.compile(r"Can't get attribute '([^']+)' on <module '(?:[\w.]+\.)?__main__'")
 
 
-def defined_in_main(model_name: str, used: Sequence[str]) -> str:
-    """The cause and fix for a model that references classes or functions of ``__main__``."""
+def defined_in_main(used: Sequence[str]) -> str:
+    """The cause and fix for a model that references classes or functions of ``__main__``
+    (``used``: what it asks for, e.g. ``__main__.LogDistance``)."""
     names = ", ".join(used[:3]) + (", ..." if len(used) > 3 else "")
-    return (f"{model_name}: {names} was defined in the script or notebook that saved the model "
+    return (f"{names} was defined in the script or notebook that saved the model "
             "(__main__), where no server can import it from: move it into a module (e.g. "
             "features.py), import it from there, save the model again and list that file "
             "under python.source")

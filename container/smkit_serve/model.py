@@ -154,7 +154,8 @@ def _load_joblib(path: Path) -> Any:
         except (ModuleNotFoundError, AttributeError, ImportError) as e:
             in_main = model_errors.missing_in_main(str(e))
             if in_main is not None:
-                raise ModelLoadError(model_errors.defined_in_main(path.name, [in_main])) from e
+                raise ModelLoadError(f"{path.name}: " + model_errors.defined_in_main(
+                    [f"{model_errors.MAIN_MODULE}.{in_main}"])) from e
             raise ModelLoadError(
                 f"{path.name} needs code this image does not have ({type(e).__name__}: {e}); "
                 f"the image has scikit-learn {sklearn.__version__}. Build the model its own "

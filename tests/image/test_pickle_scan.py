@@ -143,7 +143,7 @@ def test_a_truncated_joblib_file_is_refused_with_the_fix(saved: dict[str, Path],
     data = saved["joblib"].read_bytes()
     cut = tmp_path / "cut.joblib"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(UserError, match=r"cut.joblib is not a pickle or joblib file .*joblib.dump"):
+    with pytest.raises(UserError, match=r"cut.joblib is not a loadable joblib file .*joblib.dump"):
         pickle_scan.scan_model(cut)
 
 

@@ -18,6 +18,7 @@ import smkit_contract.names as names
 
 from smkit.cli.options import RECORD_FIELDS, env_option, job_options, parse_env
 from smkit.core.errors import PlatformError, SmkitError, UserError
+from smkit.image import artifact
 from smkit.image import build as images
 from smkit.local.sdk import local_endpoint, sdk_transform
 from smkit.project import spec_yaml
@@ -114,6 +115,13 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def check_model(model: Path) -> None:
+    """Refuse a model directory whose model file no image can load, before any container
+    starts (the pickle scan's words; a model.tar.gz is left to the server)."""
+    if model.is_dir():
+        artifact.check_model(model)
+
+
 def guess_content_type(path: Path) -> str:
     """The MIME type for a file by its extension; UserError when it cannot tell."""
     media = ct.for_suffix(path.suffix)
@@ -156,6 +164,7 @@ def local_endpoint_cmd(model: Path, image: str, port: int, environment: tuple[st
                        accept: str | None) -> None:
     """Deploy MODEL (a directory or model.tar.gz) as an SDK local endpoint, send a sample
     request, print the answer, and tear everything down."""
+    check_model(model)
     if sample is not None:
         body, media = sample.read_bytes(), content_type or guess_content_type(sample)
     else:
@@ -188,6 +197,7 @@ def local_invoke_cmd(model: Path, body_file: Path, image: str, port: int,
                      custom_attributes: str | None) -> None:
     """Deploy MODEL as an SDK local endpoint, send BODY_FILE, print the answer, tear down."""
     media = content_type or guess_content_type(body_file)
+    check_model(model)
     with _terminate_as_interrupt(), local_endpoint(image, model, env=parse_env(environment),
                                                    port=port) as ep:
         answer = ep.invoke(body_file.read_bytes(), media, accept, custom_attributes)
@@ -211,6 +221,7 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
 
     The SDK sends one request at a time and ignores filters; `smkit transform` does both.
     """
+    check_model(model)
     with _terminate_as_interrupt():
         result = sdk_transform(image, model, data, output_dir, content_type=job.content_type,
                                split_type=job.split_type, strategy=job.batch_strategy,
@@ -252,6 +263,8 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
     if instances > 1 and url is not None:
         raise UserError("--instances starts one container per instance: give --model, "
                         "not --url")
+    if model is not None:
+        check_model(model)
     job = job.replace(instance_count=instances)
     cfg = job.to_config(list(inputs), output_dir, keep_going=keep_going,
                         placeholder=placeholder, progress=progress)

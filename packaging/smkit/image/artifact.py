@@ -32,7 +32,7 @@ import smkit_contract.names as names
 
 from smkit import __version__
 from smkit.core.errors import PlatformError, UserError
-from smkit.image import docker
+from smkit.image import docker, pickle_scan
 from smkit.project.spec import Spec
 
 #: Fixed metadata of every tar entry (2000-01-01T00:00:00Z; 0 upsets some extractors).
@@ -91,6 +91,20 @@ def model_file(model_dir: Path) -> Path:
     except names.ModelFileError as e:
         raise UserError(f"model_dir: {e}; save the fitted estimator or Pipeline with "
                         "joblib.dump(model, 'model.joblib')") from None
+
+
+def check_model(model_dir: Path) -> None:
+    """Refuse, before any image runs, a model file no image can load: unreadable, truncated,
+    a newer pickle protocol, a class from ``__main__`` (the pickle scan, nothing loaded).
+
+    Nothing to check without a model file (``code/`` may load the model): whoever needs the
+    file says so.
+    """
+    try:
+        path = names.model_file(model_dir)
+    except names.ModelFileError:
+        return
+    pickle_scan.check_servable(path)
 
 
 def inspect_model(model_dir: Path, image: str,
@@ -271,6 +285,7 @@ def write_tarball(out: Path, files: dict[str, bytes]) -> None:
 def build(spec: Spec, *, out: Path | None = None) -> Artifact:
     """Build ``model.tar.gz`` (with ``manifest.json``) from the spec's model directory."""
     t0 = time.monotonic()
+    check_model(spec.model_dir)
     versions = dict(image_versions(spec.image.local))
     versions["smkit"] = __version__
     # The validation input, read once: checked, sampled and measured against the model.

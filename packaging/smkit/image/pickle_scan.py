@@ -26,12 +26,14 @@ import contextlib
 import gzip
 import importlib.machinery
 import importlib.metadata
+import importlib.util
 import io
 import json
 import logging
 import lzma
 import mmap
 import os
+import pickle
 import pickletools
 import re
 import sys
@@ -46,9 +48,10 @@ from typing import IO, Any, NamedTuple, cast
 import yaml
 from packaging.version import InvalidVersion, Version
 from picklescan import scanner as picklescan
-from smkit_contract import names
+from smkit_contract import model_errors, names
 
 from smkit.core.errors import UserError
+from smkit.image.build import PYTHON_VERSION
 
 # picklescan logs every dangerous global as a warning; this module reports them itself.
 logging.getLogger("picklescan").addHandler(logging.NullHandler())
@@ -119,11 +122,8 @@ class UnresolvedModule(NamedTuple):
     def request(self, base_dir: Path | None = None) -> str:
         """One line saying what the seller must declare for it."""
         used = ", ".join(self.globals[:3]) + (", ..." if len(self.globals) > 3 else "")
-        if self.module == "__main__":
-            return (f"{used} was defined in the script or notebook that saved the model "
-                    "(__main__), where no server can import it from: move it into a module "
-                    "(e.g. features.py), import it from there, save the model again and list "
-                    "that file under python.source")
+        if self.module == model_errors.MAIN_MODULE:
+            return model_errors.defined_in_main(self.globals)
         if self.distribution:
             return (f"{self.module} ({used}) is not installed in this environment: add "
                     f"{self.distribution}==<the version you trained with> to python.packages")
@@ -157,6 +157,21 @@ class ModelScan:
     notes: tuple[str, ...] = ()
     #: Installed from a local path or a VCS, so not on PyPI: dist -> where from.
     local_distributions: dict[str, str] = field(default_factory=dict)
+    #: Standard-library modules the model names that the image's Python does not have.
+    missing_stdlib: tuple[str, ...] = ()
+
+    def unservable(self) -> list[str]:
+        """Why no image can load this model, each with its fix (empty when one can).
+
+        A class from the script that saved the model (``__main__``), or a standard module
+        only a newer Python has: no python section fixes these, the model file must change.
+        """
+        out = [f"{self.path.name}: {model_errors.defined_in_main(u.globals)}"
+               for u in self.unresolved_modules if u.module == model_errors.MAIN_MODULE]
+        if self.missing_stdlib:
+            out.append(model_errors.missing_stdlib(self.path.name, self.missing_stdlib,
+                                                   PYTHON_VERSION))
+        return out
 
     def python_section(self, base_dir: Path | None = None) -> dict[str, Any]:
         """The ``python:`` mapping for ``smkit.yaml``; paths relative to ``base_dir``."""
@@ -176,6 +191,9 @@ class ModelScan:
         extra += [f"  # TODO {d} is installed from {self.local_distributions[d]}: build a wheel "
                   "(pip wheel --no-deps <its source> -w wheels/) and list wheels/ under "
                   "python.wheels" for d in todo_local]
+        if self.missing_stdlib:
+            extra.append("  # TODO " + model_errors.missing_stdlib(
+                self.path.name, self.missing_stdlib, PYTHON_VERSION))
         header = (f"# the model's environment, read from {self.path.name} ({self.format}) by "
                   "`smkit env detect`\n")
         return header + text + "".join(line + "\n" for line in extra)
@@ -188,6 +206,9 @@ class ModelScan:
         out += [f"local install: {d} is installed from {w}; it is not on PyPI: build a wheel "
                 "and list it under python.wheels" for d, w in
                 sorted(self.local_distributions.items())]
+        if self.missing_stdlib:
+            out.append("newer Python: " + model_errors.missing_stdlib(
+                self.path.name, self.missing_stdlib, PYTHON_VERSION))
         out += [f"note: {n}" for n in self.notes]
         return out
 
@@ -212,6 +233,23 @@ def scan_model(path: Path, search_path: list[str] | None = None) -> ModelScan:
     findings = tuple(_security_findings(globals_))
     return _resolve(path, fmt, globals_, modules, versions, findings, needs, extra_notes,
                     search_path)
+
+
+def check_servable(path: Path) -> ModelScan:
+    """Scan the model at ``path`` and refuse one no image can load (UserError, the cause
+    and the fix first): unreadable, a newer pickle protocol, :meth:`ModelScan.unservable`."""
+    scan = scan_model(path)
+    refuse_unservable(scan)
+    return scan
+
+
+def refuse_unservable(scan: ModelScan, after: str = "") -> None:
+    """Raise UserError when no image can load the scanned model: the first cause and its fix
+    on the first line, the others and ``after`` (how to go on anyway) on the lines below."""
+    problems = scan.unservable()
+    if problems:
+        raise UserError(problems[0] + "".join(f"\n  also: {p}" for p in problems[1:])
+                        + (f"\n  {after}" if after else ""))
 
 
 def _model_path(path: Path) -> Path:
@@ -254,15 +292,15 @@ def _decompressed(path: Path, head: bytes) -> tuple[str, bytes] | None:
         with opener(path, "rb") as f:
             return kind, f.read()
     except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as e:
-        raise UserError(f"{path.name} looks {kind}-compressed but does not decompress ({e}); "
-                        "it may be truncated: save it again with joblib.dump") from None
+        raise UserError(model_errors.not_loadable(
+            path.name, f"{kind}-compressed, but does not decompress: {e}")) from None
 
 
 def _scan_pickle_file(path: Path) -> tuple[str, set[tuple[str, str]], dict[str, set[str]]]:
     with path.open("rb") as f:
         head = f.read(8)
         if not head:
-            raise UserError(f"{path.name} is empty; save the model with joblib.dump")
+            raise UserError(model_errors.not_loadable(path.name, "the file is empty"))
         unpacked = _decompressed(path, head)
         mapped = None
         if unpacked is not None:
@@ -274,10 +312,12 @@ def _scan_pickle_file(path: Path) -> tuple[str, set[tuple[str, str]], dict[str, 
             walker = _Walker(mapped)
         try:
             walker.run(0)
+        except _NewerProtocol as e:
+            raise UserError(model_errors.newer_protocol(
+                path.name, e.protocol, pickle.HIGHEST_PROTOCOL, PYTHON_VERSION)) from None
         except (_NotAPickle, RecursionError) as e:
             why = str(e) if isinstance(e, _NotAPickle) else "nested too deeply"
-            raise UserError(f"{path.name} is not a pickle or joblib file ({why}); save the "
-                            "model with joblib.dump(model, 'model.joblib')") from None
+            raise UserError(model_errors.not_loadable(path.name, why)) from None
         finally:
             if mapped is not None:
                 mapped.close()
@@ -291,6 +331,14 @@ def _scan_pickle_file(path: Path) -> tuple[str, set[tuple[str, str]], dict[str, 
 
 class _NotAPickle(Exception):
     pass
+
+
+class _NewerProtocol(Exception):
+    """The stream's PROTO is above what the image's Python reads."""
+
+    def __init__(self, protocol: int) -> None:
+        super().__init__(protocol)
+        self.protocol = protocol
 
 
 class _Global(NamedTuple):
@@ -480,12 +528,14 @@ class _Walker:
                             pieces.append(self.buf[kept_from:at])
                             kept_from = self._skip_array(obj, at)
                             self.stream.seek(kept_from)
+                elif name == "PROTO" and isinstance(arg, int) and arg > pickle.HIGHEST_PROTOCOL:
+                    raise _NewerProtocol(arg)
                 elif name == "STOP":
                     end = self.stream.tell()
                     pieces.append(self.buf[kept_from:end])
                     self.segments.append(b"".join(pieces))
                     return end
-                # PROTO, FRAME, READONLY_BUFFER: nothing to track.
+                # FRAME, READONLY_BUFFER: nothing to track.
         except ValueError as e:  # genops: unknown opcode, truncated argument, bad text
             raise _NotAPickle(str(e)) from None
         raise _NotAPickle("no STOP opcode")
@@ -676,8 +726,10 @@ def _resolve(path: Path, fmt: str, globals_: tuple[tuple[str, str], ...],
     dists: dict[str, tuple[str, tuple[str, ...]]] = {}
     local: dict[str, str] = {}
     unresolved: list[UnresolvedModule] = []
+    missing_stdlib: list[str] = []
     for top, mods in sorted(by_top.items()):
         if top in sys.stdlib_module_names or top == "__builtin__":
+            missing_stdlib += [m for m in mods if not _stdlib_has(m)]
             continue
         owners = installed.get(top)
         if not owners:
@@ -712,7 +764,32 @@ def _resolve(path: Path, fmt: str, globals_: tuple[tuple[str, str], ...],
                      sklearn_versions=tuple(versions), requirements=requirements,
                      distributions=dists, unresolved_modules=tuple(unresolved),
                      security_findings=findings, mismatches=tuple(mismatches),
-                     notes=tuple(notes), local_distributions=local)
+                     notes=tuple(notes), local_distributions=local,
+                     missing_stdlib=tuple(missing_stdlib))
+
+
+def _stdlib_has(module: str) -> bool:
+    """Whether the image's Python has the standard module ``module`` (found, never imported).
+
+    Only this Python's library can be asked, so a different one answers True. A module under
+    a plain module (``pathlib._local``, which Python 3.13 pickles paths as) exists only as an
+    attribute of an imported one (``os.path``).
+    """
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != PYTHON_VERSION:
+        return True
+    parts = IMPORT_MAPPING.get(module, module).split(".")
+    if parts[0] == "__builtin__":
+        return True
+    spec = importlib.util.find_spec(parts[0])
+    for i in range(1, len(parts)):
+        if spec is None:
+            return False
+        name = ".".join(parts[: i + 1])
+        if spec.submodule_search_locations is None:  # a plain module: an attribute, if any
+            parent = sys.modules.get(".".join(parts[:i]))
+            return parent is not None and hasattr(parent, parts[i])
+        spec = importlib.machinery.PathFinder.find_spec(name, spec.submodule_search_locations)
+    return spec is not None
 
 
 def _mismatches(dists: dict[str, tuple[str, tuple[str, ...]]], versions: list[str],
