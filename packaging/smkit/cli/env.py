@@ -22,6 +22,9 @@ from smkit.image.model_env import environment_beside, scan_for_seller
 ALLOW_UNSAFE_HELP = ("Write the python section even when the model references globals no "
                      "model needs (os.system, eval, subprocess, ...). Only for a file you made "
                      "and trust.")
+ALLOW_TODO_HELP = ("Write the python section even when no image can load the model yet (a "
+                   "class defined in __main__, a module only a newer Python has), with a TODO "
+                   "for it. Exits 2 without it.")
 
 
 def seller_environment(python: Path | None, from_file: Path | None,
@@ -60,9 +63,10 @@ def env_group() -> None:
                    "`smkit build` will, and name any pin it cannot honour (uses the package "
                    "index).")
 @click.option("--allow-unsafe", is_flag=True, help=ALLOW_UNSAFE_HELP)
+@click.option("--allow-todo", is_flag=True, help=ALLOW_TODO_HELP)
 @guarded
 def detect(model: Path, python: Path | None, from_file: Path | None, check: bool,
-           allow_unsafe: bool) -> None:
+           allow_unsafe: bool, allow_todo: bool) -> None:
     """Print the python section the model needs, read from the file without loading it.
 
     Modules are mapped to distributions, with the versions of the interpreter given with
@@ -74,7 +78,7 @@ def detect(model: Path, python: Path | None, from_file: Path | None, check: bool
     """
     base_dir = Path.cwd()
     installed = seller_environment(python, from_file, model)
-    scan = scan_for_seller(model, base_dir, allow_unsafe, warn, installed)
+    scan = scan_for_seller(model, base_dir, allow_unsafe, warn, installed, allow_todo)
     if check:
         images_mod.resolve(list(scan.requirements), find_links=[], log=warn)
         warn(f"check: every pin has a wheel for the image (Python "
