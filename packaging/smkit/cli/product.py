@@ -11,6 +11,7 @@ from smkit.aws import publish as publish_mod
 from smkit.aws import push as push_mod
 from smkit.aws.roles import require_role
 from smkit.cli.common import guarded, warn
+from smkit.cli.env import ALLOW_TODO_HELP
 from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
 from smkit.image import artifact as artifact_mod
@@ -51,14 +52,16 @@ def spec_group() -> None:
               help="Fill the python section from this model file (read, never loaded).")
 @click.option("--allow-unsafe", is_flag=True,
               help="With --model: write it despite security findings (see smkit env).")
+@click.option("--allow-todo", is_flag=True, help="With --model: " + ALLOW_TODO_HELP)
 @guarded
-def spec_init(path: Path, model: Path | None, allow_unsafe: bool) -> None:
+def spec_init(path: Path, model: Path | None, allow_unsafe: bool, allow_todo: bool) -> None:
     """Write a starter spec to PATH (refuses to overwrite)."""
     if path.exists():
         raise UserError(f"{path} already exists; edit it or choose another path")
     text = spec_yaml.STARTER
     if model is not None:
-        text = starter_for_model(model, path, warn, allow_unsafe=allow_unsafe)
+        text = starter_for_model(model, path, warn, allow_unsafe=allow_unsafe,
+                                 allow_todo=allow_todo)
     path.write_text(text)
     click.echo(f"wrote {path}; fill in name, model_dir, s3.bucket and validation")
 
@@ -67,8 +70,9 @@ def spec_init(path: Path, model: Path | None, allow_unsafe: bool) -> None:
 @SPEC_ARG
 @guarded
 def spec_check(spec_file: Path) -> None:
-    """Validate SPEC without touching AWS or Docker."""
+    """Validate SPEC without touching AWS or Docker (the model file is read, never loaded)."""
     spec = spec_yaml.load(spec_file)
+    artifact_mod.check_model(spec.model_dir)
     click.echo(f"{spec_file}: ok ({spec.name}, {spec.region}, account "
                f"{spec.account or 'from credentials'})")
 
