@@ -3,9 +3,10 @@
 Each ``TrainingEnv`` is a set of pinned packages (what a seller trained with) and a training
 script under ``train/``. ``ensure_venv`` makes that venv once with pip (wheels only, CPython
 3.11 like the image) under ``build/test-venvs/<hash of the pins>`` and reuses it across runs
-and sessions; ``train`` runs the script in it, which saves each model with joblib and writes
-the held-out rows (CSV, no header) and the model's own predictions on them, computed in the
-venv it was trained in. The tests compare the product image's answers with those.
+and sessions; ``train`` runs the script in it, which saves each model as sellers do (joblib,
+plain pickle or skops) and writes the held-out rows (CSV, no header) and the model's own
+predictions on them, computed in the venv it was trained in. The tests compare the product
+image's answers with those.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ def _normalize(name: str) -> str:
 #: - year_old: the issue's "pickled last year" example (scikit-learn 1.5.2, numpy 1.26,
 #:   whose HistGradientBoosting pickles need ``sklearn._loss``), with catboost (numpy 1.x).
 #: - newest: scikit-learn 1.9.1 and numpy 2.x as in the default image, with xgboost,
-#:   lightgbm and an imbalanced-learn pipeline. ``xgboost-cpu`` is the same ``xgboost``
-#:   module without the 350 MB NCCL wheel the ``xgboost`` wheel pulls in on Linux.
+#:   lightgbm, an imbalanced-learn pipeline, and skops to save with. ``xgboost-cpu`` is the
+#:   same ``xgboost`` module without the 350 MB NCCL wheel the ``xgboost`` wheel pulls in on
+#:   Linux.
 ENVS: dict[str, TrainingEnv] = {
     env.name: env
     for env in (
@@ -103,7 +105,8 @@ ENVS: dict[str, TrainingEnv] = {
                 "catboost==1.2.10",
             ),
             script="year_old.py",
-            models=("hist_gradient_boosting", "random_forest_array", "catboost"),
+            models=("hist_gradient_boosting", "random_forest_array", "catboost",
+                    "catboost_strings"),
         ),
         TrainingEnv(
             name="newest",
@@ -116,10 +119,12 @@ ENVS: dict[str, TrainingEnv] = {
                 "xgboost-cpu==3.2.0",
                 "lightgbm==4.7.0",
                 "imbalanced-learn==0.14.2",
+                "skops==0.16.0",
             ),
             script="newest.py",
-            models=("xgboost", "lightgbm", "lightgbm_classifier", "lightgbm_all_cores",
-                    "imbalanced_learn"),
+            models=("xgboost", "xgboost_all_cores", "lightgbm", "lightgbm_classifier",
+                    "lightgbm_all_cores", "imbalanced_learn", "forest_all_cores",
+                    "skops_pipeline"),
         ),
     )
 }
@@ -234,7 +239,8 @@ class TrainedModel:
     """One model a training script saved, and what it predicted where it was trained."""
 
     name: str
-    #: ``model.joblib`` and ``sample_input.csv``: what ``/opt/ml/model`` holds.
+    #: The model file (``model.joblib``, ``model.pkl`` or ``model.skops``) and
+    #: ``sample_input.csv``: what ``/opt/ml/model`` holds.
     model_dir: Path
     #: Held-out rows, CSV without a header, in the model's column order.
     input_csv: Path

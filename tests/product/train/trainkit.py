@@ -2,9 +2,10 @@
 1.5 to 3.x, scikit-learn 1.1 to 1.9), so it uses only long-stable APIs.
 
 ``save`` writes one model the way a seller would hand it to smkit, plus what the tests need:
-``NAME/model/model.joblib``, ``NAME/model/sample_input.csv`` (one row, for the start-up
-check), ``NAME/input.csv`` (held-out rows, no header) and ``NAME/expected.json`` (the
-model's own predictions on exactly those rows, computed here, in the training venv).
+``NAME/model/model.joblib`` (or ``model.pkl`` from ``pickle.dump``, or ``model.skops`` from
+``skops.io.dump``: the ways sellers save), ``NAME/model/sample_input.csv`` (one row, for the
+start-up check), ``NAME/input.csv`` (held-out rows, no header) and ``NAME/expected.json``
+(the model's own predictions on exactly those rows, computed here, in the training venv).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import importlib.metadata
 import json
 import math
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,17 +57,35 @@ def _as_json(values: Any) -> tuple[Any, str]:
     return array.tolist(), str(array.dtype)
 
 
-def save(out: Path, name: str, model: Any, X_held_out: Any) -> None:
-    """Save ``model`` and its predictions (and probabilities) on ``X_held_out``."""
+#: How a model is saved: the file name in the model folder for each way.
+SAVED_AS = {"joblib": "model.joblib", "pickle": "model.pkl", "skops": "model.skops"}
+
+
+def _dump(model: Any, path: Path, how: str) -> None:
+    if how == "joblib":
+        joblib.dump(model, path)
+    elif how == "pickle":
+        with path.open("wb") as f:
+            pickle.dump(model, f)
+    else:
+        import skops.io  # only the environments that save with skops have it
+
+        skops.io.dump(model, path)
+
+
+def save(out: Path, name: str, model: Any, X_held_out: Any, how: str = "joblib") -> None:
+    """Save ``model`` (``how``: a key of SAVED_AS) and its predictions (and probabilities)
+    on ``X_held_out``."""
     folder = out / name
     (folder / "model").mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, folder / "model" / "model.joblib")
+    _dump(model, folder / "model" / SAVED_AS[how], how)
     rows = _rows(X_held_out)
     _write_csv(folder / "input.csv", rows)
     _write_csv(folder / "model" / "sample_input.csv", rows[:1])
     predictions, dtype = _as_json(model.predict(X_held_out))
     expected: dict[str, Any] = {
         "type": f"{type(model).__module__}.{type(model).__name__}",
+        "file": SAVED_AS[how],
         "rows": len(rows),
         "predictions": predictions,
         "predictions_dtype": dtype,

@@ -1,6 +1,9 @@
 """Train as a seller did a year ago (scikit-learn 1.5.2, numpy 1.26, pandas 2.2): the
 issue's HistGradientBoosting pipeline (its pickle needs ``sklearn._loss``) with missing
-values, a RandomForestRegressor on a plain array, and a CatBoost classifier.
+values, a RandomForestRegressor on a plain array, a CatBoost classifier, and a CatBoost
+classifier with string columns as CatBoost's own categorical features (``cat_features``).
+CatBoost is kept at its default ``thread_count``: an explicit -1 is the same (CatBoost drops
+it from the parameters at fit, and predicts with ``thread_count=-1`` either way).
 Usage: python year_old.py OUT_DIR
 """
 
@@ -48,5 +51,22 @@ cat.fit(wframe.iloc[worder[:120]], wine.target[worder[:120]])
 picks = worder[120:][rng.randint(0, len(wframe) - 120, 1000)]
 jitter = wframe.iloc[picks].reset_index(drop=True) * rounded(rng.uniform(0.9, 1.1, (1000, 1)), 3)
 save(OUT, "catboost", cat, jitter.round(4))
+
+# CatBoost with two string columns it encodes itself, binary string labels.
+n = 600
+cities = np.array(["Lyon", "Oslo", "Lima", "Pune", "Kobe", "Graz"])
+plans = np.array(["basic", "plus", "pro"])
+churn = pd.DataFrame({
+    "city": cities[rng.randint(0, len(cities), n)],
+    "tenure": rounded(rng.gamma(2.0, 12.0, n), 2),
+    "plan": plans[rng.randint(0, len(plans), n)],
+    "spend": rounded(rng.normal(60, 20, n), 2),
+})
+score = (churn["plan"] == "basic") * 1.5 + (churn["tenure"] < 12) * 1.0 + rng.normal(0, 0.7, n)
+churned = np.where(score > 1.2, "left", "stayed")
+cat_strings = CatBoostClassifier(iterations=60, depth=4, random_seed=0, verbose=0,
+                                 allow_writing_files=False, cat_features=["city", "plan"])
+cat_strings.fit(churn.iloc[:400], churned[:400])
+save(OUT, "catboost_strings", cat_strings, churn.iloc[400:])
 
 write_versions(OUT)
