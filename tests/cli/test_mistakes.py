@@ -10,6 +10,7 @@ at ``WAIT_LIMIT`` and fails.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -138,14 +139,127 @@ def _empty_profile(p: Project) -> None:
     p.env["AWS_PROFILE"] = ""
 
 
+#: A seller's training script that defines its own transformer in the script itself.
+TRAIN_IN_MAIN = """\
+import sys
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.datasets import load_iris
+from sklearn.pipeline import make_pipeline
+from sklearn.tree import DecisionTreeClassifier
+
+
+class LogDistance(BaseEstimator, TransformerMixin):
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.log1p(np.abs(X))
+
+
+X, y = load_iris(return_X_y=True)
+model = make_pipeline(LogDistance(), DecisionTreeClassifier(random_state=0)).fit(X, y)
+joblib.dump(model, sys.argv[1])
+"""
+
+
+def _class_in_main(p: Project) -> None:
+    """The model as `python train.py` saves it: its LogDistance lives in __main__."""
+    p.write("train.py", TRAIN_IN_MAIN)
+    subprocess.run([sys.executable, "train.py", "model/model.joblib"], cwd=p.root, check=True)
+
+
+def _truncated(p: Project) -> None:
+    """The model file cut short, as an interrupted copy or upload leaves it."""
+    raw = (p.root / "model" / "model.joblib").read_bytes()
+    p.write("model/model.joblib", raw[: len(raw) // 2])
+
+
+def _newer_protocol(p: Project) -> None:
+    """The model saved with a pickle protocol (6) that the image's Python 3.11 cannot read."""
+    raw = (p.root / "model" / "model.joblib").read_bytes()
+    assert raw[:1] == b"\x80"  # PROTO, then the protocol number
+    p.write("model/model.joblib", raw[:1] + b"\x06" + raw[2:])
+
+
+def _path_from_python_313(p: Project) -> None:
+    """A model holding a pathlib path, as Python 3.13 pickles it (pathlib._local.PosixPath,
+    a module Python 3.11 does not have)."""
+    import pathlib
+    import pickle
+
+    model = DecisionTreeClassifier(random_state=0).fit(X_IRIS, Y_IRIS)
+    model.data_path_ = pathlib.PurePosixPath("/data/train.csv")  # type: ignore[attr-defined]
+    raw = pickle.dumps(model, protocol=2)  # GLOBAL opcodes: the module name as text
+    old = b"cpathlib\nPurePosixPath\n"
+    assert old in raw
+    p.write("model/model.pkl", raw.replace(old, b"cpathlib._local\nPurePosixPath\n"))
+    (p.root / "model" / "model.joblib").unlink()
+
+
+def _label_first_listing(p: Project) -> None:
+    """A house-price model (a city column, then numbers) packaged with its input signature, a
+    model package for it in the emulators, and its 300 held-out rows with the price FIRST."""
+    import boto3
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"city": rng.choice(["Oslo", "Bergen", "Tromso"], n),
+                          "area": rng.uniform(30, 200, n).round(1),
+                          "rooms": rng.integers(1, 7, n)})
+    price = frame["area"] * 50_000 + frame["rooms"] * 10_000
+    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["city"]),
+                                                  remainder="passthrough"),
+                          LinearRegression()).fit(frame, price)
+    (p.root / "house").mkdir()
+    joblib.dump(model, p.root / "house" / "model.joblib")
+    columns = [{"name": "city", "kind": "string", "optional": False},
+               {"name": "area", "kind": "number", "optional": False},
+               {"name": "rooms", "kind": "integer", "optional": False}]
+    p.write("house/manifest.json", json.dumps({
+        "format": "smkit-manifest/1",
+        "model": {"type": "Pipeline", "task": "regression", "n_features": 3,
+                  "feature_names": ["city", "area", "rooms"], "classes": None},
+        "signature": {"columns": columns, "frame": True}}))
+    labeled = frame.assign(price=price)[["price", "city", "area", "rooms"]]
+    p.write("validation/houses-labeled.csv", labeled.to_csv(header=False, index=False))
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    arn = sm.create_model_package(
+        ModelPackageName=f"houses-{p.root.name[-12:].replace('_', '-')}",
+        InferenceSpecification={
+            "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/h:1"}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"],
+            "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large"],
+            "SupportedTransformInstanceTypes": ["ml.m5.large"]},
+        CertifyForMarketplace=True)["ModelPackageArn"]
+    p.write("arn.txt", arn)
+
+
+def _with_python_section(p: Project) -> None:
+    """smkit.yaml declares its python section, so smkit local runs the product image."""
+    import sklearn
+
+    p.spec(python={"packages": [f"scikit-learn=={sklearn.__version__}"]})
+
+
 @dataclass(frozen=True)
 class Mistake:
     """One thing a newcomer gets wrong: how to make it, the command, what it must say."""
 
     name: str
     make: Callable[[Project], None]
+    #: The command's arguments; ``@file`` stands for the text of a file ``make`` wrote.
     command: tuple[str, ...]
     says: tuple[str, ...]
+    #: Paths (relative to the project) a failed command must not leave behind.
+    leaves_nothing: tuple[str, ...] = ()
 
 
 def _spec(**changes: object) -> Callable[[Project], None]:
@@ -159,6 +273,15 @@ def _write(rel: str, text: str | bytes) -> Callable[[Project], None]:
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 CHECK = ("spec", "check", "smkit.yaml")
 PACKAGE = ("package", "smkit.yaml", "--no-verify")
+DETECT = ("env", "detect", "--model", "model")
+SPEC_INIT = ("spec", "init", "new.yaml", "--model", "model/model.joblib")
+ENDPOINT = ("local", "endpoint", "model", "--sample", "validation/input.csv")
+#: The first line every command gives for the model pickled with a class from __main__.
+IN_MAIN = ("model.joblib: __main__.LogDistance was defined in the script or notebook that "
+           "saved the model (__main__)", "move it into a module")
+#: The first line every command gives for a truncated model file.
+TRUNCATED = ("model.joblib is not a loadable joblib file", "truncated or corrupt",
+             "joblib.dump")
 
 MISTAKES = [
     # ----------------------------------------------------------------- the spec
@@ -207,7 +330,21 @@ MISTAKES = [
             lambda p: (p.root / "model" / "model.joblib").unlink(), PACKAGE,
             ("no model.joblib", "joblib.dump")),
     Mistake("a model file that is not a pickle", _write("model/model.joblib", b"not a pickle"),
-            PACKAGE, ("model.joblib cannot be loaded",)),
+            PACKAGE, ("model.joblib is not a loadable joblib file",)),
+    Mistake("a class from __main__ (env detect)", _class_in_main, DETECT, IN_MAIN),
+    Mistake("a class from __main__ (spec init)", _class_in_main, SPEC_INIT, IN_MAIN,
+            leaves_nothing=("new.yaml",)),
+    Mistake("a class from __main__ (spec check)", _class_in_main, CHECK, IN_MAIN),
+    Mistake("a class from __main__ (package)", _class_in_main, PACKAGE, IN_MAIN),
+    Mistake("a class from __main__ (local endpoint)", _class_in_main, ENDPOINT, IN_MAIN),
+    Mistake("a truncated model file (env detect)", _truncated, DETECT, TRUNCATED),
+    Mistake("a truncated model file (spec check)", _truncated, CHECK, TRUNCATED),
+    Mistake("a truncated model file (package)", _truncated, PACKAGE, TRUNCATED),
+    Mistake("a truncated model file (local endpoint)", _truncated, ENDPOINT, TRUNCATED),
+    Mistake("a pickle protocol the image's Python cannot read", _newer_protocol, CHECK,
+            ("model.joblib uses pickle protocol 6", "reads protocols up to 5", "protocol=5")),
+    Mistake("a path pickled by Python 3.13", _path_from_python_313, DETECT,
+            ("model.pkl references pathlib._local, which Python 3.11", "plain types")),
     Mistake("a pickle from another scikit-learn", _old_sklearn_pickle, PACKAGE,
             ("saved with scikit-learn 1.0.0", "scikit-learn==1.0.0 under python.packages")),
     Mistake("an empty validation file", _write("validation/input.csv", ""), PACKAGE,
@@ -238,8 +375,15 @@ MISTAKES = [
             ("local", "transform", "model", "validation/labeled.csv", "out"),
             ("request(s) of the local transform failed", "expected 4 columns, got 5")),
     Mistake("local endpoint with a broken model", _write("model/model.joblib", b"garbage"),
-            ("local", "endpoint", "model", "--sample", "validation/input.csv"),
-            ("model.joblib is not a loadable joblib file",)),
+            ENDPOINT, ("model.joblib is not a loadable joblib file",)),
+    Mistake("local transform of a header row (product image)", lambda p: (
+        _with_python_section(p), p.write("validation/header.csv", "a,b,c,d\n5.1,3.5,1.4,0.2\n")),
+        ("local", "transform", "model", "validation/header.csv", "out"),
+        ("request(s) of the local transform failed", "column 1 must be a number, got 'a'")),
+    Mistake("local transform of a bad cell (product image)", lambda p: (
+        _with_python_section(p), p.write("validation/cell.csv", "5.1,3.5,x,0.2\n")),
+        ("local", "transform", "model", "validation/cell.csv", "out"),
+        ("request(s) of the local transform failed", "column 3 must be a number, got 'x'")),
     Mistake("local endpoint of a folder with no model",
             lambda p: (p.root / "model" / "model.joblib").unlink(),
             ("local", "endpoint", "model", "--sample", "validation/input.csv"),
@@ -256,27 +400,41 @@ MISTAKES = [
             ("AWS profile '' does not exist", "unset AWS_PROFILE")),
     Mistake("listing check of a missing listing", lambda p: None,
             ("listing", "check", "listing.yaml"), ("listing.yaml",)),
+    Mistake("labeled rows with the label first (listing init)", _label_first_listing,
+            ("listing", "init", "--model-package", "@arn.txt", "--model-dir", "house",
+             "--validation", "validation/houses-labeled.csv", "--image", "unused:1"),
+            ("--validation houses-labeled.csv: the label is the first column, not the last",
+             "move it to the last column"),
+            leaves_nothing=("samples", "listing.yaml", "notebook")),
 ]
 
-#: Mistakes whose command runs a container (still no image build: the default image).
-RUNS_A_CONTAINER = {"a model file that is not a pickle", "a pickle from another scikit-learn",
+#: Mistakes whose command runs a container (the default image, or the product image of a
+#: python section naming the default image's own scikit-learn).
+RUNS_A_CONTAINER = {"a pickle from another scikit-learn",
                     "an empty validation file", "labeled rows given as the input",
                     "a short row in the validation input",
                     "transform of labeled rows (smkit's runner)",
                     "local transform of labeled rows (SDK local mode)",
-                    "local endpoint with a broken model"}
+                    "local transform of a header row (product image)",
+                    "local transform of a bad cell (product image)"}
 #: Mistakes whose command asks the engine for the default image before it finds the mistake
-#: (with no engine it takes the image for missing and sets out to build it).
+#: (with no engine it takes the image for missing and sets out to build it); the pickle
+#: scan then refuses the model before any container starts.
 ASKS_THE_ENGINE = {"a model folder without a model", "local endpoint of a folder with no model",
-                   "a request body whose type cannot be told"}
+                   "a request body whose type cannot be told", "a model file that is not a pickle",
+                   "local endpoint with a broken model", "a class from __main__ (package)",
+                   "a class from __main__ (local endpoint)", "a truncated model file (package)",
+                   "a truncated model file (local endpoint)"}
 #: The mistakes that need a Docker engine (and the image).
 NEEDS_DOCKER = RUNS_A_CONTAINER | ASKS_THE_ENGINE
+#: Mistakes that need the emulators (moto: a model package to describe).
+NEEDS_EMULATORS = {"labeled rows with the label first (listing init)"}
 
 
 def test_the_suite_holds_at_least_thirty_distinct_mistakes() -> None:
     names = {m.name for m in MISTAKES}
     assert len(names) == len(MISTAKES) >= 30
-    assert names >= NEEDS_DOCKER, NEEDS_DOCKER - names
+    assert names >= NEEDS_DOCKER | NEEDS_EMULATORS, (NEEDS_DOCKER | NEEDS_EMULATORS) - names
 
 
 CASES = [pytest.param(m, id=m.name,
@@ -286,7 +444,12 @@ CASES = [pytest.param(m, id=m.name,
 
 @pytest.mark.parametrize("mistake", CASES)
 def test_a_newcomer_mistake_fails_fast_naming_the_cause_and_the_fix(
-        mistake: Mistake, project: Project, request: pytest.FixtureRequest) -> None:
+        mistake: Mistake, project: Project, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if mistake.name in NEEDS_EMULATORS:
+        project.env.update(request.getfixturevalue("emulators"))
+        for key, value in project.env.items():  # for make(), which creates AWS resources
+            monkeypatch.setenv(key, value)
     mistake.make(project)
     env = {**os.environ, **project.env}
     if mistake.name in NEEDS_DOCKER:
@@ -294,9 +457,11 @@ def test_a_newcomer_mistake_fails_fast_naming_the_cause_and_the_fix(
     for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL")] + project.unset:
         if key not in project.env:
             env.pop(key, None)
+    command = [(project.root / arg[1:]).read_text() if arg.startswith("@") else arg
+               for arg in mistake.command]
     t0 = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-m", "smkit.cli", *mistake.command],
+        proc = subprocess.run([sys.executable, "-m", "smkit.cli", *command],
                               cwd=project.root, env=env, capture_output=True, text=True,
                               timeout=WAIT_LIMIT, check=False)
     except subprocess.TimeoutExpired:
@@ -310,8 +475,9 @@ def test_a_newcomer_mistake_fails_fast_naming_the_cause_and_the_fix(
     errors = [ln for ln in lines if ln.lower().startswith("error")]
     assert errors, proc.stderr
     first = errors[0]
-    # Nothing but smkit's own progress notes may come before the error line.
-    before = lines[: lines.index(first)]
-    assert all(ln.startswith(("smkit:", "image:", "note:")) for ln in before), before
+    # The error is the first line: context (which image ran, the log) comes after it.
+    assert lines[0] == first, lines[: lines.index(first) + 1]
     for fragment in mistake.says:
         assert fragment in first, f"{fragment!r} not in the first error line: {first}"
+    left = [rel for rel in mistake.leaves_nothing if (project.root / rel).exists()]
+    assert not left, f"the failed command left {left} behind"
