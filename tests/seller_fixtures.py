@@ -1,9 +1,12 @@
-"""Fixtures shared by the seller-tooling tests (project, image, aws, buyer, cli): the emulators
-(real moto server over HTTP and a real registry, started through smkit's manager) and spec
-files written into tmp dirs. Loaded from the top conftest as a plugin."""
+"""Fixtures shared by the seller-tooling tests (project, image, aws, buyer, cli, demo): the
+emulators (real moto server over HTTP and a real registry, started through smkit's manager),
+spec files written into tmp dirs, and smkit installed from its wheel with the suite's one
+``smkit demo`` run. Loaded from the top conftest as a plugin."""
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from pkg_helpers import base_spec, unique
 from sklearn.datasets import load_iris
 from smkit.emulators import manager
 from smkit_testkit import docker
+from wheel_kit import DemoRun, Installed, install, run_demo
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +36,34 @@ def emulators(emulator_home: Path) -> Iterator[dict[str, str]]:
         yield manager.environ(services)
     finally:
         manager.down(home)
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    """smkit's wheel, built once per run and installed into a fresh venv in a temporary
+    folder outside the checkout (removed after: the venv is large)."""
+    root = tmp_path_factory.mktemp("wheel")
+    try:
+        yield install(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo_run(wheel_venv: Installed, image: str) -> Iterator[DemoRun]:
+    """The suite's one ``smkit demo --keep-emulators``, run by the installed wheel in its
+    project folder; the demo tests use its output and emulators, which stop at the end."""
+    out = wheel_venv.project / ".smkit" / "demo"
+    started = time.monotonic()
+    proc = run_demo(wheel_venv, image)
+    try:
+        assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        services = manager.read_state(out)
+        assert manager.healthy(services), "--keep-emulators left no running emulators"
+        yield DemoRun(out, proc.stdout, proc.stderr, time.monotonic() - started,
+                      manager.environ(services))
+    finally:
+        manager.down(out)
 
 
 @pytest.fixture

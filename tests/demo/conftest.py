@@ -1,32 +1,13 @@
-"""One ``smkit demo`` run per session, with its emulators kept up: the other demo tests
-(buyer transform, notebooks) use its model package and emulators instead of making their own.
-"""
+"""The demo tests read the suite's one ``smkit demo`` run (``demo_run`` in seller_fixtures.py:
+the installed wheel runs it) and use its model package and emulators instead of making their
+own."""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterator
 
 import pytest
-from demo_kit import DemoRun, run_demo
-from smkit.emulators import manager
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory, image: str) -> Iterator[DemoRun]:
-    """The demo, once per session, into a tmp folder; its emulators are stopped at the end."""
-    out = tmp_path_factory.mktemp("demo")
-    started = time.monotonic()
-    proc = run_demo(out, image)
-    try:
-        assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        services = manager.read_state(out)
-        assert manager.healthy(services), "--keep-emulators left no running emulators"
-        yield DemoRun(out, proc.stdout, proc.stderr, time.monotonic() - started,
-                      manager.environ(services))
-    finally:
-        manager.down(out)
+from wheel_kit import DemoRun
 
 
 @pytest.fixture

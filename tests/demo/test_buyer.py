@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from demo_kit import DemoRun
 from smkit.buyer import jobs as buyer
 from smkit.buyer.image import resolve_image
 from smkit.buyer.package import region_of
 from smkit.core.errors import PlatformError, UserError
+from wheel_kit import DemoRun
 
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/wine-abc"
 

@@ -25,9 +25,9 @@ import joblib
 import pandas as pd
 import pytest
 from botocore.validate import ParamValidator
-from demo_kit import DemoRun
 from smkit.aws.clients import connect
 from smkit.buyer import billing, wait
+from wheel_kit import DemoRun
 
 ROLE = "arn:aws:iam::123456789012:role/SmkitDemoValidation"
 BUCKET = "smkit-demo-123456789012"

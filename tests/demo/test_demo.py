@@ -1,11 +1,12 @@
-"""``smkit demo``: the whole offline journey runs, reports each step, and can be re-run."""
+"""``smkit demo``: the whole offline journey runs, reports each step, and can be re-run
+(by smkit installed from its wheel: the ``demo_run`` and ``wheel_venv`` fixtures)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from demo_kit import DemoRun, run_demo
+from wheel_kit import DemoRun, Installed, run_demo
 
 pytestmark = pytest.mark.container
 
@@ -65,9 +66,9 @@ def test_every_prediction_of_the_journey_is_the_trained_models_own(demo_run: Dem
     assert demo_run.fact("inference image").startswith("smkit-product:")
 
 
-def test_a_second_run_converges_on_the_same_package_and_product(demo_run: DemoRun,
-                                                                 image: str) -> None:
-    again = run_demo(demo_run.out, image)
+def test_a_second_run_converges_on_the_same_package_and_product(
+        demo_run: DemoRun, wheel_venv: Installed, image: str) -> None:
+    again = run_demo(wheel_venv, image)
     assert again.returncode == 0, f"stdout:\n{again.stdout}\nstderr:\n{again.stderr}"
     second = DemoRun(demo_run.out, again.stdout, again.stderr, 0.0, demo_run.env)
     assert "reused" in again.stdout

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from demo_kit import REPO, DemoRun
 from nbclient import NotebookClient
+from wheel_kit import REPO, DemoRun
 
 pytestmark = pytest.mark.container
 NOTEBOOKS = REPO / "notebooks"
