@@ -4,7 +4,7 @@ from their own product image.
 - The XGBoost and LightGBM models are trained in a venv of their own (the host's does not
   have those libraries), made once under ``build/bench-venvs/<hash of the pins>`` with pip
   and reused, on the same ``make_classification`` data as the forest scenario.
-- Their product images come from ``smkit.images.ensure_image``, exactly as ``smkit build``
+- Their product images come from ``smkit.image.build.ensure_image``, exactly as ``smkit build``
   makes them (content-named, so built once).
 - ``ImageProbe`` times in-process ``predict`` inside the product image itself (``bench/
   inimage.py`` under ``docker exec``, network none), so the server and the model alone are

@@ -159,7 +159,7 @@ torn down again. Then a batch transform over the held-out records writes `input.
 one prediction per line, exactly as a transform job would.
 """),
     code('''
-from smkit.docker import free_port
+from smkit.image.docker import free_port
 
 PORT = free_port()  # the SDK binds the port on the host; a free one avoids clashes
 smkit("local", "endpoint", "model", "--spec", "smkit.yaml", "--port", PORT,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the default inference image offline (server base + container/requirements.txt), or
 # a seller's product image with SPEC=smkit.yaml. A thin call to smkit's image builder
-# (packaging/smkit/images.py): wheels are fetched on the host and the build needs no network.
+# (packaging/smkit/image/build.py): wheels are fetched on the host and the build needs no network.
 # Usage: build-container.sh IMAGE_TAG [EXTRA_TAG...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,4 @@
-"""smkit.docker: leftovers of dead runs are removed, live runs' containers are not."""
+"""smkit.image.docker: leftovers of dead runs are removed, live runs' containers are not."""
 
 from __future__ import annotations
 

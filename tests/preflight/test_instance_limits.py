@@ -57,7 +57,7 @@ def write_spec(tmp_path: Path, image: str, model_dir: Path, **overrides: Any) ->
 def test_a_type_with_no_size_gets_one_line_with_the_fix() -> None:
     line = instances.unknown_type_problem("ml.m9i.large", "realtime")
     assert line.startswith("instance_types.realtime: ml.m9i.large has no vCPU/memory size")
-    assert "smkit/instances.py" in line
+    assert "smkit/aws/instances.py" in line
     assert "\n" not in line
 
 

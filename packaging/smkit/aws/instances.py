@@ -92,7 +92,7 @@ def unknown_type_problem(instance_type: str, use: str) -> str:
     family = instance_type.rsplit(".", 1)[0] + "."
     near = sorted(t for t in SIZES if t.startswith(family))[:3] or ["ml.m5.large", "ml.c5.xlarge"]
     return (f"instance_types.{use}: {instance_type} has no vCPU/memory size in smkit's table "
-            f"(smkit/instances.py), so it cannot be run as that instance; add its size there "
+            f"(smkit/aws/instances.py), so it cannot be run as that instance; add its size there "
             f"or list a type the table has (e.g. {', '.join(near)})")
 
 

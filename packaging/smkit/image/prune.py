@@ -1,10 +1,10 @@
 """``smkit images``: the images smkit built, and the removal of those no build will use again.
 
-Images are named by their content (:mod:`smkit.images`), so every change to the server code
+Images are named by their content (:mod:`smkit.image.build`), so every change to the server code
 makes a new server base, and every environment a new product image on it. Nothing else
 removes the old ones, and each is a few hundred MB. An image is *current* when a build from
 this checkout would use it: the OS base and the server base that
-:func:`smkit.images.current_bases` names, and every product image whose layers start with that
+:func:`smkit.image.build.current_bases` names, and every product image whose layers start with that
 server base's. The rest are *stale*.
 
 Removal only takes away the names smkit made up (``smkit-product:<hash>``,

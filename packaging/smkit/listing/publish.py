@@ -3,7 +3,7 @@
 The request comes from ``changesets.build_request``. The ClientRequestToken is a hash of the
 request and intent, so re-running an interrupted publish returns the same change set instead
 of starting a second one. Progress is followed with DescribeChangeSet through the shared
-``smkit.aws.poll`` helper; a failed change set raises ``PlatformError`` listing every
+``smkit.aws.clients.poll`` helper; a failed change set raises ``PlatformError`` listing every
 ErrorDetailList entry.
 """
 
