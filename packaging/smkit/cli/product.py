@@ -16,7 +16,7 @@ from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
 from smkit.image import artifact as artifact_mod
 from smkit.image import build as images_mod
-from smkit.image.model_env import starter_for_model
+from smkit.image.model_env import environment_beside, starter_for_model
 from smkit.preflight import checks as preflight_mod
 from smkit.project import openapi as openapi_mod
 from smkit.project import spec_yaml
@@ -49,7 +49,8 @@ def spec_group() -> None:
 @spec_group.command("init")
 @click.argument("path", type=click.Path(path_type=Path), default="smkit.yaml")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="Fill the python section from this model file (read, never loaded).")
+              help="Fill the python section from this model file (read, never loaded), or "
+                   "an MLflow model directory (its pins are used).")
 @click.option("--allow-unsafe", is_flag=True,
               help="With --model: write it despite security findings (see smkit env).")
 @click.option("--allow-todo", is_flag=True, help="With --model: " + ALLOW_TODO_HELP)
@@ -61,7 +62,7 @@ def spec_init(path: Path, model: Path | None, allow_unsafe: bool, allow_todo: bo
     text = spec_yaml.STARTER
     if model is not None:
         text = starter_for_model(model, path, warn, allow_unsafe=allow_unsafe,
-                                 allow_todo=allow_todo)
+                                 installed=environment_beside(model), allow_todo=allow_todo)
     path.write_text(text)
     click.echo(f"wrote {path}; fill in name, model_dir, s3.bucket and validation")
 

@@ -314,12 +314,13 @@ def read_conda_env(path: Path) -> Installed:
             _pip_lines([str(x) for x in dep["pip"]], f"{path.name} pip:", versions, local,
                        notes)
             continue
-        m = re.fullmatch(r"(?:[\w.-]+::)?([A-Za-z0-9_.-]+)\s*(==?)?\s*([^=\s<>!~,*]+)?"
-                         r"(?:[=\s].*)?", str(dep).strip())
+        m = re.fullmatch(r"(?:[\w.-]+::)?([A-Za-z0-9_.-]+)(.*)", str(dep).strip())
         if not m:
-            notes.append(f"{path.name}: conda dependency {dep!r} pins no version; skipped")
+            notes.append(f"{path.name}: conda dependency {dep!r} is not a package; skipped")
             continue
-        name, version = m.group(1), m.group(3)
+        name = m.group(1)
+        pinned = re.fullmatch(r"\s*(?:==?|\s)\s*([^=\s<>!~,*|]+)(?:[=\s].*)?", m.group(2))
+        version = pinned.group(1) if pinned else None
         if name == "python":
             python = version
             continue
