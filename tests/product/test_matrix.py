@@ -2,15 +2,17 @@
 
 For each training environment (``venvkit.ENVS``: the oldest scikit-learn with CPython 3.11
 wheels on numpy 1.x, a year-old one, the newest on numpy 2.x; with category_encoders, the
-seller's own module, catboost, xgboost, lightgbm and imbalanced-learn) the models are
-trained in a venv of their own, ``smkit build`` makes the product image from a spec naming
+seller's own module, catboost, xgboost, lightgbm, imbalanced-learn and skops) the models are
+trained in a venv of their own and saved as sellers save them (``joblib.dump``, plain
+``pickle.dump``, ``skops.io.dump``), ``smkit build`` makes the product image from a spec naming
 the same pins, and every model is served from it under ``--network none``. Each answer must
 be what the same model predicted where it was trained, on the same rows: labels equal,
 probabilities and regression values to 1e-7. Requests go as CSV, one large body (over the
 server's bulk-CSV threshold where the data allow) and a small one (its orjson path), and as
 JSON. Every model keeps its library's thread settings at their defaults, as sellers train
-(issue 23: a LightGBM model at its default ``n_jobs`` hung every worker); the thread-pool
-cases with a chosen number of workers are in test_thread_pools.py.
+(issue 23: a LightGBM model at its default ``n_jobs`` hung every worker), except the
+``*_all_cores`` variants (``n_jobs=-1``); the thread-pool cases with 1, 2 and 4 workers and
+the batch transforms are in test_thread_pools.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable
 import pytest
 from productkit import PROBABILITIES, Built, assert_same, invoke
 from smkit.image import docker
+from smkit_contract import names
 from venvkit import ENVS, Trained, TrainedModel
 
 pytestmark = pytest.mark.container
@@ -70,6 +73,8 @@ def test_served_predictions_equal_training_venv(
     expected = model.expected
     body = model.input_csv.read_bytes()
     assert body.count(b"\n") + 1 == expected["rows"]
+    # The file the seller saved is the one the server loads (the format is really served).
+    assert names.model_file(model.model_dir).name == expected["file"]
     with docker.serve(image, model.model_dir, network="none", startup_timeout=90) as server:
         assert_same(invoke(server, body), expected["predictions"],
                     expected["predictions_dtype"], f"{model_name} predictions")

@@ -130,6 +130,39 @@ ENVS: dict[str, TrainingEnv] = {
 }
 
 
+#: Sellers' folders taken along the seller path from the folder alone: ``smkit spec init
+#: --model`` reads the pins beside the model (no python section written by hand), then
+#: ``smkit build``. Kept apart from ``ENVS`` so the matrix never builds from these pins.
+#: - mlflow: an MLflow model directory saved by ``mlflow.sklearn.save_model`` (MLflow 3,
+#:   skops format) with scikit-learn 1.6.1, whose pins MLflow wrote;
+#: - frozen: a folder with the seller's ``pip freeze`` as ``requirements.txt``, in the
+#:   year_old environment's venv (the same pins, so the same cached venv).
+FOLDER_ENVS: dict[str, TrainingEnv] = {
+    env.name: env
+    for env in (
+        TrainingEnv(
+            name="mlflow",
+            pins=(
+                "mlflow-skinny==3.17.2",
+                "scikit-learn==1.6.1",
+                "numpy==2.2.6",
+                "scipy==1.15.3",
+                "pandas==2.2.3",
+                "skops==0.16.0",
+            ),
+            script="mlflow_dir.py",
+            models=("mlflow_skops",),
+        ),
+        TrainingEnv(
+            name="frozen",
+            pins=ENVS["year_old"].pins,
+            script="frozen.py",
+            models=("frozen_requirements",),
+        ),
+    )
+}
+
+
 @dataclass(frozen=True)
 class Venv:
     """A ready training venv."""

@@ -2,10 +2,11 @@
 1.5 to 3.x, scikit-learn 1.1 to 1.9), so it uses only long-stable APIs.
 
 ``save`` writes one model the way a seller would hand it to smkit, plus what the tests need:
-``NAME/model/model.joblib`` (or ``model.pkl`` from ``pickle.dump``, or ``model.skops`` from
-``skops.io.dump``: the ways sellers save), ``NAME/model/sample_input.csv`` (one row, for the
-start-up check), ``NAME/input.csv`` (held-out rows, no header) and ``NAME/expected.json``
-(the model's own predictions on exactly those rows, computed here, in the training venv).
+``NAME/model/model.joblib`` (or ``model.pkl`` from ``pickle.dump``, ``model.skops`` from
+``skops.io.dump``, or an MLflow model directory from ``mlflow.sklearn.save_model``: the ways
+sellers save), ``NAME/model/sample_input.csv`` (one row, for the start-up check),
+``NAME/input.csv`` (held-out rows, no header) and ``NAME/expected.json`` (the model's own
+predictions on exactly those rows, computed here, in the training venv).
 """
 
 from __future__ import annotations
@@ -58,10 +59,20 @@ def _as_json(values: Any) -> tuple[Any, str]:
 
 
 #: How a model is saved: the file name in the model folder for each way.
-SAVED_AS = {"joblib": "model.joblib", "pickle": "model.pkl", "skops": "model.skops"}
+#: (MLflow 3 saves a scikit-learn model with skops by default.)
+SAVED_AS = {"joblib": "model.joblib", "pickle": "model.pkl", "skops": "model.skops",
+            "mlflow": "model.skops"}
 
 
-def _dump(model: Any, path: Path, how: str) -> None:
+def _dump(model: Any, folder: Path, how: str) -> None:
+    """Save ``model`` into ``folder`` (made here) the way ``how`` says."""
+    if how == "mlflow":
+        import mlflow.sklearn  # only the MLflow environment has it
+
+        mlflow.sklearn.save_model(model, str(folder))  # makes the folder; refuses one that exists
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SAVED_AS[how]
     if how == "joblib":
         joblib.dump(model, path)
     elif how == "pickle":
@@ -77,8 +88,8 @@ def save(out: Path, name: str, model: Any, X_held_out: Any, how: str = "joblib")
     """Save ``model`` (``how``: a key of SAVED_AS) and its predictions (and probabilities)
     on ``X_held_out``."""
     folder = out / name
-    (folder / "model").mkdir(parents=True, exist_ok=True)
-    _dump(model, folder / "model" / SAVED_AS[how], how)
+    folder.mkdir(parents=True, exist_ok=True)
+    _dump(model, folder / "model", how)
     rows = _rows(X_held_out)
     _write_csv(folder / "input.csv", rows)
     _write_csv(folder / "model" / "sample_input.csv", rows[:1])
