@@ -49,9 +49,10 @@ PRODUCTS: dict[str, tuple[str, ...]] = {
     "xgboost": ("xgboost-cpu==3.2.0", "scikit-learn==1.9.1", "numpy==2.4.6"),
     "lightgbm": ("lightgbm==4.7.0", "scikit-learn==1.9.1", "numpy==2.4.6"),
 }
-#: Same shape of model as the forest scenario: 100 trees. LightGBM keeps its default n_jobs,
-#: as sellers train it (issue 23: it hung the server, and n_jobs=1 here hid that), so it
-#: predicts on its own OpenMP pool, which threadpoolctl does not cap.
+#: Same shape of model as the forest scenario: 100 trees. Both keep their library's default
+#: n_jobs, as sellers train them (issue 23: LightGBM's hung the server, and n_jobs=1 here hid
+#: that), so each predicts on its own OpenMP pool (LightGBM's is one threadpoolctl does not
+#: cap).
 TRAIN_SCRIPT = """
 import sys
 import joblib, numpy as np
@@ -60,7 +61,7 @@ from lightgbm import LGBMClassifier
 from xgboost import XGBClassifier
 X, y, out = np.load(sys.argv[1]), np.load(sys.argv[2]), Path(sys.argv[3])
 for name, model in (
-    ("xgboost", XGBClassifier(n_estimators=100, n_jobs=1, random_state=0, tree_method="hist")),
+    ("xgboost", XGBClassifier(n_estimators=100, random_state=0, tree_method="hist")),
     ("lightgbm", LGBMClassifier(n_estimators=100, random_state=0, verbose=-1)),
 ):
     (out / name).mkdir(parents=True, exist_ok=True)
