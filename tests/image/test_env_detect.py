@@ -215,3 +215,37 @@ def test_an_mlflow_directory_is_served_as_mlflow_predicted(
     assert status == 200, data[:2000]
     np.testing.assert_array_equal(np.asarray(json.loads(data)["predictions"]),
                                   np.asarray(expected))
+
+
+def test_check_resolves_the_pins_for_the_image_before_any_build(
+        trained_312: tuple[venvkit.Venv, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    venv, project = trained_312
+    monkeypatch.chdir(project)
+    out, err = _detect(capsys, "--python", str(venv.python), "--check")
+    assert out["python"]["packages"] == ["joblib==1.4.2", "numpy==1.26.4",
+                                         "scikit-learn==1.5.2"]
+    assert ("check: every pin has a wheel for the image (Python 3.11, Linux x86_64) and fits "
+            "the server's own") in err
+
+
+@pytest.mark.parametrize(("pin", "message"), [
+    # numpy 1.21 says Requires-Python <3.11: the index has it, for older Pythons only.
+    ("numpy==1.21.6", "error: python: numpy==1.21.6: numpy 1.21.6 does not support the "
+     "image's Python (3.11); pin the release closest to yours that has a wheel for it "
+     "(1.23.2, 1.23.3, 1.23.4, 1.23.5)"),
+    # numpy 1.19.5 allows 3.11 but has no wheel for it (1.23.2 is the first).
+    ("numpy==1.19.5", "error: python: numpy==1.19.5: no wheel for the image's Python (3.11, "
+     "Linux x86_64, glibc 2.36), and the build installs wheels only. Pin the release closest "
+     "to yours that has one (1.23.2, 1.23.3, 1.23.4, 1.23.5), or build one"),
+])
+def test_check_names_a_pin_the_image_cannot_honour_with_what_to_do(
+        trained_312: tuple[venvkit.Venv, Path], pin: str, message: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _, project = trained_312
+    monkeypatch.chdir(project)
+    (project / "old.txt").write_text(f"{pin}\nscikit-learn==1.5.2\njoblib==1.4.2\n")
+    assert main(["env", "detect", "--from", "old.txt", "--check"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from smkit.cli.common import guarded, warn
+from smkit.core.errors import UserError
 from smkit.image import build as images_mod
 from smkit.image import env_files
 from smkit.image.env_files import Installed
@@ -78,9 +79,17 @@ def detect(model: Path, python: Path | None, from_file: Path | None, check: bool
     """
     base_dir = Path.cwd()
     installed = seller_environment(python, from_file, model)
-    scan = scan_for_seller(model, base_dir, allow_unsafe, warn, installed, allow_todo)
-    if check:
-        images_mod.resolve(list(scan.requirements), find_links=[], log=warn)
-        warn(f"check: every pin has a wheel for the image (Python "
-             f"{images_mod.PYTHON_VERSION}, Linux x86_64) and fits the server's own")
+    notes: list[str] = []  # after the error, if there is one: the error comes first
+    try:
+        scan = scan_for_seller(model, base_dir, allow_unsafe, notes.append, installed,
+                               allow_todo)
+        if check:
+            images_mod.resolve(list(scan.requirements), find_links=[], log=notes.append)
+            notes.append(f"check: every pin has a wheel for the image (Python "
+                         f"{images_mod.PYTHON_VERSION}, Linux x86_64) and fits the server's "
+                         "own")
+    except UserError as e:
+        raise UserError("\n".join([str(e), *notes])) from None
+    for note in notes:
+        warn(note)
     click.echo(scan.python_yaml(base_dir), nl=False)

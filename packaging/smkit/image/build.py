@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from smkit import __version__
 from smkit.core import paths, resources
@@ -175,14 +175,22 @@ def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
                     "scikit-learn, not sklearn)")
         available = index.stdout.split("Available versions:", 1)[1].strip().split(", ")
         version = wanted.split("==", 1)[1] if "==" in wanted else ""
+        if version and version not in available and _for_other_pythons(name, version):
+            return (f"python: {wanted}: {name} {version} does not support the image's Python "
+                    f"({PYTHON_VERSION}); pin the release closest to yours that has a wheel "
+                    f"for it ({', '.join(_closest(_wheel_versions(name), version))}) and check "
+                    "the model still loads with it (smkit package proves it)")
         if version and version not in available:
             shown = ", ".join(available[:8])
             return (f"python: {wanted}: {name} has no version {version}; available: {shown}")
+        closest = _closest(_wheel_versions(name), version) if version else []
         return (
             f"python: {wanted}: no wheel for the image's Python ({PYTHON_VERSION}, Linux "
-            f"x86_64, glibc 2.{GLIBC_MINOR}), and the build installs wheels only. Build one on "
-            f"Linux x86_64 with Python {PYTHON_VERSION} (`pip wheel {wanted} -w wheels/`) and "
-            "list the folder under python.wheels"
+            f"x86_64, glibc 2.{GLIBC_MINOR}), and the build installs wheels only. "
+            + (f"Pin the release closest to yours that has one ({', '.join(closest)}), or b"
+               if closest else "B")
+            + f"uild one on Linux x86_64 with Python {PYTHON_VERSION} (`pip wheel {wanted} -w "
+            "wheels/`) and list the folder under python.wheels"
         )
     if "ResolutionImpossible" in stderr or "conflict is caused by" in stderr:
         causes = [ln for ln in lines if " depends on " in ln or "The user requested" in ln
@@ -198,6 +206,36 @@ def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
                 + ". Change the pins so one version satisfies all of them")
     tail = "; ".join(ln for ln in lines[-4:])
     return f"python: pip could not resolve the requirements: {tail}"
+
+
+def _for_other_pythons(name: str, version: str) -> bool:
+    """Whether ``name`` has ``version`` on the index for other Pythons (Requires-Python)."""
+    every = _pip("index", "versions", "--ignore-requires-python", name, timeout=120)
+    listed = every.stdout.split("Available versions:", 1)[-1].strip().split(", ")
+    return every.returncode == 0 and version in listed
+
+
+def _wheel_versions(name: str) -> list[Version]:
+    """The releases of ``name`` with a wheel the image can install, newest first."""
+    proc = _pip("index", "versions", *_platform_args(), name, timeout=120)
+    listed = proc.stdout.split("Available versions:", 1)[-1].split("\n", 1)[0].split(", ")
+    out = []
+    for text in listed if proc.returncode == 0 else []:
+        try:
+            out.append(Version(text.strip()))
+        except InvalidVersion:
+            continue
+    return sorted(out, reverse=True)
+
+
+def _closest(available: list[Version], version: str, count: int = 4) -> list[str]:
+    """The ``count`` releases nearest above ``version`` (else the newest), oldest first."""
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return [str(v) for v in available[:count]]
+    above = sorted(v for v in available if v >= wanted)
+    return [str(v) for v in above[:count] or available[:count]]
 
 
 def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stderr) -> list[Wheel]:
