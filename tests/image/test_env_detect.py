@@ -249,3 +249,20 @@ def test_check_names_a_pin_the_image_cannot_honour_with_what_to_do(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err
+
+
+def test_a_requirements_txt_beside_the_model_is_read_by_itself(
+        trained_312: tuple[venvkit.Venv, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    venv, project = trained_312
+    shutil.copytree(project / "model", tmp_path / "model")
+    (tmp_path / "model" / "requirements.txt").write_text(venv.run("-m", "pip", "freeze").stdout)
+    monkeypatch.chdir(tmp_path)
+    out, err = _detect(capsys)  # --model model, the default
+    assert out["python"]["packages"] == ["joblib==1.4.2", "numpy==1.26.4",
+                                         "scikit-learn==1.5.2"]
+    assert "note: versions read from requirements.txt" in err
+    assert main(["spec", "init", "smkit.yaml", "--model", "model"]) == 0
+    (tmp_path / "validation").mkdir()  # what the starter spec asks for beside the model
+    (tmp_path / "validation" / "input.csv").write_text("5.1,3.5,1.4,0.2\n")
+    assert spec_yaml.load(tmp_path / "smkit.yaml").python.packages == out["python"]["packages"]
