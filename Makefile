@@ -9,7 +9,7 @@ export SMKIT_IMAGE := $(IMAGE)
 NEED_GB ?= 15
 PRUNE_BELOW_GB ?= 40
 
-.PHONY: help install engine space build-container emulators-up emulators-down browser test test-unit lint demo bench bench-quick soak clean
+.PHONY: help install wheel engine space build-container emulators-up emulators-down browser test test-unit lint demo bench bench-quick soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test: install space build-container browser ## the whole test suite, container t
 
 test-unit: install ## the tests that need no Docker engine
 	$(PY) -m pytest -m "not container"
+
+wheel: install ## smkit as a wheel in dist/, with dist/constraints.txt (README: "Install smkit anywhere")
+	@bash scripts/wheel.sh
 
 lint: install ## ruff and mypy
 	$(PY) -m ruff check container packaging tests bench setup.py
