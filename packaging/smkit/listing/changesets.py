@@ -6,6 +6,9 @@ version), (UpdateTargeting for a Private listing), CreateOffer,
 UpdatePricingTerms, UpdateLegalTerms, UpdateSupportTerms, and ReleaseProduct / ReleaseOffer /
 UpdateVisibility when asked. Later changes point at the created entities with
 ``$<ChangeName>.Entity.Identifier``; once the product exists, its IDs are used instead.
+
+Which listing.yaml field goes where is declared once, in ``smkit.listing.fields.FIELDS``: the
+builders fill the details from it and pass only the values they compute.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 
 from smkit.core.errors import UserError
 from smkit.listing import limits
-from smkit.listing.model import Listing, Param, long_description
+from smkit.listing.fields import OPTION, fill
+from smkit.listing.model import Listing, long_description
 
 
 @dataclass(frozen=True)
@@ -49,74 +53,28 @@ def _ref(change_name: str) -> str:
 
 def information_details(listing: Listing) -> dict[str, Any]:
     """``UpdateInformation`` details of the product."""
-    p = listing.product
-    details: dict[str, Any] = {
-        "ProductTitle": p.title,
-        "ShortDescription": p.short_description,
-        "LongDescription": long_description(listing),
-        "Highlights": list(p.highlights),
-        "Categories": list(p.categories),
-        "SearchKeywords": list(p.keywords),
-        "LogoUrl": p.logo_url,
-        "VideoUrls": list(p.video_urls),
-        "AdditionalResources": [{"Text": r.text, "Url": r.url} for r in p.additional_resources],
-        "SupportDescription": listing.support.description,
-    }
-    if p.sku:
-        details["Sku"] = p.sku
-    return details
+    return fill(listing, "UpdateInformation", {"LongDescription": long_description(listing)})
 
 
-def _parameter(q: Param) -> dict[str, Any]:
-    # An empty Constraints is refused by AWS; a parameter without one leaves it out.
-    out: dict[str, Any] = {"Name": q.name, "Description": q.description}
-    if q.constraints is not None:
-        out["Constraints"] = q.constraints
-    out["Required"] = q.required
-    return out
+def _described(text: str, content_types: list[str]) -> str:
+    """An input or output Description: the seller's text, then the content types."""
+    return f"{text}\n\nContent types: {', '.join(content_types)}"
+
+
+def _sample(text: str) -> dict[str, str]:
+    """A SampleInput or SampleOutput: the same text for real-time and batch."""
+    return {"RealtimeInferenceText": text, "BatchTransformText": text}
 
 
 def delivery_details(listing: Listing, samples: Samples) -> dict[str, Any]:
     """``AddDeliveryOptions`` details: a new version pointing at the model package."""
-    d = listing.delivery
-    inp, out = d.input, d.output
-    option: dict[str, Any] = {
-        "SageMakerModelPackageArn": d.model_package_arn,
-        "AccessRoleArn": d.access_role_arn,
-        "UsageInstructions": d.usage_instructions,
-        "SampleNotebookUrl": d.sample_notebook_url,
-        "InputProperties": {
-            "Description": f"{inp.description}\n\nContent types: {', '.join(inp.content_types)}",
-            **({"Limitations": inp.limitations} if inp.limitations is not None else {}),
-            "SampleInput": {
-                "RealtimeInferenceText": samples.input_text,
-                "BatchTransformText": samples.input_text,
-            },
-            "Parameters": [_parameter(q) for q in inp.parameters],
-            "SageMakerCustomAttributes": [_parameter(q) for q in inp.custom_attributes],
-        },
-        "OutputProperties": {
-            "Description": f"{out.description}\n\nContent types: {', '.join(out.content_types)}",
-            "SampleOutput": {
-                "RealtimeInferenceText": samples.output_text,
-                "BatchTransformText": samples.output_text,
-            },
-            "Parameters": [
-                {"Name": q.name, "Description": q.description, "AlwaysReturned": q.always_returned}
-                for q in out.parameters
-            ],
-        },
-        "RecommendedInstanceTypes": {
-            "RealtimeInference": d.recommended_instance_types.realtime,
-            "BatchTransform": d.recommended_instance_types.batch,
-        },
-    }
-    if d.repository_url is not None:
-        option["RepositoryUrl"] = d.repository_url
-    return {
-        "Version": {"VersionTitle": d.version_title, "ReleaseNotes": d.release_notes},
-        "DeliveryOptions": [{"Details": {"SageMakerModelPackageDeliveryOptionDetails": option}}],
-    }
+    inp, out = listing.delivery.input, listing.delivery.output
+    return fill(listing, "AddDeliveryOptions", {
+        OPTION + "InputProperties.Description": _described(inp.description, inp.content_types),
+        OPTION + "InputProperties.SampleInput": _sample(samples.input_text),
+        OPTION + "OutputProperties.Description": _described(out.description, out.content_types),
+        OPTION + "OutputProperties.SampleOutput": _sample(samples.output_text),
+    })
 
 
 def update_delivery_details(listing: Listing, samples: Samples,
@@ -159,7 +117,10 @@ def rate_card(listing: Listing) -> list[dict[str, str]]:
 
 
 def pricing_details(listing: Listing) -> dict[str, Any]:
-    """``UpdatePricingTerms`` details of the offer (usage-based; optional hourly free trial)."""
+    """``UpdatePricingTerms`` details of the offer (usage-based; optional hourly free trial).
+
+    Built here, not filled: ``fields.FIELDS`` holds only the way back of its values.
+    """
     card = rate_card(listing)
     terms: list[dict[str, Any]] = [{
         "Type": "UsageBasedPricingTerm",
@@ -176,7 +137,8 @@ def pricing_details(listing: Listing) -> dict[str, Any]:
 
 
 def legal_details(listing: Listing) -> dict[str, Any]:
-    """``UpdateLegalTerms``: the standard contract or a custom EULA."""
+    """``UpdateLegalTerms``: the standard contract or a custom EULA (built here; the way back
+    of its Url is in ``fields.FIELDS``)."""
     if listing.eula.type == "custom":
         doc = {"Type": "CustomEula", "Url": listing.eula.url}
     else:
@@ -185,7 +147,8 @@ def legal_details(listing: Listing) -> dict[str, Any]:
 
 
 def support_details(listing: Listing) -> dict[str, Any]:
-    """``UpdateSupportTerms``: the refund policy."""
+    """``UpdateSupportTerms``: the refund policy (built here; its way back is in
+    ``fields.FIELDS``)."""
     return {"Terms": [{"Type": "SupportTerm", "RefundPolicy": listing.support.refund_policy}]}
 
 
@@ -227,8 +190,8 @@ def build_changes(listing: Listing, samples: Samples, *, release: bool = False,
         changes.append(_change("AddDeliveryOptions", limits.PRODUCT_TYPE, product,
                                delivery_details(listing, samples)))
     if listing.visibility == "Private":
-        targeting = {"PositiveTargeting": {"BuyerAccounts": list(listing.buyer_accounts)}}
-        changes.append(_change("UpdateTargeting", limits.PRODUCT_TYPE, product, targeting))
+        changes.append(_change("UpdateTargeting", limits.PRODUCT_TYPE, product,
+                               fill(listing, "UpdateTargeting")))
     if offer_id is None:
         changes.append(_change("CreateOffer", limits.OFFER_TYPE, None,
                                {"ProductId": product}, "CreateOffer"))

@@ -10,7 +10,6 @@ emulator (``smkit.listing.rules.simulation.Simulation``). Each violation is repo
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,89 +19,26 @@ from smkit.core import arns
 from smkit.core.errors import UserError
 from smkit.core.yamlfile import load_yaml
 from smkit.listing.changesets import Samples, build_request, read_samples
+from smkit.listing.fields import FIELDS, SAME_FIELDS, SECTIONS, lookup
 from smkit.listing.model import PLACEHOLDER, Listing, format_errors, listing_rules, placeholders
 from smkit.listing.publish import client_request_token
 from smkit.listing.rules import Context, Violation, request_violations
 from smkit.listing.rules.simulation import Entity, Simulation
 
-#: (change type, where in its details, listing.yaml field); the first match wins.
-_O = r"DeliveryOptions\[0\]\.Details\.SageMakerModelPackageDeliveryOptionDetails\."
-YAML_FIELDS: list[tuple[str, str, str]] = [
-    ("UpdateInformation", r"ProductTitle", "product.title"),
-    ("UpdateInformation", r"ShortDescription", "product.short_description"),
-    ("UpdateInformation", r"LongDescription", "product.long_description"),
-    ("UpdateInformation", r"Highlights(\[\d+\])?", r"product.highlights\1"),
-    ("UpdateInformation", r"Categories(\[\d+\])?", r"product.categories\1"),
-    ("UpdateInformation", r"SearchKeywords(\[\d+\])?", r"product.keywords\1"),
-    ("UpdateInformation", r"LogoUrl", "product.logo_url"),
-    ("UpdateInformation", r"VideoUrls(\[\d+\])?", r"product.video_urls\1"),
-    ("UpdateInformation", r"AdditionalResources(\[\d+\])?\.Url",
-     r"product.additional_resources\1.url"),
-    ("UpdateInformation", r"AdditionalResources(\[\d+\])?\.Text",
-     r"product.additional_resources\1.text"),
-    ("UpdateInformation", r"AdditionalResources", "product.additional_resources"),
-    ("UpdateInformation", r"Sku", "product.sku"),
-    ("UpdateInformation", r"SupportDescription", "support.description"),
-    ("AddDeliveryOptions", r"Version\.VersionTitle", "delivery.version_title"),
-    ("AddDeliveryOptions", r"Version\.ReleaseNotes", "delivery.release_notes"),
-    ("AddDeliveryOptions", _O + r"SageMakerModelPackageArn", "delivery.model_package_arn"),
-    ("AddDeliveryOptions", _O + r"AccessRoleArn", "delivery.access_role_arn"),
-    ("AddDeliveryOptions", _O + r"UsageInstructions", "delivery.usage_instructions"),
-    ("AddDeliveryOptions", _O + r"SampleNotebookUrl", "delivery.sample_notebook_url"),
-    ("AddDeliveryOptions", _O + r"RepositoryUrl", "delivery.repository_url"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.Description", "delivery.input.description"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.Limitations", "delivery.input.limitations"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.SampleInput", "delivery.input.sample_file"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.Parameters(\[\d+\])?\.(\w+)",
-     "delivery.input.parameters\\1.\\2"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.Parameters", "delivery.input.parameters"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.SageMakerCustomAttributes(\[\d+\])?\.(\w+)",
-     "delivery.input.custom_attributes\\1.\\2"),
-    ("AddDeliveryOptions", _O + r"InputProperties\.SageMakerCustomAttributes",
-     "delivery.input.custom_attributes"),
-    ("AddDeliveryOptions", _O + r"OutputProperties\.Description", "delivery.output.description"),
-    ("AddDeliveryOptions", _O + r"OutputProperties\.SampleOutput", "delivery.output.sample_file"),
-    ("AddDeliveryOptions", _O + r"OutputProperties\.Parameters(\[\d+\])?\.(\w+)",
-     "delivery.output.parameters\\1.\\2"),
-    ("AddDeliveryOptions", _O + r"OutputProperties\.Parameters", "delivery.output.parameters"),
-    ("AddDeliveryOptions", _O + r"RecommendedInstanceTypes\.RealtimeInference",
-     "delivery.recommended_instance_types.realtime"),
-    ("AddDeliveryOptions", _O + r"RecommendedInstanceTypes\.BatchTransform",
-     "delivery.recommended_instance_types.batch"),
-    ("AddDeliveryOptions", r".*", "delivery"),
-    ("UpdateTargeting", r"PositiveTargeting\.BuyerAccounts(\[\d+\])?", r"buyer_accounts\1"),
-    ("UpdatePricingTerms", r"Terms\[\d+\]\.Duration", "pricing.free_trial_days"),
-    ("UpdatePricingTerms", r"Terms\[\d+\]\.CurrencyCode", "pricing.currency"),
-    ("UpdatePricingTerms", r".*", "pricing"),
-    ("UpdateLegalTerms", r"Terms\[\d+\]\.Documents\[\d+\]\.Url", "eula.url"),
-    ("UpdateLegalTerms", r".*", "eula"),
-    ("UpdateSupportTerms", r"Terms\[\d+\]\.RefundPolicy", "support.refund_policy"),
-    ("UpdateSupportTerms", r".*", "support"),
-    ("UpdateVisibility", r".*", "visibility"),
-]
-
 #: What a listing.yaml field holds beyond the seller's own text, said once in the message.
-NOTES = {"product.long_description": " (LongDescription includes the model facts smkit "
-                                     "appends: accuracy, performance, training data)"}
+NOTES = {f.yaml: f.note for f in FIELDS if f.note}
 
 
 def yaml_field(change_type: str, where: str) -> str:
-    """The listing.yaml field a place in a change's details comes from."""
+    """The listing.yaml field a place in a change's details comes from (``fields.FIELDS``
+    read backwards), else the listing.yaml section the change type comes from."""
     # The field a violation is under may include a trailing [i] the listing does not have
     # (AddDeliveryOptions' one option is always DeliveryOptions[0]).
-    for ct, pattern, field in YAML_FIELDS:
-        if ct == change_type:
-            m = re.match(pattern, where)
-            if m:
-                return _snake(m.expand(field))
-    return f"(change set) {change_type}"
-
-
-def _snake(path: str) -> str:
-    """``delivery.input.parameters[0].AlwaysReturned`` -> ``...[0].always_returned``."""
-    head, _, last = path.rpartition(".")
-    last = re.sub(r"(?<!^)(?=[A-Z])", "_", last).lower()
-    return f"{head}.{last}" if head else last
+    found = lookup(change_type, where)
+    if found is not None:
+        return found[1]
+    return SECTIONS.get(SAME_FIELDS.get(change_type, change_type),
+                        f"(change set) {change_type}")
 
 
 def changes_of(request: dict[str, Any]) -> list[dict[str, Any]]:
