@@ -18,6 +18,7 @@ import shutil
 import tarfile
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ FILE_MODE = 0o644
 SKIP_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints", mf.FILENAME})
 #: The in-image proof sends at most this many records of the validation input.
 PROOF_RECORDS = 200
+#: How long the image may take to load the model and derive its signature (``describe``).
+DESCRIBE_SECONDS = 600
 @dataclass
 class Artifact:
     """A built ``model.tar.gz`` and what it holds."""
@@ -131,9 +134,20 @@ def inspect_model(model_dir: Path, image: str,
             f.chmod(0o644)
         tmp.chmod(0o755)
         mounts += ["-v", f"{tmp}:{exchange.INPUT_DIR}:ro"]
+    name = f"smkit-describe-{uuid.uuid4().hex[:12]}"
     try:
-        proc = docker.docker("run", "--rm", "--network", "none", "--label", docker.LABEL,
-                             *mounts, image, "describe", timeout=600, check=False)
+        proc = docker.docker("run", "--rm", "--name", name, "--network", "none", "--label",
+                             docker.LABEL, *mounts, image, "describe",
+                             timeout=DESCRIBE_SECONDS, check=False)
+    except PlatformError:  # the CLI gave up; the container may still be running
+        log = docker.docker("logs", "--tail", "20", name, check=False, timeout=30)
+        docker.docker("rm", "-f", name, check=False, timeout=60)
+        tail = (log.stdout + log.stderr).decode(errors="replace")[-1500:]
+        raise UserError(
+            f"model_dir: {path.name} did not load and predict the validation sample in "
+            f"{image} within {DESCRIBE_SECONDS} s: the model hangs (a native thread pool "
+            "started before a fork, or predict waiting on something). Container log tail:\n"
+            + tail) from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
