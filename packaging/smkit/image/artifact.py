@@ -123,6 +123,29 @@ def inspect_model(model_dir: Path, image: str,
     result then holds ``signature`` and ``signature_notes``.
     """
     path = model_file(model_dir)
+    out = _describe_in_image(model_dir, path, image, sample, overrides)
+    model = _servable_model(out, model_dir, path, image)
+    info: dict[str, Any] = {"type": model.type, "task": model.task,
+                            "n_features": model.n_features,
+                            "feature_names": model.feature_names, "classes": model.classes}
+    derived = out.derivation or exchange.Derivation()
+    notes = list(derived.notes)
+    if derived.error is not None:
+        where = "signature" if overrides else "validation.input"
+        info["signature_error"] = (
+            f"{where}: the input signature could not be proven in {image}: "
+            f"{derived.error}" + "".join(f"\n  note: {n}" for n in notes)
+        )
+    else:
+        info["signature"] = derived.signature.to_json() if derived.signature else None
+    info["signature_notes"] = notes
+    return info
+
+
+def _describe_in_image(model_dir: Path, path: Path, image: str,
+                       sample: tuple[bytes, str] | None,
+                       overrides: dict[str, Any] | None) -> exchange.Description:
+    """Run ``IMAGE describe`` on the model folder (and the sample, when given)."""
     mounts = ["-v", f"{model_dir.resolve()}:{names.CONTAINER_MODEL_DIR}:ro"]
     tmp: Path | None = None
     if sample is not None:
@@ -157,9 +180,14 @@ def inspect_model(model_dir: Path, image: str,
         raise PlatformError(f"{image} could not describe the model: "
                             f"{proc.stderr.decode(errors='replace')[-1500:]}") from None
     try:
-        out = exchange.Description.from_json(printed)
+        return exchange.Description.from_json(printed)
     except exchange.ExchangeError as e:
         raise UserError(f"{image}: {e}") from None
+
+
+def _servable_model(out: exchange.Description, model_dir: Path, path: Path,
+                    image: str) -> exchange.ModelFacts:
+    """The described model, or a UserError naming why the image cannot serve it."""
     image_sklearn = out.versions.packages.get("scikit-learn", "none")
     if out.missing_module is not None:
         module = out.missing_module
@@ -184,21 +212,7 @@ def inspect_model(model_dir: Path, image: str,
     if not model.has_predict and not (model_dir / names.CODE_DIR).is_dir():
         raise UserError(f"model_dir: {path.name} holds a {model.type}, which has no "
                         "predict(); save a fitted estimator or Pipeline")
-    info: dict[str, Any] = {"type": model.type, "task": model.task,
-                            "n_features": model.n_features,
-                            "feature_names": model.feature_names, "classes": model.classes}
-    derived = out.derivation or exchange.Derivation()
-    notes = list(derived.notes)
-    if derived.error is not None:
-        where = "signature" if overrides else "validation.input"
-        info["signature_error"] = (
-            f"{where}: the input signature could not be proven in {image}: "
-            f"{derived.error}" + "".join(f"\n  note: {n}" for n in notes)
-        )
-    else:
-        info["signature"] = derived.signature.to_json() if derived.signature else None
-    info["signature_notes"] = notes
-    return info
+    return model
 
 
 #: At most this much of the validation input is sent to derive the signature.
@@ -343,6 +357,10 @@ def unpack(tarball: Path, dest: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
+def _not_a_model(model: Path) -> UserError:
+    return UserError(f"{model} is neither a model directory nor a model.tar.gz")
+
+
 @contextmanager
 def model_directory(model: Path) -> Iterator[Path]:
     """A model directory from a directory (as is) or a model.tar.gz (unpacked to a temp dir)."""
@@ -351,7 +369,7 @@ def model_directory(model: Path) -> Iterator[Path]:
         yield model
         return
     if not model.is_file() or not tarfile.is_tarfile(model):
-        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+        raise _not_a_model(model)
     with tempfile.TemporaryDirectory(prefix="smkit-model-") as tmp:
         with tarfile.open(model) as tar:
             tar.extractall(tmp, filter="data")
@@ -437,5 +455,5 @@ def make_tarball(model: Path, folder: Path) -> Path:
     elif model.is_file() and tarfile.is_tarfile(model):
         shutil.copyfile(model, target)
     else:
-        raise UserError(f"{model} is neither a model directory nor a model.tar.gz")
+        raise _not_a_model(model)
     return target
