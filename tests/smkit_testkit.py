@@ -54,3 +54,29 @@ def wait_for_ping(url: str, deadline_s: float, want: int | None = 200) -> tuple[
             pass
         time.sleep(0.05)
     raise TimeoutError(f"/ping did not answer {want} within {deadline_s}s (last: {last})")
+
+
+#: A seller's training script that defines its own transformer in the script itself.
+TRAIN_IN_MAIN = """\
+import sys
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.datasets import load_iris
+from sklearn.pipeline import make_pipeline
+from sklearn.tree import DecisionTreeClassifier
+
+
+class LogDistance(BaseEstimator, TransformerMixin):
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.log1p(np.abs(X))
+
+
+X, y = load_iris(return_X_y=True)
+model = make_pipeline(LogDistance(), DecisionTreeClassifier(random_state=0)).fit(X, y)
+joblib.dump(model, sys.argv[1])
+"""

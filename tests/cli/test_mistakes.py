@@ -25,6 +25,7 @@ import pytest
 import yaml
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
+from smkit_testkit import TRAIN_IN_MAIN
 
 #: Longer than any mistake should take, shorter than the timeouts it must not wait out.
 WAIT_LIMIT = 100
@@ -139,30 +140,6 @@ def _empty_profile(p: Project) -> None:
     p.env["AWS_PROFILE"] = ""
 
 
-#: A seller's training script that defines its own transformer in the script itself.
-TRAIN_IN_MAIN = """\
-import sys
-
-import joblib
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.datasets import load_iris
-from sklearn.pipeline import make_pipeline
-from sklearn.tree import DecisionTreeClassifier
-
-
-class LogDistance(BaseEstimator, TransformerMixin):
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        return np.log1p(np.abs(X))
-
-
-X, y = load_iris(return_X_y=True)
-model = make_pipeline(LogDistance(), DecisionTreeClassifier(random_state=0)).fit(X, y)
-joblib.dump(model, sys.argv[1])
-"""
 
 
 def _class_in_main(p: Project) -> None:

@@ -16,33 +16,11 @@ import joblib
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 from smkit_serve.model import load_model
-
-TRAIN = """\
-import sys
-
-import joblib
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.datasets import load_iris
-from sklearn.pipeline import make_pipeline
-from sklearn.tree import DecisionTreeClassifier
-
-
-class LogDistance(BaseEstimator, TransformerMixin):
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        return np.log1p(np.abs(X))
-
-
-X, y = load_iris(return_X_y=True)
-joblib.dump(make_pipeline(LogDistance(), DecisionTreeClassifier()).fit(X, y), sys.argv[1])
-"""
+from smkit_testkit import TRAIN_IN_MAIN
 
 
 def test_a_class_from_the_training_script_is_named_with_its_fix(tmp_path: Path) -> None:
-    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "train.py").write_text(TRAIN_IN_MAIN)
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     subprocess.run([sys.executable, "train.py", "model/model.joblib"], cwd=tmp_path,
