@@ -129,6 +129,27 @@ def test_python_asks_the_training_interpreter_for_its_versions(
     assert again == out
 
 
+def test_spec_init_takes_the_training_interpreters_versions(
+        trained_312: tuple[venvkit.Venv, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    venv, project = trained_312
+    monkeypatch.chdir(project)
+    spec = project / "from-python.yaml"
+    assert main(["spec", "init", str(spec), "--model", "model/model.joblib",
+                 "--python", str(venv.python)]) == 0, capsys.readouterr().err
+    written = yaml.safe_load(spec.read_text())["python"]["packages"]
+    assert written == ["joblib==1.4.2", "numpy==1.26.4", "scikit-learn==1.5.2"]
+
+
+def test_spec_init_refuses_python_without_a_model(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["spec", "init", "--python", "x"]) == 2
+    assert "--python and --from need --model" in capsys.readouterr().err
+    assert not (tmp_path / "smkit.yaml").exists()
+
+
 def test_from_reads_the_same_versions_from_pip_freeze(
         trained_312: tuple[venvkit.Venv, Path], monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

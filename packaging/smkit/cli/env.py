@@ -28,6 +28,18 @@ ALLOW_TODO_HELP = ("Write the python section even when no image can load the mod
                    "for it. Exits 2 without it.")
 
 
+#: Where the seller's versions come from; shared by ``env detect`` and ``spec init``.
+PYTHON_OPT = click.option(
+    "--python", "python", type=click.Path(path_type=Path), default=None,
+    help="The interpreter you trained with (e.g. /path/to/venv/bin/python, or the venv "
+         "folder), CPython 3.8 to 3.13: asked what it has installed, with nothing installed "
+         "into it.")
+FROM_OPT = click.option(
+    "--from", "from_file", type=click.Path(path_type=Path), default=None,
+    help="Read the versions from a file: requirements.txt or pip freeze output, uv.lock, "
+         "poetry.lock, a conda environment.yml, or an MLflow model directory.")
+
+
 def seller_environment(python: Path | None, from_file: Path | None,
                        model: Path) -> Installed | None:
     """Where the versions come from: ``--python``, ``--from``, else the files beside the
@@ -51,14 +63,8 @@ def env_group() -> None:
               show_default=True,
               help="The model file, or the folder holding it (model.joblib, an MLflow model "
                    "directory, ...).")
-@click.option("--python", "python", type=click.Path(path_type=Path), default=None,
-              help="The interpreter you trained with (e.g. /path/to/venv/bin/python, or the "
-                   "venv folder), CPython 3.8 to 3.13: asked what it has installed, with "
-                   "nothing installed into it.")
-@click.option("--from", "from_file", type=click.Path(path_type=Path), default=None,
-              help="Read the versions from a file: requirements.txt or pip freeze output, "
-                   "uv.lock, poetry.lock, a conda environment.yml, or an MLflow model "
-                   "directory.")
+@PYTHON_OPT
+@FROM_OPT
 @click.option("--check", is_flag=True,
               help="Also resolve the packages for the image (Python 3.11, Linux x86_64) as "
                    "`smkit build` will, and name any pin it cannot honour (uses the package "

@@ -11,12 +11,12 @@ from smkit.aws import publish as publish_mod
 from smkit.aws import push as push_mod
 from smkit.aws.roles import require_role
 from smkit.cli.common import guarded, warn
-from smkit.cli.env import ALLOW_TODO_HELP
+from smkit.cli.env import ALLOW_TODO_HELP, FROM_OPT, PYTHON_OPT, seller_environment
 from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
 from smkit.image import artifact as artifact_mod
 from smkit.image import build as images_mod
-from smkit.image.model_env import environment_beside, starter_for_model
+from smkit.image.model_env import starter_for_model
 from smkit.preflight import checks as preflight_mod
 from smkit.project import openapi as openapi_mod
 from smkit.project import spec_yaml
@@ -54,15 +54,25 @@ def spec_group() -> None:
 @click.option("--allow-unsafe", is_flag=True,
               help="With --model: write it despite security findings (see smkit env).")
 @click.option("--allow-todo", is_flag=True, help="With --model: " + ALLOW_TODO_HELP)
+@PYTHON_OPT
+@FROM_OPT
 @guarded
-def spec_init(path: Path, model: Path | None, allow_unsafe: bool, allow_todo: bool) -> None:
-    """Write a starter spec to PATH (refuses to overwrite)."""
+def spec_init(path: Path, model: Path | None, allow_unsafe: bool, allow_todo: bool,
+              python: Path | None, from_file: Path | None) -> None:
+    """Write a starter spec to PATH (refuses to overwrite).
+
+    With --model, the python section is filled as `smkit env detect` would print it, with
+    the versions of --python or --from (else those beside the model, else smkit's own).
+    """
     if path.exists():
         raise UserError(f"{path} already exists; edit it or choose another path")
+    if model is None and (python is not None or from_file is not None):
+        raise click.UsageError("--python and --from need --model (the model file)")
     text = spec_yaml.STARTER
     if model is not None:
         text = starter_for_model(model, path, warn, allow_unsafe=allow_unsafe,
-                                 installed=environment_beside(model), allow_todo=allow_todo)
+                                 installed=seller_environment(python, from_file, model),
+                                 allow_todo=allow_todo)
     path.write_text(text)
     click.echo(f"wrote {path}; fill in name, model_dir, s3.bucket and validation")
 
