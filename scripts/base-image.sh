@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Print the base image to build on. Uses BASE_IMAGE when it is present or can be pulled;
-# otherwise makes an equivalent Debian bookworm + Python 3.11 base locally with debootstrap
-# and `docker import`, so the build works on a machine with no registry access.
+# otherwise makes an equivalent Debian + Python base locally with debootstrap and
+# `docker import`, so the build works on a machine with no registry access.
+# SMKIT_PYTHON and SMKIT_DEBIAN_SUITE choose the Python and the Debian release whose python3
+# it is (smkit.project.spec.IMAGE_PYTHONS pairs them); the default is bookworm's 3.11.
 set -euo pipefail
 
-BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim-bookworm}
+PY=${SMKIT_PYTHON:-3.11}
+SUITE=${SMKIT_DEBIAN_SUITE:-bookworm}
+BASE_IMAGE=${BASE_IMAGE:-python:$PY-slim-$SUITE}
 # The -rN suffix changes whenever the recipe below does, so an old local base is not reused.
-OFFLINE_BASE=${OFFLINE_BASE:-smkit-base:bookworm-py3.11-r3}
-SUITE=bookworm
+OFFLINE_BASE=${OFFLINE_BASE:-smkit-base:$SUITE-py$PY-r3}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -36,6 +39,11 @@ rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/* "$ROOTFS"/usr/sha
        "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/* \
        "$ROOTFS"/var/log/*.log "$ROOTFS"/var/cache/debconf/*-old
 PYVER=$(chroot "$ROOTFS" python3 -c 'import platform; print(platform.python_version())')
+case "$PYVER" in
+  "$PY".*) ;;
+  *) echo "smkit: Debian $SUITE's python3 is $PYVER, not $PY; give the suite that has $PY" >&2
+     exit 1 ;;
+esac
 tar -C "$ROOTFS" -c . | docker import \
   -c 'ENV LANG=C.UTF-8' -c 'CMD ["python3"]' \
   -m "debootstrap $SUITE minbase + python3 $PYVER" - "$OFFLINE_BASE" >/dev/null

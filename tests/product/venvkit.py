@@ -250,9 +250,10 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_venv(pins: Sequence[str], cache: Path = CACHE) -> Venv:
-    """The venv with exactly ``pins`` installed (from PyPI, wheels only); made once, cached."""
-    python = base_python()
+def ensure_venv(pins: Sequence[str], cache: Path = CACHE, python: Path | None = None) -> Venv:
+    """The venv with exactly ``pins`` installed (from PyPI, wheels only); made once, cached.
+    ``python`` makes it from another interpreter than the image's default 3.11."""
+    python = python or base_python()
     path = cache / venv_key(pins, python)
     marker = path / ".smkit-complete.json"
     with _locked(cache / f"{path.name}.lock"):

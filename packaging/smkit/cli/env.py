@@ -66,7 +66,8 @@ def env_group() -> None:
 @PYTHON_OPT
 @FROM_OPT
 @click.option("--check", is_flag=True,
-              help="Also resolve the packages for the image (Python 3.11, Linux x86_64) as "
+              help="Also resolve the packages for the image (Python 3.11 or the proposed "
+                   "python.version, Linux x86_64) as "
                    "`smkit build` will, and name any pin it cannot honour (uses the package "
                    "index).")
 @click.option("--allow-unsafe", is_flag=True, help=ALLOW_UNSAFE_HELP)
@@ -90,9 +91,12 @@ def detect(model: Path, python: Path | None, from_file: Path | None, check: bool
         scan = scan_for_seller(model, base_dir, allow_unsafe, notes.append, installed,
                                allow_todo)
         if check:
-            images_mod.resolve(list(scan.requirements), find_links=[], log=notes.append)
+            image_python = images_mod.IMAGE_PYTHONS[scan.python_version
+                                                    or images_mod.DEFAULT_PYTHON]
+            images_mod.resolve(list(scan.requirements), find_links=[], log=notes.append,
+                               python=image_python)
             notes.append(f"check: every pin has a wheel for the image (Python "
-                         f"{images_mod.PYTHON_VERSION}, Linux x86_64) and fits the server's "
+                         f"{image_python.version}, Linux x86_64) and fits the server's "
                          "own")
     except UserError as e:
         raise UserError("\n".join([str(e), *notes])) from None

@@ -28,17 +28,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from smkit import __version__
 from smkit.core import paths, resources
 from smkit.core.errors import PlatformError, UserError
 from smkit.image import docker
-from smkit.project.spec import DEFAULT_IMAGE_REPOSITORY, PythonEnv, Spec
+from smkit.project.spec import (
+    DEFAULT_IMAGE_REPOSITORY,
+    DEFAULT_PYTHON,
+    IMAGE_PYTHONS,
+    ImagePython,
+    PythonEnv,
+    Spec,
+)
 
-#: The image's interpreter and platform (Debian bookworm: CPython 3.11, glibc 2.36).
-PYTHON_VERSION = "3.11"
-GLIBC_MINOR = 36
+#: The default image's interpreter and platform (Debian bookworm: CPython 3.11, glibc 2.36);
+#: a spec's ``python.version`` may pick another of ``IMAGE_PYTHONS``.
+DEFAULT = IMAGE_PYTHONS[DEFAULT_PYTHON]
+PYTHON_VERSION = DEFAULT.version
+GLIBC_MINOR = DEFAULT.glibc_minor
 #: The default image's names (``make build-container``); product images are content-named.
 DEFAULT_REPOSITORY = DEFAULT_IMAGE_REPOSITORY
 PRODUCT_REPOSITORY = "smkit-product"
@@ -69,13 +79,13 @@ def read_pins(path: Path) -> dict[str, str]:
     return pins
 
 
-def _platform_args() -> list[str]:
-    """pip's target-platform flags for wheels the image can install."""
-    args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION,
-            "--abi", f"cp{PYTHON_VERSION.replace('.', '')}", "--abi", "abi3", "--abi", "none",
+def _platform_args(python: ImagePython = DEFAULT) -> list[str]:
+    """pip's target-platform flags for wheels an image on ``python`` can install."""
+    args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", python.version,
+            "--abi", f"cp{python.version.replace('.', '')}", "--abi", "abi3", "--abi", "none",
             "--platform", "manylinux2014_x86_64", "--platform", "linux_x86_64",
             "--platform", "any"]
-    for minor in range(17, GLIBC_MINOR + 1):
+    for minor in range(17, python.glibc_minor + 1):
         args += ["--platform", f"manylinux_2_{minor}_x86_64"]
     return args
 
@@ -133,6 +143,8 @@ class Plan:
     source: list[tuple[Path, str]] = field(default_factory=list)
     #: Content hash of everything above; names the image.
     key: str = ""
+    #: The image's Python (the base is built on it).
+    python: ImagePython = DEFAULT
 
     @property
     def tag(self) -> str:
@@ -160,7 +172,8 @@ def _name_lines(text: str, reqs: list[str]) -> str:
                   else m.group(0), text)
 
 
-def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
+def _explain_resolution_failure(stderr: str, requirements: list[str],
+                                python: ImagePython = DEFAULT) -> str:
     """One line that names the requirement to fix, from pip's resolver output."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()
              and not ln.startswith("WARNING: Location")]
@@ -177,19 +190,20 @@ def _explain_resolution_failure(stderr: str, requirements: list[str]) -> str:
         version = wanted.split("==", 1)[1] if "==" in wanted else ""
         if version and version not in available and _for_other_pythons(name, version):
             return (f"python: {wanted}: {name} {version} does not support the image's Python "
-                    f"({PYTHON_VERSION}); pin the release closest to yours that has a wheel "
-                    f"for it ({', '.join(_closest(_wheel_versions(name), version))}) and check "
+                    f"({python.version}); pin the release closest to yours that has a wheel "
+                    f"for it ({', '.join(_closest(_wheel_versions(name, python), version))}) "
+                    "and check "
                     "the model still loads with it (smkit package proves it)")
         if version and version not in available:
             shown = ", ".join(available[:8])
             return (f"python: {wanted}: {name} has no version {version}; available: {shown}")
-        closest = _closest(_wheel_versions(name), version) if version else []
+        closest = _closest(_wheel_versions(name, python), version) if version else []
         return (
-            f"python: {wanted}: no wheel for the image's Python ({PYTHON_VERSION}, Linux "
-            f"x86_64, glibc 2.{GLIBC_MINOR}), and the build installs wheels only. "
+            f"python: {wanted}: no wheel for the image's Python ({python.version}, Linux "
+            f"x86_64, glibc 2.{python.glibc_minor}), and the build installs wheels only. "
             + (f"Pin the release closest to yours that has one ({', '.join(closest)}), or b"
                if closest else "B")
-            + f"uild one on Linux x86_64 with Python {PYTHON_VERSION} (`pip wheel {wanted} -w "
+            + f"uild one on Linux x86_64 with Python {python.version} (`pip wheel {wanted} -w "
             "wheels/`) and list the folder under python.wheels"
         )
     if "ResolutionImpossible" in stderr or "conflict is caused by" in stderr:
@@ -215,9 +229,9 @@ def _for_other_pythons(name: str, version: str) -> bool:
     return every.returncode == 0 and version in listed
 
 
-def _wheel_versions(name: str) -> list[Version]:
+def _wheel_versions(name: str, python: ImagePython = DEFAULT) -> list[Version]:
     """The releases of ``name`` with a wheel the image can install, newest first."""
-    proc = _pip("index", "versions", *_platform_args(), name, timeout=120)
+    proc = _pip("index", "versions", *_platform_args(python), name, timeout=120)
     listed = proc.stdout.split("Available versions:", 1)[-1].split("\n", 1)[0].split(", ")
     out = []
     for text in listed if proc.returncode == 0 else []:
@@ -238,8 +252,10 @@ def _closest(available: list[Version], version: str, count: int = 4) -> list[str
     return [str(v) for v in above[:count] or available[:count]]
 
 
-def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stderr) -> list[Wheel]:
-    """Resolve ``requirements`` together with the server's pins for the image's platform.
+def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stderr,
+            python: ImagePython = DEFAULT) -> list[Wheel]:
+    """Resolve ``requirements`` together with the server's pins for the image's platform
+    (an image on ``python``).
 
     Packages of the default environment that the seller does not name keep their default
     version when that fits; the result is every wheel the model layer installs.
@@ -266,7 +282,7 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
             report = Path(tmp) / "report.json"
             links = [a for p in find_links for a in ("--find-links", str(p))]
             proc = _pip("install", "--dry-run", "--ignore-installed", "--report",
-                        str(report), "--target", str(Path(tmp) / "t"), *_platform_args(),
+                        str(report), "--target", str(Path(tmp) / "t"), *_platform_args(python),
                         *links, "-r", str(req_file))
             if proc.returncode == 0:
                 result = json.loads(report.read_text())
@@ -277,7 +293,7 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
             if not failure:  # the first attempt's reason is the seller's
                 failure = _name_lines(proc.stderr + "\n" + proc.stdout, reqs)
     if result is None:
-        raise UserError(_explain_resolution_failure(failure, requirements))
+        raise UserError(_explain_resolution_failure(failure, requirements, python))
     picked = {canonical_name(i["metadata"]["name"]): i["metadata"]["version"]
               for i in result["install"]}
     problem = _numpy_abi_problem(picked)
@@ -285,7 +301,8 @@ def resolve(requirements: list[str], *, find_links: list[Path], log: Log = _stde
         # The seller left numpy open: numpy 1.x is what such a build needs.
         log("smkit: a package you pinned was built for numpy 1.x and numpy is not pinned; "
             "resolving again with numpy<2")
-        return resolve([*requirements, "numpy<2"], find_links=find_links, log=log)
+        return resolve([*requirements, "numpy<2"], find_links=find_links, log=log,
+                       python=python)
     if problem is not None:
         raise UserError(f"python: {problem}")
     wheels = []
@@ -322,8 +339,10 @@ def _pins_as_wheels(pins: dict[str, str]) -> list[Wheel]:
     return [Wheel(n, v, "") for n, v in sorted(pins.items())]
 
 
-def fetch(wheels: list[Wheel], *, find_links: list[Path], log: Log = _stderr) -> list[Path]:
-    """Make sure every wheel is in the shared wheelhouse; return their paths.
+def fetch(wheels: list[Wheel], *, find_links: list[Path], log: Log = _stderr,
+          python: ImagePython = DEFAULT) -> list[Path]:
+    """Make sure every wheel (for an image on ``python``) is in the shared wheelhouse; return
+    their paths.
 
     Downloads only what is missing, with pip's normal client. Local wheels the seller gave
     are taken from their folders and never downloaded.
@@ -339,7 +358,7 @@ def fetch(wheels: list[Wheel], *, find_links: list[Path], log: Log = _stderr) ->
         elif w.filename and (wheelhouse / w.filename).is_file():
             found_paths.append(wheelhouse / w.filename)
         else:
-            found = _find_wheel(w)
+            found = _find_wheel(w, python)
             if found is not None:
                 found_paths.append(found)
             else:
@@ -350,13 +369,14 @@ def fetch(wheels: list[Wheel], *, find_links: list[Path], log: Log = _stderr) ->
             f.write("\n".join(w.pin for w in missing) + "\n")
         try:
             proc = _pip("download", "--no-deps", "--quiet", "-d", str(wheelhouse),
-                        *_platform_args(), "-r", f.name)
+                        *_platform_args(python), "-r", f.name)
         finally:
             os.unlink(f.name)
         if proc.returncode != 0:
-            raise UserError(_explain_resolution_failure(proc.stderr, [w.pin for w in missing]))
+            raise UserError(_explain_resolution_failure(proc.stderr, [w.pin for w in missing],
+                                                        python))
         for w in missing:
-            found = _find_wheel(w)
+            found = _find_wheel(w, python)
             if found is None:
                 raise PlatformError(f"pip reported success but no wheel of {w.pin} is in "
                                     f"{wheelhouse}")
@@ -364,14 +384,35 @@ def fetch(wheels: list[Wheel], *, find_links: list[Path], log: Log = _stderr) ->
     return found_paths
 
 
-def _find_wheel(w: Wheel) -> Path | None:
-    """The wheelhouse file of ``w`` by name and version (wheel names use underscores)."""
+def _find_wheel(w: Wheel, python: ImagePython = DEFAULT) -> Path | None:
+    """The wheelhouse file of ``w`` by name and version (wheel names use underscores) that
+    an image on ``python`` installs (the wheelhouse holds every image Python's wheels)."""
     stem = re.sub(r"[-_.]+", "_", w.name)
     for path in paths.wheelhouse().glob("*.whl"):
         dist, version = path.name.split("-")[:2]
-        if re.sub(r"[-_.]+", "_", dist).lower() == stem and version == w.version:
+        if (re.sub(r"[-_.]+", "_", dist).lower() == stem and version == w.version
+                and _installs_on(path.name, python)):
             return path
     return None
+
+
+def _installs_on(filename: str, python: ImagePython) -> bool:
+    """Whether a wheel's Python tags fit ``python`` (pure, abi3 of an older CPython, or
+    built for exactly it); its platform is one ``_platform_args`` fetched it for."""
+    cp = f"cp{python.version.replace('.', '')}"
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return False
+    for tag in tags:
+        if tag.abi == "none" and tag.interpreter.startswith("py"):
+            return True
+        if tag.interpreter == cp and tag.abi in (cp, "none"):
+            return True
+        if (tag.abi == "abi3" and tag.interpreter.startswith("cp3")
+                and int(tag.interpreter[3:]) <= int(cp[3:])):
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- building
@@ -396,12 +437,15 @@ def _link_wheels(context: Path, wheels: list[Path], pins: list[str]) -> None:
     (context / "wheels" / "requirements.lock").write_text("\n".join(pins) + "\n")
 
 
-def os_base(*, name_only: bool = False) -> str:
+def os_base(*, name_only: bool = False, python: ImagePython = DEFAULT) -> str:
     """The OS + Python base image (``scripts/base-image.sh`` makes it offline if needed).
 
     ``name_only`` gives the name a build would use now, pulling and making nothing.
     """
-    env = {**os.environ, "SMKIT_BASE_NAME_ONLY": "1"} if name_only else None
+    env: dict[str, str] | None = {**os.environ, "SMKIT_BASE_NAME_ONLY": "1"} if name_only else None
+    if python != DEFAULT:
+        env = {**(env or os.environ), "SMKIT_PYTHON": python.version,
+               "SMKIT_DEBIAN_SUITE": python.suite}
     proc = subprocess.run(["bash", str(resources.script("base-image.sh"))],
                           capture_output=True, text=True, check=False, timeout=1800, env=env)
     if proc.returncode != 0:
@@ -419,24 +463,25 @@ def _base_name(os_image: str) -> tuple[str, str]:
     return f"{BASE_REPOSITORY}:{key[:16]}", key
 
 
-def current_bases() -> tuple[str, str]:
-    """The OS base and the server base a build from this checkout would use now, by name;
-    nothing is pulled or built."""
-    os_image = os_base(name_only=True)
+def current_bases(python: ImagePython = DEFAULT) -> tuple[str, str]:
+    """The OS base and the server base a build on ``python`` from this checkout would use
+    now, by name; nothing is pulled or built."""
+    os_image = os_base(name_only=True, python=python)
     return os_image, _base_name(os_image)[0]
 
 
-def ensure_base(log: Log = _stderr, *, no_cache: bool = False) -> str:
-    """The server base image, built when its content changed; returns its tag.
+def ensure_base(log: Log = _stderr, *, no_cache: bool = False,
+                python: ImagePython = DEFAULT) -> str:
+    """The server base image on ``python``, built when its content changed; returns its tag.
 
     ``no_cache`` builds it again even when it exists, every step without the layer cache.
     """
-    os_image = os_base()
+    os_image = os_base(python=python)
     tag, key = _base_name(os_image)
     if docker.image_exists(tag) and not no_cache:
         return tag
     server = read_pins(resources.SERVER_PINS)
-    wheels = fetch(_pins_as_wheels(server), find_links=[], log=log)
+    wheels = fetch(_pins_as_wheels(server), find_links=[], log=log, python=python)
     context = _context(f"base-{key[:16]}")
     _link_wheels(context, wheels, [f"{n}=={v}" for n, v in server.items() if n != "pip"])
     shutil.copy2(resources.DOCKERFILE, context / "Dockerfile")
@@ -478,6 +523,8 @@ class Layer:
     wheels: list[Wheel]
     local_wheels: list[Path]
     source: list[tuple[Path, str]]
+    #: The image's Python, which the wheels were resolved for.
+    python: ImagePython = DEFAULT
 
     def plan(self, base: str) -> Plan:
         """The plan of this layer on ``base``, named by the hash of its content."""
@@ -489,8 +536,9 @@ class Layer:
         if self.source:
             digest.update(_sha256_tree([s for s, _ in self.source]).encode())
             digest.update("|".join(dest for _, dest in self.source).encode())
+        # ``base`` names the image's Python too (each has its own OS base), so the key does.
         return Plan(base=base, wheels=self.wheels, local_wheels=self.local_wheels,
-                    source=self.source, key=digest.hexdigest())
+                    source=self.source, key=digest.hexdigest(), python=self.python)
 
 
 def layer_for(env: PythonEnv | None, log: Log = _stderr) -> Layer:
@@ -499,25 +547,26 @@ def layer_for(env: PythonEnv | None, log: Log = _stderr) -> Layer:
         return Layer(_pins_as_wheels(read_pins(resources.DEFAULT_PINS)), [], [])
     find_links = list(env.wheels)
     local = sorted(p for d in find_links for p in (d.glob("*.whl") if d.is_dir() else [d]))
-    wheels = _locked(env.all_requirements(), find_links, local, log)
-    return Layer(wheels, local, _source_layout(list(env.source)))
+    python = env.image_python
+    wheels = _locked(env.all_requirements(), find_links, local, log, python)
+    return Layer(wheels, local, _source_layout(list(env.source)), python)
 
 
 def _locked(requirements: list[str], find_links: list[Path], local: list[Path],
-            log: Log) -> list[Wheel]:
+            log: Log, python: ImagePython = DEFAULT) -> list[Wheel]:
     """``resolve``, once per input: the result is kept in the user's resolution locks
     (:func:`paths.resolution_locks`), keyed by everything the resolution reads, so an
     unchanged environment costs no call to the index and always gets the same wheels (delete
     the folder to resolve afresh)."""
     digest = hashlib.sha256()
     for part in (*sorted(requirements), resources.SERVER_PINS.read_text(),
-                 resources.DEFAULT_PINS.read_text(), PYTHON_VERSION, str(GLIBC_MINOR)):
+                 resources.DEFAULT_PINS.read_text(), python.version, str(python.glibc_minor)):
         digest.update(part.encode() + b"\0")
     digest.update(_sha256_tree(local).encode() if local else b"")
     lock = paths.resolution_locks() / f"{digest.hexdigest()[:32]}.json"
     if lock.is_file():
         return [Wheel(*row) for row in json.loads(lock.read_text())]
-    wheels = resolve(requirements, find_links=find_links, log=log)
+    wheels = resolve(requirements, find_links=find_links, log=log, python=python)
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text(json.dumps([[w.name, w.version, w.filename] for w in wheels]))
     return wheels
@@ -529,10 +578,10 @@ def build_plan(p: Plan, tags: list[str], log: Log = _stderr, *, no_cache: bool =
 
     ``no_cache`` builds the layer without reusing any cached step.
     """
-    wheel_files = fetch(p.wheels, find_links=p.local_wheels, log=log)
+    wheel_files = fetch(p.wheels, find_links=p.local_wheels, log=log, python=p.python)
     context = _context(p.key[:16])
     pip_wheel = fetch(_pins_as_wheels({"pip": read_pins(resources.SERVER_PINS)["pip"]}),
-                      find_links=[], log=log)
+                      find_links=[], log=log, python=p.python)
     _link_wheels(context, wheel_files + pip_wheel, [w.pin for w in p.wheels])
     shutil.copy2(resources.PRODUCT_DOCKERFILE, context / "Dockerfile")
     src = context / "src"
@@ -560,7 +609,7 @@ def ensure_image(env: PythonEnv | None, *, tags: Iterable[str] = (), log: Log = 
     """
     layer = layer_for(env, log)
     docker.require_engine()  # before the base image, whose script would only say "cannot pull"
-    p = layer.plan(ensure_base(log))
+    p = layer.plan(ensure_base(log, python=layer.python))
     if force or not docker.image_exists(p.tag):
         build_plan(p, list(tags), log)
     else:

@@ -35,6 +35,7 @@ from smkit.core.errors import UserError
 from smkit.core.yamlfile import load_yaml
 from smkit.image import env_probe
 from smkit.image.build import PYTHON_VERSION, canonical_name
+from smkit.project.spec import ImagePython, image_python_for
 
 #: The probe, run from its file by the seller's interpreter.
 PROBE_FILE = Path(env_probe.__file__)
@@ -82,21 +83,51 @@ class Installed:
         want = canonical_name(name)
         return next((v for n, v in self.versions.items() if canonical_name(n) == want), None)
 
-    def python_problem(self) -> str | None:
+    def _trained(self) -> tuple[int, int] | None:
+        """The training interpreter's ``(major, minor)``, if known."""
+        parts = [int(p) for p in re.findall(r"\d+", self.python or "")[:2]]
+        return (parts[0], parts[1]) if len(parts) == 2 else None
+
+    def image_python(self, source_needs_newer: bool = False) -> ImagePython | None:
+        """The image Python to propose (``python.version``) instead of the default: the
+        training interpreter's own when an image can run it; the nearest newer one (3.12 ->
+        3.13) only when the seller's own source does not parse on the default (``
+        source_needs_newer``), as older pins may have no wheel for it. Else None."""
+        trained = self._trained()
+        if trained is None or trained <= tuple(int(p) for p in PYTHON_VERSION.split(".")):
+            return None
+        nearest = image_python_for(trained)
+        if nearest is None or (nearest.version != "{}.{}".format(*trained)
+                               and not source_needs_newer):
+            return None
+        return nearest
+
+    def python_problem(self, source_needs_newer: bool = False) -> str | None:
         """What the seller must know when they trained with another Python than the image's,
         with what to do; None when it is the same or unknown."""
-        if not self.python:
-            return None
-        trained = tuple(int(p) for p in re.findall(r"\d+", self.python)[:2])
+        trained = self._trained()
         image = tuple(int(p) for p in PYTHON_VERSION.split("."))
-        if len(trained) < 2 or trained == image:
+        if trained is None or trained == image:
             return None
         major_minor = ".".join(map(str, trained))
+        proposed = self.image_python(source_needs_newer)
+        if proposed is not None:
+            nearest = ("" if proposed.version == major_minor else
+                       f", the nearest to {major_minor} that Debian's own packages offer, "
+                       f"as your own code does not parse on {PYTHON_VERSION}")
+            return (f"the model was trained with Python {major_minor}: python.version "
+                    f"\"{proposed.version}\" is proposed (Debian {proposed.suite}'s Python"
+                    f"{nearest}); every pin needs a wheel for it, and `smkit env detect "
+                    "--check` resolves the pins for the image before any build")
+        newer = image_python_for(trained)
         if trained > image:
+            offer = (f"; or set python.version: \"{newer.version}\" (Debian {newer.suite}'s "
+                     f"Python) if your code needs a newer Python than {PYTHON_VERSION}"
+                     if newer is not None else "")
             return (f"the model was trained with Python {major_minor} and the image runs "
                     f"Python {PYTHON_VERSION}: your own code (python.source) must run on "
                     f"{PYTHON_VERSION}, and every pin needs a wheel for it; `smkit env detect "
-                    "--check` resolves the pins for the image before any build")
+                    "--check` resolves the pins for the image before any build" + offer)
         return (f"the model was trained with Python {major_minor} and the image runs Python "
                 f"{PYTHON_VERSION}: pins from before {PYTHON_VERSION} may have no wheel for it "
                 "(e.g. scikit-learn older than 1.1.3, numpy older than 1.23.2); `smkit env "

@@ -11,6 +11,7 @@ files, an MLflow model directory), from there (:func:`with_environment`).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from smkit.core.errors import UserError
 from smkit.image import env_files
-from smkit.image.build import canonical_name
+from smkit.image.build import PYTHON_VERSION, canonical_name
 from smkit.image.env_files import Installed
 from smkit.image.pickle_scan import (
     KNOWN_DISTRIBUTIONS,
@@ -175,14 +176,32 @@ def with_environment(scan: ModelScan, installed: Installed,
     sklearn = {v: {"the estimators"} for v in versions}
     mismatches = _mismatches(dists, versions, scan.modules, notes, sklearn)
     unresolved = [u for u in unresolved if not (u.module == "sklearn" and "scikit-learn" in dists)]
-    problem = installed.python_problem()
+    newer = _source_needs_newer_python([u.origin for u in unresolved if u.origin])
+    problem = installed.python_problem(newer)
     if problem:
         notes.append(problem)
     requirements = tuple(sorted((f"{d}=={v}" for d, (v, _) in dists.items()), key=str.lower))
+    proposed = installed.image_python(newer)
     return dataclasses.replace(
         scan, requirements=requirements, distributions=dists,
         unresolved_modules=tuple(unresolved), mismatches=tuple(mismatches),
-        notes=tuple(notes), local_distributions=local)
+        notes=tuple(notes), local_distributions=local,
+        python_version=proposed.version if proposed else None)
+
+
+def _source_needs_newer_python(origins: list[Path]) -> bool:
+    """Whether any of the seller's own ``.py`` files (or packages' modules) does not parse
+    with the default image's grammar (``type`` statements, PEP 695 generics, ...)."""
+    feature = tuple(int(p) for p in PYTHON_VERSION.split("."))
+    files = [f for o in origins for f in ([o] if o.is_file() else sorted(o.rglob("*.py")))]
+    for path in files:
+        try:
+            ast.parse(path.read_bytes(), str(path), feature_version=(feature[0], feature[1]))
+        except SyntaxError:
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def _owners(top: str, installed: Installed) -> list[str]:

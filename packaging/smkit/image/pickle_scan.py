@@ -159,6 +159,8 @@ class ModelScan:
     local_distributions: dict[str, str] = field(default_factory=dict)
     #: Standard-library modules the model names that the image's Python does not have.
     missing_stdlib: tuple[str, ...] = ()
+    #: The image's Python to ask for (``python.version``), when not the default.
+    python_version: str | None = None
 
     def unservable(self) -> list[str]:
         """Why no image can load this model, each with its fix (empty when one can).
@@ -176,6 +178,8 @@ class ModelScan:
     def python_section(self, base_dir: Path | None = None) -> dict[str, Any]:
         """The ``python:`` mapping for ``smkit.yaml``; paths relative to ``base_dir``."""
         section: dict[str, Any] = {"packages": list(self.requirements)}
+        if self.python_version:
+            section["version"] = self.python_version
         sources = [_rel(u.origin, base_dir) for u in self.unresolved_modules if u.origin]
         if sources:
             section["source"] = list(dict.fromkeys(sources))

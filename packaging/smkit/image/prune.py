@@ -4,8 +4,8 @@ Images are named by their content (:mod:`smkit.image.build`), so every change to
 makes a new server base, and every environment a new product image on it. Nothing else
 removes the old ones, and each is a few hundred MB. An image is *current* when a build from
 this checkout would use it: the OS base and the server base that
-:func:`smkit.image.build.current_bases` names, and every product image whose layers start with that
-server base's. The rest are *stale*.
+:func:`smkit.image.build.current_bases` names (one pair per Python an image can run), and
+every product image whose layers start with such a server base's. The rest are *stale*.
 
 Removal only takes away the names smkit made up (``smkit-product:<hash>``,
 ``smkit-base:<hash>``) and untagged images smkit built. An image that also has a name of its
@@ -124,19 +124,19 @@ def inventory() -> list[Image]:
 
 
 def _mark_current(found: list[Image]) -> None:
-    os_image, server_base = images.current_bases()
-    base_layers: tuple[str, ...] | None = None
-    for image in found:
-        if server_base in image.tags:
-            base_layers = image.layers
+    # Every Python an image can run has its own current bases (python.version).
+    bases = [images.current_bases(p) for p in images.IMAGE_PYTHONS.values()]
+    os_images = {os_image for os_image, _ in bases}
+    server_bases = {server_base for _, server_base in bases}
+    base_layers = [image.layers for image in found if server_bases & set(image.tags)]
     for image in found:
         if image.kind == "OS base":
-            image.current = os_image in image.tags
+            image.current = bool(os_images & set(image.tags))
         elif image.kind == "server base":
-            image.current = server_base in image.tags
+            image.current = bool(server_bases & set(image.tags))
         else:
-            image.current = bool(image.tags) and base_layers is not None and \
-                image.layers[:len(base_layers)] == base_layers
+            image.current = bool(image.tags) and any(
+                image.layers[:len(layers)] == layers for layers in base_layers)
 
 
 def removable(found: list[Image], *, everything: bool = False) -> list[Image]:

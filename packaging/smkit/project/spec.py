@@ -13,6 +13,7 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -115,6 +116,38 @@ class _Strict(BaseModel):
 
 #: The default image's repository (``make build-container``).
 DEFAULT_IMAGE_REPOSITORY = "smkit-inference"
+
+
+@dataclass(frozen=True)
+class ImagePython:
+    """A Python an image can run: Debian's own ``python3`` of one Debian release."""
+
+    #: ``major.minor``, as ``python.version`` spells it.
+    version: str
+    #: The Debian suite whose ``python3`` it is (the OS base is that suite).
+    suite: str
+    #: The suite's glibc minor version (2.N): the newest manylinux wheels it installs.
+    glibc_minor: int
+
+
+#: The Pythons an image can run, by ``python.version``: the one owner of the supported set.
+IMAGE_PYTHONS: dict[str, ImagePython] = {
+    "3.11": ImagePython("3.11", "bookworm", 36),
+    "3.13": ImagePython("3.13", "trixie", 41),
+}
+#: The image's Python when ``python.version`` is not given.
+DEFAULT_PYTHON = "3.11"
+
+
+def image_python_for(trained: tuple[int, int]) -> ImagePython | None:
+    """The image Python nearest to a training interpreter's ``(major, minor)``: the same
+    one, else the oldest newer one (3.12 -> 3.13, as Debian has no 3.12); None when newer
+    than all of them."""
+    for python in sorted(IMAGE_PYTHONS.values(),
+                         key=lambda p: tuple(int(n) for n in p.version.split("."))):
+        if tuple(int(n) for n in python.version.split(".")) >= trained:
+            return python
+    return None
 
 
 class ImageSpec(_Strict):
@@ -277,11 +310,29 @@ class PythonEnv(_Strict):
     #: The seller's own code the pickle imports: ``.py`` files, packages (folders with
     #: ``__init__.py``, importable by their name) or plain folders (their modules importable).
     source: list[Path] = Field(default_factory=list)
+    #: The image's Python (``IMAGE_PYTHONS``); the default when not given.
+    version: str | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _known_python(cls, value: object) -> object:
+        text = str(value) if isinstance(value, (int, float)) else value
+        if text is not None and text not in IMAGE_PYTHONS:
+            raise ValueError(f"{value!r} is not a Python the image can run; use "
+                             + " or ".join(f'"{v}"' for v in IMAGE_PYTHONS)
+                             + " (quoted, so YAML keeps it a string)")
+        return text
+
+    @property
+    def image_python(self) -> ImagePython:
+        """The image's Python: ``version``, else the default."""
+        return IMAGE_PYTHONS[self.version or DEFAULT_PYTHON]
 
     @property
     def declared(self) -> bool:
         """True when anything is declared, so the model gets a product image of its own."""
-        return bool(self.packages or self.requirements or self.wheels or self.source)
+        return bool(self.packages or self.requirements or self.wheels or self.source
+                    or self.image_python.version != DEFAULT_PYTHON)
 
     def all_requirements(self) -> list[str]:
         """``packages`` plus the requirements file's lines (comments and blanks dropped)."""
