@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         from .describe import main as describe_main
         from .settings import Settings
 
-        return describe_main(args[0], Settings.from_env().model_dir)
+        settings = Settings.from_env()
+        return describe_main(args[0], settings.model_dir, settings.timeout)
     if args[:1] == ["train"]:
         print("this image serves models and does not train; train on your own machine "
               "and put model.joblib in model.tar.gz", file=sys.stderr)

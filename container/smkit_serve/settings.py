@@ -92,7 +92,7 @@ class Settings:
     threads: int = 1
     #: Seconds a request may take before its worker is replaced (from_env: BATCH_TIMEOUT
     #: under batch transform).
-    timeout: int = 60
+    timeout: int = limits.INVOCATION_LIMIT_SECONDS
     #: Seconds in-flight requests get to finish after SIGTERM.
     graceful_timeout: int = 25
     #: Running under batch transform (SAGEMAKER_BATCH=true).

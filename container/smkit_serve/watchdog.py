@@ -57,6 +57,26 @@ def startup_timeout_message(model: Any, seconds: int) -> str:
     )
 
 
+def describe_timeout_message(model: Any, seconds: float) -> str:
+    """Why ``describe`` gave up: the model's prediction of the validation sample hung."""
+    library = model_library(model)
+    return (
+        f"the {library} model did not predict the validation sample within {seconds:g} s "
+        f"(SAGEMAKER_MODEL_SERVER_TIMEOUT): the model hangs in predict; {THREAD_POOLS} in "
+        f"{library} may be blocked, or predict waits on something that never comes; set the "
+        "model's thread count to 1 (n_jobs=1) before joblib.dump, or fix what it waits on"
+    )
+
+
+def load_timeout_message(model_file: str, seconds: float) -> str:
+    """Why ``describe`` gave up: loading the model file never returned."""
+    return (
+        f"{model_file} did not load within {seconds:g} s (SageMaker's start-up limit): the "
+        "model hangs while it is unpickled (a __setstate__, or an import in the model's own "
+        "code, waiting on something that never comes)"
+    )
+
+
 class _Monitor:
     """One daemon thread per process that fires the watchdogs whose time has come."""
 

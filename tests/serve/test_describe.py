@@ -47,3 +47,62 @@ def test_an_unversioned_description_is_version_1_and_another_version_is_refused(
     assert Description.from_json(old).error == "boom"
     with pytest.raises(ExchangeError, match=r"describe version 2 .* rebuild the image"):
         Description.from_json({**old, "version": 2})
+
+
+#: A seller's step whose transform never returns (a pool that never answers, say).
+HANG_MODULE = '''
+import threading
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Hang(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_transform(self, X, y=None):  # training passes through; serving hangs
+        self.fit(X)
+        return X
+
+    def transform(self, X):
+        threading.Event().wait()
+'''
+
+
+def test_a_model_that_hangs_in_predict_is_described_as_hanging_within_the_limit(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "hang.py").write_text(HANG_MODULE)
+    model_dir, sample = tmp_path / "model", tmp_path / "sample"
+    model_dir.mkdir()
+    sample.mkdir()
+    train = ("import sys, joblib; from sklearn.datasets import load_iris; "
+             "from sklearn.pipeline import make_pipeline; "
+             "from sklearn.tree import DecisionTreeClassifier; from hang import Hang; "
+             "X, y = load_iris(return_X_y=True); "
+             "joblib.dump(make_pipeline(Hang(), DecisionTreeClassifier()).fit(X, y), "
+             "sys.argv[1])")
+    subprocess.run([sys.executable, "-c", train, str(model_dir / "model.joblib")],
+                   cwd=tmp_path, check=True, timeout=60)
+    (sample / "sample").write_text("5.1,3.5,1.4,0.2\n")
+    (sample / "content_type").write_text("text/csv")
+    run = ("import sys, smkit_serve.describe as d; d.INPUT_DIR = sys.argv[2]; "
+           "sys.exit(d.main('describe', sys.argv[1], timeout=3))")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", run, str(model_dir), str(sample)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert time.monotonic() - t0 < 30
+    assert proc.returncode == 1, proc.stderr
+    read = Description.from_json(json.loads(proc.stdout))
+    assert read.model is not None
+    assert read.model.type == "Pipeline"
+    assert read.derivation is not None
+    assert read.derivation.error is not None
+    assert read.derivation.error.startswith(
+        "the sklearn model did not predict the validation sample within 3 s"), read
+    assert "the model hangs in predict" in read.derivation.error

@@ -43,8 +43,10 @@ FILE_MODE = 0o644
 SKIP_NAMES = frozenset({"__pycache__", ".git", ".DS_Store", ".ipynb_checkpoints", mf.FILENAME})
 #: The in-image proof sends at most this many records of the validation input.
 PROOF_RECORDS = 200
-#: How long the image may take to load the model and derive its signature (``describe``).
-DESCRIBE_SECONDS = 600
+#: The backstop on ``describe``: the image itself gives up on a hanging model (loading
+#: within the start-up limit, predicting within the request limit) and names the hang.
+DESCRIBE_SECONDS = limits.STARTUP_LIMIT_SECONDS + limits.INVOCATION_LIMIT_SECONDS + 30
+
 @dataclass
 class Artifact:
     """A built ``model.tar.gz`` and what it holds."""
