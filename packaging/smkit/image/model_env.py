@@ -30,7 +30,7 @@ from smkit.image.pickle_scan import (
     TOP_LEVEL_ALIASES,
     ModelScan,
     UnresolvedModule,
-    _mismatches,
+    recorded_version_mismatches,
     refuse_unservable,
     scan_model,
 )
@@ -174,7 +174,9 @@ def with_environment(scan: ModelScan, installed: Installed,
              for d, v in dists.items()}
     versions = list(scan.sklearn_versions)
     sklearn = {v: {"the estimators"} for v in versions}
-    mismatches = _mismatches(dists, versions, scan.modules, notes, sklearn)
+    where = f"{'installed' if installed.modules else 'pinned'} in {installed.source}"
+    mismatches = recorded_version_mismatches(dists, versions, scan.modules, notes, sklearn,
+                                             where)
     unresolved = [u for u in unresolved if not (u.module == "sklearn" and "scikit-learn" in dists)]
     newer = _source_needs_newer_python([u.origin for u in unresolved if u.origin])
     problem = installed.python_problem(newer)

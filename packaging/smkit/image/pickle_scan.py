@@ -760,7 +760,7 @@ def _resolve(path: Path, fmt: str, globals_: tuple[tuple[str, str], ...],
             notes.append(f"{loader} is not installed here; add {loader}==<version> to "
                          "python.packages (the server loads the model with it)")
     versions = sorted(sklearn)
-    mismatches = _mismatches(dists, versions, modules, notes, sklearn)
+    mismatches = recorded_version_mismatches(dists, versions, modules, notes, sklearn)
     unresolved = [u for u in unresolved if not (u.module == "sklearn" and _SKLEARN in dists)]
     requirements = tuple(sorted((f"{d}=={v}" for d, (v, _) in dists.items()),
                                 key=str.lower))
@@ -796,13 +796,16 @@ def _stdlib_has(module: str) -> bool:
     return spec is not None
 
 
-def _mismatches(dists: dict[str, tuple[str, tuple[str, ...]]], versions: list[str],
-                modules: tuple[str, ...], notes: list[str],
-                sklearn: dict[str, set[str]]) -> list[Mismatch]:
-    """Compare the recorded versions with the installed ones; pin what the model records.
+def recorded_version_mismatches(dists: dict[str, tuple[str, tuple[str, ...]]],
+                                versions: list[str], modules: tuple[str, ...],
+                                notes: list[str], sklearn: dict[str, set[str]],
+                                where: str = "installed here") -> list[Mismatch]:
+    """Compare the recorded versions with the environment's; pin what the model records.
 
     The product image must load the pickle, so scikit-learn is pinned to the one version the
-    estimators recorded, even when another is installed here. ``dists`` is updated in place.
+    estimators recorded, even when the environment has another. ``where`` says where the
+    versions in ``dists`` came from, as the notes word it ("installed here", "pinned in
+    requirements.txt"). ``dists`` is updated in place.
     """
     out: list[Mismatch] = []
     sk_installed = dists.get(_SKLEARN, (None, ()))[0]
@@ -810,14 +813,14 @@ def _mismatches(dists: dict[str, tuple[str, tuple[str, ...]]], versions: list[st
         recorded = versions[0]
         if sk_installed is None:
             dists[_SKLEARN] = (recorded, ("sklearn",))
-            notes.append(f"scikit-learn is not installed here; pinned to {recorded}, the "
+            notes.append(f"scikit-learn is not {where}; pinned to {recorded}, the "
                          "version recorded in the model")
         elif sk_installed != recorded:
             dists[_SKLEARN] = (recorded, dists[_SKLEARN][1])
             out.append(Mismatch(_SKLEARN, sk_installed, recorded, (
                 f"the model was saved with scikit-learn {recorded} but {sk_installed} is "
-                f"installed here; python.packages pins {recorded}, the version that wrote it. "
-                "The other versions listed are this environment's (numpy records none): make "
+                f"{where}; python.packages pins {recorded}, the version that wrote it. "
+                f"The other versions listed are the ones {where} (numpy records none): make "
                 "them the ones you trained with")))
     elif len(versions) > 1:
         def key(v: str) -> tuple[int, Version | str]:
@@ -837,7 +840,7 @@ def _mismatches(dists: dict[str, tuple[str, tuple[str, ...]]], versions: list[st
     if np_installed and numpy2 and int(np_installed.split(".")[0]) < 2:
         out.append(Mismatch("numpy", np_installed, "2.x", (
             f"the model was saved with numpy 2 (it references numpy._core) but numpy "
-            f"{np_installed} is installed here; pin the numpy 2 version you trained with")))
+            f"{np_installed} is {where}; pin the numpy 2 version you trained with")))
     return out
 
 
