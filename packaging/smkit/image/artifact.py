@@ -34,6 +34,7 @@ import smkit_contract.names as names
 from smkit import __version__
 from smkit.core.errors import PlatformError, UserError
 from smkit.image import docker, pickle_scan
+from smkit.project.labeled import labeled_input
 from smkit.project.spec import Spec
 
 #: Fixed metadata of every tar entry (2000-01-01T00:00:00Z; 0 upsets some extractors).
@@ -279,11 +280,7 @@ def check_validation_width(spec: Spec, n_features: int | None, recs: list[bytes]
         width = len(next(csv.reader([rec.decode("utf-8", errors="replace")]), []))
         if width == n_features:
             continue
-        hint = ""
-        if width == n_features + 1:
-            hint = (" It looks like labeled data: validation.input takes the features only "
-                    "(input.csv); the labeled rows (label last) are for `smkit listing init "
-                    "--validation`")
+        hint = " " + labeled_input("validation.input") if width == n_features + 1 else ""
         raise UserError(f"validation.input: record {n} of {v.input.name} has {width} columns; "
                         f"the model takes {n_features}.{hint}")
 

@@ -26,6 +26,7 @@ from smkit_contract.limits import METERING_DIMENSION, METERING_HEADER
 
 from smkit.core.errors import PlatformError, UserError
 from smkit.image.docker import serve
+from smkit.project.labeled import label_first
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,6 @@ def _in_classes(values: list[str], classes: list[object]) -> bool:
 
     known = {norm(c) for c in classes}
     return all(norm(v) in known for v in values)
-
-
-def label_first(name: str, evidence: str) -> str:
-    """The cause and fix for a labeled file whose label is the first column, not the last."""
-    return (f"{name}: the label is the first column, not the last ({evidence}): move it to "
-            "the last column (the features come first, in training order)")
 
 
 def check_labeled(path: Path, *, n_features: int | None, classes: list[object] | None,
@@ -175,6 +170,20 @@ def _score(predictions: list[str], labels: list[str], task: str) -> Accuracy:
     return Accuracy("accuracy", hits / len(labels), len(labels))
 
 
+def _refuse_label_first(url: str, features: list[list[str]], labels: list[str], start: int,
+                        validation: Path) -> None:
+    """Raise ``label_first`` when the model refuses the first row of a refused batch as
+    given and takes it with its first cell moved to the end: the model itself tells, with
+    no signature to read the columns against."""
+    row = features[start]
+    as_given = _post(url, to_csv([row]), "text/csv")[0]
+    if as_given != 200 and _post(url, to_csv([[*row[1:], labels[start]]]), "text/csv")[0] == 200:
+        raise UserError(label_first(
+            f"--validation {validation.name}",
+            f"the model refuses line {start + 1} as it is and takes it with its first cell "
+            "moved to the end"))
+
+
 def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
             env: Mapping[str, str] | None = None, validation: Path | None = None,
             task: str = "classification", latency_requests: int = 50,
@@ -184,6 +193,8 @@ def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
         if content_type == "text/csv" else sample
     with serve(image, model_dir, env=env) as server:
         assert server.url is not None  # served with a network
+        if validation is not None:  # the sample may come from it: its label position first
+            _refuse_label_first(server.url, *read_validation(validation), 0, validation)
         status, headers, sample_output = _post(server.url, sample, content_type)
         _ok(status, sample_output, "the sample input")
         metering = None
@@ -219,6 +230,8 @@ def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
             for start in range(0, len(features), 1000):
                 status, _, body = _post(server.url, to_csv(features[start:start + 1000]),
                                         "text/csv")
+                if status != 200:
+                    _refuse_label_first(server.url, features, labels, start, validation)
                 _ok(status, body, f"validation rows {start + 1}-"
                     f"{min(start + 1000, len(features))}")
                 predictions += [r[0] for r in csv.reader(io.StringIO(body.decode())) if r]

@@ -40,13 +40,13 @@ from smkit.core.errors import PlatformError, UserError
 from smkit.listing.measure import (
     Measurements,
     check_labeled,
-    label_first,
     measure,
     read_validation,
     to_csv,
 )
 from smkit.listing.model import PLACEHOLDER
 from smkit.listing.notebook import build_notebook
+from smkit.project.labeled import label_first
 
 NOTEBOOK = "notebook/sample-notebook.ipynb"
 #: The most characters of each sample (input, output) inlined in the listing. AWS takes 10,000

@@ -61,6 +61,7 @@ from smkit.local.housekeeping import (
     run_logs,
     wait_port_free,
 )
+from smkit.project.labeled import labeled_input_in
 
 #: SageMaker's serving port; the SDK's local endpoint binds it on every interface.
 DEFAULT_PORT = 8080
@@ -438,7 +439,9 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
             first = (f"HTTP {failed[0][0]}: {failed[0][1]}" if failed
                      else next(iter(errors_in.values())))
             count = f"{len(failed)} request(s)" if failed else "request(s)"
-            raise UserError(f"{count} of the local transform failed{where}; the first: {first}")
+            hint = labeled_input_in(first, "the transform's input")
+            raise UserError(f"{count} of the local transform failed{where}; the first: {first}"
+                            + (f". {hint}" if hint else ""))
     missing = [p for p in expected if not p.exists()]
     if missing:
         raise PlatformError(f"the SDK's local transform wrote no {missing[0].name}")
