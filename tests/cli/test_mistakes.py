@@ -176,9 +176,77 @@ def _path_from_python_313(p: Project) -> None:
     (p.root / "model" / "model.joblib").unlink()
 
 
-def _label_first_listing(p: Project) -> None:
-    """A house-price model (a city column, then numbers) packaged with its input signature, a
-    model package for it in the emulators, and its 300 held-out rows with the price FIRST."""
+def _no_engine(p: Project) -> None:
+    """No Docker engine answers (DOCKER_HOST names a socket nobody listens on)."""
+    p.env["DOCKER_HOST"] = f"unix://{p.root / 'no-engine.sock'}"
+
+
+#: The seller's own step, in their own module: it passes rows through when the model is
+#: trained, and its transform never returns when the model predicts.
+HANG_MODULE = """
+import threading
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Hang(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_transform(self, X, y=None):
+        self.fit(X)
+        return X
+
+    def transform(self, X):
+        threading.Event().wait()
+"""
+HANG_TRAIN = """
+import sys
+
+import joblib
+from hang import Hang
+from sklearn.datasets import load_iris
+from sklearn.pipeline import make_pipeline
+from sklearn.tree import DecisionTreeClassifier
+
+X, y = load_iris(return_X_y=True)
+joblib.dump(make_pipeline(Hang(), DecisionTreeClassifier()).fit(X, y), sys.argv[1])
+"""
+
+
+def _hangs_in_predict(p: Project) -> None:
+    """A Pipeline whose first step (the seller's module, shipped as python.source) hangs in
+    transform; its product image is built first, as the seller would with `smkit build`."""
+    import sklearn
+
+    p.write("hang.py", HANG_MODULE)
+    p.write("train.py", HANG_TRAIN)
+    subprocess.run([sys.executable, "train.py", "model/model.joblib"], cwd=p.root,
+                   check=True, timeout=120)
+    p.spec(python={"packages": [f"scikit-learn=={sklearn.__version__}"],
+                   "source": ["hang.py"]})
+    subprocess.run([sys.executable, "-m", "smkit.cli", "build", "smkit.yaml"], cwd=p.root,
+                   env={**os.environ, **p.env}, check=True, capture_output=True)
+
+
+def _new_product_image(p: Project) -> None:
+    """A python section whose image is not built yet (its own source file, new each run), so
+    the command builds it, and prints its progress, before it finds the mistake."""
+    import uuid
+
+    import sklearn
+
+    p.write("features.py", f"RUN = {uuid.uuid4().hex!r}\n")
+    p.spec(python={"packages": [f"scikit-learn=={sklearn.__version__}"],
+                   "source": ["features.py"]},
+           **{"validation.input": "validation/labeled.csv"})
+
+
+def _label_first_listing(p: Project, signature: bool = True) -> None:
+    """A house-price model (a city column, then numbers) packaged with its input signature
+    (or, with ``signature`` False, a manifest without one), a model package for it in the
+    emulators, and its 300 held-out rows with the price FIRST."""
     import boto3
     import pandas as pd
     from sklearn.compose import make_column_transformer
@@ -200,11 +268,27 @@ def _label_first_listing(p: Project) -> None:
     columns = [{"name": "city", "kind": "string", "optional": False},
                {"name": "area", "kind": "number", "optional": False},
                {"name": "rooms", "kind": "integer", "optional": False}]
-    p.write("house/manifest.json", json.dumps({
-        "format": "smkit-manifest/1",
-        "model": {"type": "Pipeline", "task": "regression", "n_features": 3,
-                  "feature_names": ["city", "area", "rooms"], "classes": None},
-        "signature": {"columns": columns, "frame": True}}))
+    model_info = {"type": "Pipeline", "task": "regression", "n_features": 3,
+                  "feature_names": ["city", "area", "rooms"], "classes": None}
+    if signature:
+        p.write("house/manifest.json", json.dumps({
+            "format": "smkit-manifest/1", "model": model_info,
+            "signature": {"columns": columns, "frame": True}}))
+    else:  # one the server accepts, as `smkit package` writes it without a signature
+        import platform
+
+        import sklearn
+        import smkit
+        import smkit_contract.manifest as mf
+
+        file = p.root / "house" / "model.joblib"
+        versions = {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+                    "numpy": np.__version__, "joblib": joblib.__version__,
+                    "smkit": smkit.__version__}
+        entries = {"model.joblib": {"sha256": mf.sha256_file(file),
+                                    "size": file.stat().st_size}}
+        p.write("house/manifest.json", json.dumps(
+            mf.build(entries, versions, "unused:1", None, model_info, None)))
     labeled = frame.assign(price=price)[["price", "city", "area", "rooms"]]
     p.write("validation/houses-labeled.csv", labeled.to_csv(header=False, index=False))
     sm = boto3.client("sagemaker", region_name="us-east-1")
@@ -237,6 +321,8 @@ class Mistake:
     says: tuple[str, ...]
     #: Paths (relative to the project) a failed command must not leave behind.
     leaves_nothing: tuple[str, ...] = ()
+    #: What must follow the error line (context the command held back until then).
+    then: tuple[str, ...] = ()
 
 
 def _spec(**changes: object) -> Callable[[Project], None]:
@@ -306,17 +392,23 @@ MISTAKES = [
     Mistake("a model folder without a model",
             lambda p: (p.root / "model" / "model.joblib").unlink(), PACKAGE,
             ("no model.joblib", "joblib.dump")),
-    Mistake("a model file that is not a pickle", _write("model/model.joblib", b"not a pickle"),
+    Mistake("a model file that is not a pickle",
+            lambda p: (p.write("model/model.joblib", b"not a pickle"), _no_engine(p)),
             PACKAGE, ("model.joblib is not a loadable joblib file",)),
+    Mistake("a model that hangs in predict (package)", _hangs_in_predict, PACKAGE,
+            ("the sklearn model did not predict the validation sample within 60 s",
+             "the model hangs in predict")),
     Mistake("a class from __main__ (env detect)", _class_in_main, DETECT, IN_MAIN),
     Mistake("a class from __main__ (spec init)", _class_in_main, SPEC_INIT, IN_MAIN,
             leaves_nothing=("new.yaml",)),
     Mistake("a class from __main__ (spec check)", _class_in_main, CHECK, IN_MAIN),
-    Mistake("a class from __main__ (package)", _class_in_main, PACKAGE, IN_MAIN),
+    Mistake("a class from __main__ (package)",
+            lambda p: (_class_in_main(p), _no_engine(p)), PACKAGE, IN_MAIN),
     Mistake("a class from __main__ (local endpoint)", _class_in_main, ENDPOINT, IN_MAIN),
     Mistake("a truncated model file (env detect)", _truncated, DETECT, TRUNCATED),
     Mistake("a truncated model file (spec check)", _truncated, CHECK, TRUNCATED),
-    Mistake("a truncated model file (package)", _truncated, PACKAGE, TRUNCATED),
+    Mistake("a truncated model file (package)",
+            lambda p: (_truncated(p), _no_engine(p)), PACKAGE, TRUNCATED),
     Mistake("a truncated model file (local endpoint)", _truncated, ENDPOINT, TRUNCATED),
     Mistake("a pickle protocol the image's Python cannot read", _newer_protocol, CHECK,
             ("model.joblib uses pickle protocol 6", "reads protocols up to 5", "protocol=5")),
@@ -330,6 +422,9 @@ MISTAKES = [
             _spec(**{"validation.input": "validation/labeled.csv"}), PACKAGE,
             ("record 1 of labeled.csv has 5 columns; the model takes 4",
              "looks like labeled data")),
+    Mistake("labeled rows given as the input, after building the image", _new_product_image,
+            PACKAGE, ("record 1 of labeled.csv has 5 columns; the model takes 4",),
+            then=("smkit: building",)),
     Mistake("a short row in the validation input",
             _write("validation/input.csv", _rows(X_IRIS[:3]) + "5.1,3.5,1.4\n"), PACKAGE,
             ("record 4 of input.csv has 3 columns; the model takes 4",)),
@@ -351,10 +446,11 @@ MISTAKES = [
     # ----------------------------------------------------------------- running it
     Mistake("transform of labeled rows (smkit's runner)", lambda p: None,
             ("transform", "validation/labeled.csv", "--model", "model", "-o", "out"),
-            ("expected 4 columns, got 5",)),
+            ("expected 4 columns, got 5", "looks like labeled data")),
     Mistake("local transform of labeled rows (SDK local mode)", lambda p: None,
             ("local", "transform", "model", "validation/labeled.csv", "out"),
-            ("request(s) of the local transform failed", "expected 4 columns, got 5")),
+            ("request(s) of the local transform failed", "expected 4 columns, got 5",
+             "looks like labeled data")),
     Mistake("local endpoint with a broken model", _write("model/model.joblib", b"garbage"),
             ENDPOINT, ("model.joblib is not a loadable joblib file",)),
     Mistake("local transform of a header row (product image)", lambda p: (
@@ -387,29 +483,41 @@ MISTAKES = [
             ("--validation houses-labeled.csv: the label is the first column, not the last",
              "move it to the last column"),
             leaves_nothing=("samples", "listing.yaml", "notebook")),
+    Mistake("labeled rows with the label first, no signature (listing init)",
+            lambda p: _label_first_listing(p, signature=False),
+            ("listing", "init", "--model-package", "@arn.txt", "--model-dir", "house",
+             "--validation", "validation/houses-labeled.csv"),
+            ("--validation houses-labeled.csv: the label is the first column, not the last",
+             "takes it with its first cell moved to the end", "move it to the last column"),
+            leaves_nothing=("samples", "listing.yaml", "notebook")),
 ]
 
 #: Mistakes whose command runs a container (the default image, or the product image of a
 #: python section naming the default image's own scikit-learn).
 RUNS_A_CONTAINER = {"a pickle from another scikit-learn",
+                    "labeled rows given as the input, after building the image",
+                    "a model that hangs in predict (package)",
                     "an empty validation file", "labeled rows given as the input",
                     "a short row in the validation input",
                     "transform of labeled rows (smkit's runner)",
                     "local transform of labeled rows (SDK local mode)",
                     "local transform of a header row (product image)",
-                    "local transform of a bad cell (product image)"}
+                    "local transform of a bad cell (product image)",
+                    "labeled rows with the label first, no signature (listing init)"}
 #: Mistakes whose command asks the engine for the default image before it finds the mistake
 #: (with no engine it takes the image for missing and sets out to build it); the pickle
 #: scan then refuses the model before any container starts.
+#: (`smkit package` scans the model first: its mistakes run with no engine at all.)
 ASKS_THE_ENGINE = {"a model folder without a model", "local endpoint of a folder with no model",
-                   "a request body whose type cannot be told", "a model file that is not a pickle",
-                   "local endpoint with a broken model", "a class from __main__ (package)",
-                   "a class from __main__ (local endpoint)", "a truncated model file (package)",
+                   "a request body whose type cannot be told",
+                   "local endpoint with a broken model",
+                   "a class from __main__ (local endpoint)",
                    "a truncated model file (local endpoint)"}
 #: The mistakes that need a Docker engine (and the image).
 NEEDS_DOCKER = RUNS_A_CONTAINER | ASKS_THE_ENGINE
 #: Mistakes that need the emulators (moto: a model package to describe).
-NEEDS_EMULATORS = {"labeled rows with the label first (listing init)"}
+NEEDS_EMULATORS = {"labeled rows with the label first (listing init)",
+                   "labeled rows with the label first, no signature (listing init)"}
 
 
 def test_the_suite_holds_at_least_thirty_distinct_mistakes() -> None:
@@ -460,5 +568,8 @@ def test_a_newcomer_mistake_fails_fast_naming_the_cause_and_the_fix(
     assert lines[0] == first, lines[: lines.index(first) + 1]
     for fragment in mistake.says:
         assert fragment in first, f"{fragment!r} not in the first error line: {first}"
+    after = "\n".join(lines[1:])
+    for fragment in mistake.then:
+        assert fragment in after, f"{fragment!r} not after the error line: {lines}"
     left = [rel for rel in mistake.leaves_nothing if (project.root / rel).exists()]
     assert not left, f"the failed command left {left} behind"

@@ -22,6 +22,7 @@ from smkit.image import artifact
 from smkit.image import build as images
 from smkit.local.sdk import local_endpoint, sdk_transform
 from smkit.project import spec_yaml
+from smkit.project.labeled import labeled_input_in
 from smkit.project.transform_job import TransformJob
 from smkit.transform.image import run_transform_with_image
 from smkit.transform.runner import run_transform
@@ -71,11 +72,11 @@ def resolve_image(image: str | None, spec_file: Path | None,
             if found.python.declared:
                 spec_file = SPEC_FILE
     if spec_file is not None:
-        tag = images.for_spec(spec_yaml.load(spec_file)).image.local
+        tag = images.for_spec(spec_yaml.load(spec_file), note).image.local
         note(f"image: {tag} (the product image of {spec_file})")
         return tag
     if DEFAULT_IMAGE in images.default_tags():
-        images.for_spec_default(DEFAULT_IMAGE)
+        images.for_spec_default(DEFAULT_IMAGE, note)
     return DEFAULT_IMAGE
 
 
@@ -285,6 +286,8 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
     if failed:
         first = next((x for r in failed for x in r.failures), None)
         cause = first.describe() if first is not None else f"{failed[0].input} failed"
+        hint = labeled_input_in(cause, "the transform's input")
+        cause += f". {hint}" if hint else ""
         bad = sum(len(r.failures) for r in failed)
         # The cause first; the run's summary after it.
         raise PlatformError(

@@ -12,6 +12,7 @@ from smkit.aws import push as push_mod
 from smkit.aws.roles import require_role
 from smkit.cli.common import guarded, warn
 from smkit.cli.env import ALLOW_TODO_HELP, FROM_OPT, PYTHON_OPT, seller_environment
+from smkit.cli.local import context_after
 from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
 from smkit.image import artifact as artifact_mod
@@ -96,8 +97,13 @@ def spec_check(spec_file: Path) -> None:
 @guarded
 def package(spec_file: Path, out: Path | None, no_verify: bool) -> None:
     """Build a deterministic model.tar.gz with a manifest and prove it in the image."""
-    spec = images_mod.for_spec(spec_yaml.load(spec_file))
-    _artifact_lines(artifact_mod.package(spec, verify=not no_verify, out=out))
+    spec = spec_yaml.load(spec_file)
+    # The pickle scan needs no engine: a model no image can load is refused before the
+    # image is asked for (or built).
+    artifact_mod.check_model(spec.model_dir)
+    with context_after() as held:  # the build's progress follows an error, never precedes it
+        spec = images_mod.for_spec(spec, held.append)
+        _artifact_lines(artifact_mod.package(spec, verify=not no_verify, out=out))
 
 
 @click.command("openapi")
@@ -159,7 +165,8 @@ def push(spec_file: Path, profile: str | None) -> None:
     """Push the image to the spec's ECR repository; prints the reference by digest."""
     spec = spec_yaml.load(spec_file)
     aws = aws_mod.connect(spec.region, profile)
-    pushed = push_mod.push(images_mod.for_spec(spec), aws)
+    with context_after() as held:
+        pushed = push_mod.push(images_mod.for_spec(spec, held.append), aws)
     if pushed.created_repository:
         warn(f"created ECR repository {pushed.repository_uri}")
     if pushed.pushed_to != pushed.repository_uri.split("/")[0]:
@@ -182,10 +189,11 @@ def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
     aws = aws_mod.connect(spec.region, profile)
     account = publish_mod.check_account(aws, spec)
     require_role(aws, spec.validation.role, field="validation.role", account=account)
-    spec = images_mod.for_spec(spec)
-    art = artifact_mod.package(spec, verify=not no_verify)
-    _artifact_lines(art)
-    image_ref = spec.image.uri or push_mod.push(spec, aws).reference
+    with context_after() as held:
+        spec = images_mod.for_spec(spec, held.append)
+        art = artifact_mod.package(spec, verify=not no_verify)
+        _artifact_lines(art)
+        image_ref = spec.image.uri or push_mod.push(spec, aws).reference
     click.echo(f"image: {image_ref}")
     result = publish_mod.publish(spec, aws, art, image_ref, warn, wait_for=not no_wait,
                                  timeout=timeout)
@@ -205,7 +213,8 @@ def publish(spec_file: Path, profile: str | None, no_wait: bool, timeout: float,
 def preflight(spec_file: Path, profile: str | None, image_uri: str | None,
               no_aws: bool) -> None:
     """Run Marketplace's checks locally; one pass/fail line per check."""
-    spec = images_mod.for_spec(spec_yaml.load(spec_file))
+    with context_after() as held:
+        spec = images_mod.for_spec(spec_yaml.load(spec_file), held.append)
     aws = None
     if not no_aws:
         aws_mod.check_endpoints()  # stale emulator variables fail now, not as a skip
