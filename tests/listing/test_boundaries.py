@@ -1,0 +1,254 @@
+"""Boundary cases: a value exactly at each published limit passes, the next one is refused.
+
+Issue 24, "Must be true" 3. Every limit below is typed by hand from AWS's published limits as
+shared/docs/marketplace.md gives them (the ``UpdateInformation`` limits table and the Pricing
+section); nothing here reads the rule table. Each pair goes to both tools: ``listing check``'s
+checker (``smkit.listing.validate.check_request``, in this process) and the Catalog emulator
+(a subprocess, over boto3's marketplace-catalog client). The at-limit side must pass both tools
+whole; the past-limit side must be refused by both with that rule.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from listing_kit import Server, create_package
+from smkit.emulators.catalog_rules import sagemaker_lookup
+from smkit.listing.rules import Context
+from smkit.listing.validate import check_request
+
+PRODUCT, OFFER = "MachineLearningProduct@1.0", "Offer@1.0"
+ACCOUNT = "123456789012"
+PKG = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/bounds-iris"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/MarketplaceAccess"
+P_REF, O_REF = "$CreateProduct.Entity.Identifier", "$CreateOffer.Entity.Identifier"
+UI = "Product.UpdateInformation."
+PT = "Offer.UpdatePricingTerms."
+URL = "https://example.com/r"
+
+INFO: dict[str, Any] = {
+    "ProductTitle": "Iris species classifier",
+    "ShortDescription": "Tells the iris species from four measurements.",
+    "LongDescription": "A decision tree trained on the iris data.",
+    "Sku": "IRIS-1",
+    "Highlights": ["Fast"],
+    "Categories": ["Machine Learning"],
+    "SearchKeywords": ["iris"],
+    "LogoUrl": "https://example.com/logo.png",
+    "AdditionalResources": [{"Text": "Docs", "Url": "https://example.com/docs"}],
+    "SupportDescription": "Email support@example.com.",
+}
+OPTION: dict[str, Any] = {
+    "SageMakerModelPackageArn": PKG,
+    "AccessRoleArn": ROLE,
+    "UsageInstructions": "Deploy, then invoke with text/csv.",
+    "SampleNotebookUrl": "https://example.com/notebook.ipynb",
+    "RepositoryUrl": "https://github.com/example/iris",
+    "InputProperties": {"Description": "Four measurements in cm.",
+                        "Limitations": "Numbers only.",
+                        "SampleInput": {"RealtimeInferenceText": "5.1,3.5,1.4,0.2",
+                                        "BatchTransformText": "5.1,3.5,1.4,0.2"}},
+    "OutputProperties": {"Description": "The species.",
+                         "SampleOutput": {"RealtimeInferenceText": "0",
+                                          "BatchTransformText": "0"}},
+    "RecommendedInstanceTypes": {"RealtimeInference": "ml.m5.large",
+                                 "BatchTransform": "ml.m5.large"},
+}
+DELIVERY = {"Version": {"VersionTitle": "1.0", "ReleaseNotes": "First release."},
+            "DeliveryOptions": [{"Details": {
+                "SageMakerModelPackageDeliveryOptionDetails": OPTION}}]}
+PRICING: dict[str, Any] = {"PricingModel": "Usage", "Terms": [
+    {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD", "RateCards": [{"RateCard": [
+        {"DimensionKey": "ml.m5.large.m.i.r", "Price": "0.50"},
+        {"DimensionKey": "ml.m5.large.m.i.b", "Price": "0.40"}]}]},
+    {"Type": "FreeTrialPricingTerm", "Duration": "P14D",
+     "Grants": [{"DimensionKey": "ml.m5.large.m.i.r"}]}]}
+LEGAL = {"Terms": [{"Type": "LegalTerm",
+                    "Documents": [{"Type": "StandardEula", "Version": "2022-07-14"}]}]}
+SUPPORT = {"Terms": [{"Type": "SupportTerm", "RefundPolicy": "No refunds after 30 days."}]}
+
+
+def _change(etype: str, ct: str, details: dict[str, Any], name: str | None,
+            ref: str) -> dict[str, Any]:
+    change: dict[str, Any] = {"ChangeType": ct, "Entity": {"Type": etype},
+                              "DetailsDocument": copy.deepcopy(details)}
+    if name:
+        change["ChangeName"] = name
+    else:
+        change["Entity"]["Identifier"] = ref
+    return change
+
+
+def base() -> list[dict[str, Any]]:
+    """A new product and offer, released (not made Public: no review to wait for)."""
+    return [
+        _change(PRODUCT, "CreateProduct", {}, "CreateProduct", P_REF),
+        _change(PRODUCT, "UpdateInformation", INFO, None, P_REF),
+        _change(PRODUCT, "AddDeliveryOptions", DELIVERY, None, P_REF),
+        _change(OFFER, "CreateOffer", {"ProductId": P_REF}, "CreateOffer", O_REF),
+        _change(OFFER, "UpdatePricingTerms", PRICING, None, O_REF),
+        _change(OFFER, "UpdateLegalTerms", LEGAL, None, O_REF),
+        _change(OFFER, "UpdateSupportTerms", SUPPORT, None, O_REF),
+        _change(PRODUCT, "ReleaseProduct", {}, None, P_REF),
+        _change(OFFER, "ReleaseOffer", {}, None, O_REF),
+    ]
+
+
+Mutate = Callable[[list[dict[str, Any]]], None]
+
+
+def info(field: str, value: Any) -> Mutate:
+    """Set a field of the product's UpdateInformation."""
+    def mutate(changes: list[dict[str, Any]]) -> None:
+        next(c for c in changes if c["ChangeType"] == "UpdateInformation"
+             and c["Entity"]["Type"] == PRODUCT)["DetailsDocument"][field] = value
+    return mutate
+
+
+def trial(duration: str) -> Mutate:
+    """Set the free trial's Duration."""
+    def mutate(changes: list[dict[str, Any]]) -> None:
+        pricing = next(c for c in changes if c["ChangeType"] == "UpdatePricingTerms")
+        pricing["DetailsDocument"]["Terms"][1]["Duration"] = duration
+    return mutate
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One published limit: the rule that holds it, a value at it and one just past it."""
+
+    rule: str
+    doc: str  # the limit in marketplace.md's words
+    at: Mutate
+    past: Mutate
+
+
+def _resources(n: int) -> list[dict[str, str]]:
+    return [{"Text": f"Resource {i}", "Url": f"{URL}{i}"} for i in range(n)]
+
+
+CATEGORIES = ["Machine Learning", "Computer Vision", "Natural Language Processing",
+              "Speech Recognition"]
+
+BOUNDS: list[Bound] = [
+    Bound(f"{UI}ProductTitle.max_length", "ProductTitle ≤ 72 characters",
+          info("ProductTitle", "T" * 72), info("ProductTitle", "T" * 73)),
+    Bound(f"{UI}ShortDescription.max_length", "ShortDescription ≤ 1000",
+          info("ShortDescription", "s" * 1000), info("ShortDescription", "s" * 1001)),
+    Bound(f"{UI}LongDescription.max_length", "LongDescription ≤ 5000",
+          info("LongDescription", "l" * 5000), info("LongDescription", "l" * 5001)),
+    Bound(f"{UI}Highlights.min_items", "Highlights 1–3 items",
+          info("Highlights", ["one"]), info("Highlights", [])),
+    Bound(f"{UI}Highlights.max_items", "Highlights 1–3 items",
+          info("Highlights", ["a", "b", "c"]), info("Highlights", ["a", "b", "c", "d"])),
+    Bound(f"{UI}Highlights[].max_length", "Highlights each ≤ 500",
+          info("Highlights", ["h" * 500]), info("Highlights", ["h" * 501])),
+    Bound(f"{UI}Categories.min_items", "Categories 1–3",
+          info("Categories", CATEGORIES[:1]), info("Categories", [])),
+    Bound(f"{UI}Categories.max_items", "Categories 1–3",
+          info("Categories", CATEGORIES[:3]), info("Categories", CATEGORIES[:4])),
+    Bound(f"{UI}SearchKeywords.max_items", "SearchKeywords ≤ 15 items",
+          info("SearchKeywords", [f"k{i}" for i in range(15)]),
+          info("SearchKeywords", [f"k{i}" for i in range(16)])),
+    Bound(f"{UI}SearchKeywords[].max_length", "SearchKeywords each ≤ 50",
+          info("SearchKeywords", ["k" * 50]), info("SearchKeywords", ["k" * 51])),
+    Bound(f"{UI}SupportDescription.max_length", "SupportDescription ≤ 2000",
+          info("SupportDescription", "d" * 2000), info("SupportDescription", "d" * 2001)),
+    Bound(f"{UI}LogoUrl.url", "LogoUrl must be https",
+          info("LogoUrl", "https://example.com/logo.png"),
+          info("LogoUrl", "http://example.com/logo.png")),
+    Bound(f"{UI}VideoUrls.max_items", "VideoUrls ≤ 1",
+          info("VideoUrls", ["https://example.com/v1"]),
+          info("VideoUrls", ["https://example.com/v1", "https://example.com/v2"])),
+    Bound(f"{UI}AdditionalResources.max_items", "AdditionalResources ≤ 3",
+          info("AdditionalResources", _resources(3)), info("AdditionalResources", _resources(4))),
+]
+# "A free trial lasts 5 to 120 days": both ends, each its own pair (one rule, two limits).
+TRIAL_RULE = f"{PT}Terms[].Duration.trial_days"
+TRIAL = {"min": (trial("P5D"), trial("P4D")), "max": (trial("P120D"), trial("P121D"))}
+
+SIDES = ("at-limit", "past-limit")
+CASES: list[tuple[str, str, str, Mutate]] = []  # id, rule, side, mutation
+for b in BOUNDS:
+    CASES += [(f"{b.rule}-at-limit", b.rule, "at-limit", b.at),
+              (f"{b.rule}-past-limit", b.rule, "past-limit", b.past)]
+for end, (at, past) in TRIAL.items():
+    CASES += [(f"{TRIAL_RULE}.{end}-at-limit", TRIAL_RULE, "at-limit", at),
+              (f"{TRIAL_RULE}.{end}-past-limit", TRIAL_RULE, "past-limit", past)]
+
+
+def _body(mutate: Mutate) -> dict[str, Any]:
+    changes = base()
+    mutate(changes)
+    return {"Catalog": "AWSMarketplace", "ChangeSet": changes, "Intent": "VALIDATE"}
+
+
+def _wait(client: Any, cs_id: str, deadline_s: float = 30) -> dict[str, Any]:
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        d = client.describe_change_set(Catalog="AWSMarketplace", ChangeSetId=cs_id)
+        if d["Status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return dict(d)
+        time.sleep(0.1)
+    raise AssertionError(f"change set {cs_id} did not finish")
+
+
+@pytest.fixture(scope="module")
+def ctx(moto: Server) -> Context:
+    """The model package in moto, and ``listing check``'s context reading it."""
+    create_package(moto.url, "bounds-iris", realtime=["ml.m5.large"], batch=["ml.m5.large"])
+    return Context(seller_account=ACCOUNT, region="us-east-1",
+                   lookup=sagemaker_lookup(moto.url, "us-east-1"))
+
+
+@pytest.fixture(scope="module")
+def emulated(ctx: Context, catalog: Server) -> dict[str, list[str]]:
+    """Every case sent to the emulator at once; the error messages each change set got."""
+    client = boto3.client("marketplace-catalog", endpoint_url=catalog.url,
+                          region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    started = {cid: client.start_change_set(**_body(m))["ChangeSetId"]
+               for cid, _, _, m in CASES}
+    out: dict[str, list[str]] = {}
+    for cid, cs_id in started.items():
+        final = _wait(client, cs_id)
+        out[cid] = [f"{e['ErrorCode']}: {e['ErrorMessage']}"
+                    for change in final["ChangeSet"] for e in change["ErrorDetailList"]]
+        assert (final["Status"] == "SUCCEEDED") == (not out[cid]), final
+    return out
+
+
+@pytest.mark.parametrize(("case_id", "rule", "side", "mutate"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_the_limit_is_accepted_and_the_next_value_refused_by_both_tools(
+        case_id: str, rule: str, side: str, mutate: Mutate, ctx: Context,
+        emulated: dict[str, list[str]]) -> None:
+    checked = [v.message for _, v in check_request(_body(mutate), ctx, entities=None)]
+    for tool, messages in (("listing check", checked), ("emulator", emulated[case_id])):
+        if side == "at-limit":
+            assert messages == [], f"{tool} refused a value at the published limit: {messages}"
+        else:
+            assert any(f"[rule {rule}]" in m for m in messages), \
+                f"{tool} did not refuse with {rule}: {messages}"
+
+
+def test_the_base_listing_passes_both_tools(ctx: Context, catalog: Server) -> None:
+    """The change set every case starts from is valid, so a refusal is the case's value."""
+    assert [v.message for _, v in check_request(_body(lambda c: None), ctx)] == []
+    client = boto3.client("marketplace-catalog", endpoint_url=catalog.url,
+                          region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    started = client.start_change_set(**_body(lambda c: None))
+    assert _wait(client, started["ChangeSetId"])["Status"] == "SUCCEEDED"
+
+
+def test_every_pair_reaches_a_distinct_rule() -> None:
+    pairs = [b.rule for b in BOUNDS] + [f"{TRIAL_RULE}.{end}" for end in TRIAL]
+    assert len(pairs) == len(set(pairs))
+    assert {side for _, _, side, _ in CASES} == set(SIDES)
