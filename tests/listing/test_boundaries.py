@@ -1,8 +1,16 @@
 """Boundary cases: a value exactly at each published limit passes, the next one is refused.
 
-Issue 24, "Must be true" 3. Every limit below is typed by hand from AWS's published limits as
-shared/docs/marketplace.md gives them (the ``UpdateInformation`` limits table and the Pricing
-section); nothing here reads the rule table. Each pair goes to both tools: ``listing check``'s
+Issue 24, "Must be true" 3. Every limit below is typed by hand from AWS's published documents;
+nothing here reads the rule table:
+
+  DOC     shared/docs/marketplace.md: the ``UpdateInformation`` limits table and the Pricing
+          section ("A free trial lasts 5 to 120 days").
+  SHAPES  where that document is silent: AWS's MachineLearningProduct@1.0 change-type shapes
+          (awslabs/aws-marketplace-catalog-api-shapes-for-python, commit 029613285eda,
+          machinelearningproduct_1_0_changetypes: add_version.py, input_properties.py,
+          sample.py, positive_targeting.py, add_delivery_options_sage_maker_model_package_
+          delivery_option_details.py).
+ Each pair goes to both tools: ``listing check``'s
 checker (``smkit.listing.validate.check_request``, in this process) and the Catalog emulator
 (a subprocess, over boto3's marketplace-catalog client). The at-limit side must pass both tools
 whole; the past-limit side must be refused by both with that rule.
@@ -111,6 +119,32 @@ def info(field: str, value: Any) -> Mutate:
     return mutate
 
 
+def option(path: str, value: Any) -> Mutate:
+    """Set a field of AddDeliveryOptions (``Version.X`` or, else, the model package option)."""
+    def mutate(changes: list[dict[str, Any]]) -> None:
+        node = next(c for c in changes if c["ChangeType"] == "AddDeliveryOptions")
+        node = node["DetailsDocument"]
+        if not path.startswith("Version."):
+            node = node["DeliveryOptions"][0]["Details"][
+                "SageMakerModelPackageDeliveryOptionDetails"]
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return mutate
+
+
+def buyers(n: int) -> Mutate:
+    """Target the product at n buyer accounts (before it is released)."""
+    def mutate(changes: list[dict[str, Any]]) -> None:
+        at = next(i for i, c in enumerate(changes) if c["ChangeType"] == "ReleaseProduct")
+        accounts = [f"{111100000000 + i:012d}" for i in range(n)]
+        changes.insert(at, _change(PRODUCT, "UpdateTargeting",
+                                   {"PositiveTargeting": {"BuyerAccounts": accounts}}, None,
+                                   P_REF))
+    return mutate
+
+
 def trial(duration: str) -> Mutate:
     """Set the free trial's Duration."""
     def mutate(changes: list[dict[str, Any]]) -> None:
@@ -169,7 +203,51 @@ BOUNDS: list[Bound] = [
     Bound(f"{UI}AdditionalResources.max_items", "AdditionalResources ≤ 3",
           info("AdditionalResources", _resources(3)), info("AdditionalResources", _resources(4))),
 ]
-# "A free trial lasts 5 to 120 days": both ends, each its own pair (one rule, two limits).
+AD = "Product.AddDeliveryOptions."
+
+
+def _url(length: int) -> str:
+    """An https URL of exactly ``length`` characters."""
+    head = "https://example.com/"
+    return head + "u" * (length - len(head))
+
+
+# SHAPES: where marketplace.md is silent.
+BOUNDS += [
+    Bound(f"{AD}Version.VersionTitle.max_length", "AddVersion.VersionTitle max_length=64",
+          option("Version.VersionTitle", "v" * 64), option("Version.VersionTitle", "v" * 65)),
+    Bound(f"{AD}Version.ReleaseNotes.max_length", "AddVersion.ReleaseNotes max_length=30000",
+          option("Version.ReleaseNotes", "n" * 30000),
+          option("Version.ReleaseNotes", "n" * 30001)),
+    Bound("Shape.DeliveryOption.UsageInstructions.max_length",
+          "UsageInstructions max_length=10000",
+          option("UsageInstructions", "u" * 10000), option("UsageInstructions", "u" * 10001)),
+    Bound("Shape.DeliveryOption.SampleNotebookUrl.max_length",
+          "SampleNotebookUrl max_length=2000",
+          option("SampleNotebookUrl", _url(2000)), option("SampleNotebookUrl", _url(2001))),
+    Bound("Shape.DeliveryOption.RepositoryUrl.max_length", "RepositoryUrl max_length=2000",
+          option("RepositoryUrl", _url(2000)), option("RepositoryUrl", _url(2001))),
+    Bound("Shape.DeliveryOption.InputProperties.Description.max_length",
+          "InputProperties.Description max_length=10000",
+          option("InputProperties.Description", "i" * 10000),
+          option("InputProperties.Description", "i" * 10001)),
+    Bound("Shape.DeliveryOption.InputProperties.Limitations.max_length",
+          "InputProperties.Limitations max_length=1000",
+          option("InputProperties.Limitations", "m" * 1000),
+          option("InputProperties.Limitations", "m" * 1001)),
+    Bound("Shape.Sample.RealtimeInferenceText.max_length",
+          "Sample.RealtimeInferenceText max_length=10000",
+          option("InputProperties.SampleInput.RealtimeInferenceText", "5" * 10000),
+          option("InputProperties.SampleInput.RealtimeInferenceText", "5" * 10001)),
+    Bound("Shape.Sample.RealtimeInferenceText.min_length",
+          "Sample.RealtimeInferenceText min_length=1",
+          option("InputProperties.SampleInput.RealtimeInferenceText", "5"),
+          option("InputProperties.SampleInput.RealtimeInferenceText", "")),
+    Bound("Product.UpdateTargeting.PositiveTargeting.BuyerAccounts.max_items",
+          "PositiveTargeting.BuyerAccounts max_length=100", buyers(100), buyers(101)),
+]
+
+# DOC: "A free trial lasts 5 to 120 days": both ends, each its own pair (one rule, two limits).
 TRIAL_RULE = f"{PT}Terms[].Duration.trial_days"
 TRIAL = {"min": (trial("P5D"), trial("P4D")), "max": (trial("P120D"), trial("P121D"))}
 
