@@ -45,7 +45,7 @@ wheel: install ## smkit as a wheel in dist/, with dist/constraints.txt (README: 
 	@bash scripts/wheel.sh
 
 lint: install ## ruff and mypy
-	$(PY) -m ruff check container packaging tests bench setup.py
+	$(PY) -m ruff check container packaging tests bench scripts setup.py
 	$(PY) -m mypy
 
 demo: install space build-container ## the end-to-end journey, offline (writes .smkit/demo/)
