@@ -5,15 +5,16 @@ nothing here reads the rule table:
 
   DOC     shared/docs/marketplace.md: the ``UpdateInformation`` limits table and the Pricing
           section ("A free trial lasts 5 to 120 days").
-  SHAPES  where that document is silent: AWS's MachineLearningProduct@1.0 change-type shapes
-          (awslabs/aws-marketplace-catalog-api-shapes-for-python, commit 029613285eda,
-          machinelearningproduct_1_0_changetypes: add_version.py, input_properties.py,
-          sample.py, positive_targeting.py, add_delivery_options_sage_maker_model_package_
-          delivery_option_details.py).
- Each pair goes to both tools: ``listing check``'s
-checker (``smkit.listing.validate.check_request``, in this process) and the Catalog emulator
-(a subprocess, over boto3's marketplace-catalog client). The at-limit side must pass both tools
-whole; the past-limit side must be refused by both with that rule.
+  SHAPES  where that document is silent: AWS's change-type shapes in
+          awslabs/aws-marketplace-catalog-api-shapes-for-python (commit 029613285eda):
+          MachineLearningProduct@1.0 (add_version, input_properties, sample, positive_targeting,
+          the model package delivery option details) and the Offer@1.0 appendix
+          (rate_card_item, support_term).
+
+Each pair goes to both tools: ``listing check``'s checker (``smkit.listing.validate.
+check_request``, in this process) and the Catalog emulator (a subprocess, over boto3's
+marketplace-catalog client). The at-limit side must pass both tools whole; the past-limit side
+must be refused by both with that rule.
 """
 
 from __future__ import annotations
@@ -145,6 +146,22 @@ def buyers(n: int) -> Mutate:
     return mutate
 
 
+def price(value: str) -> Mutate:
+    """Set the first rate card item's Price."""
+    def mutate(changes: list[dict[str, Any]]) -> None:
+        pricing = next(c for c in changes if c["ChangeType"] == "UpdatePricingTerms")
+        pricing["DetailsDocument"]["Terms"][0]["RateCards"][0]["RateCard"][0]["Price"] = value
+    return mutate
+
+
+def refund(text: str) -> Mutate:
+    """Set the support term's RefundPolicy."""
+    def mutate(changes: list[dict[str, Any]]) -> None:
+        support = next(c for c in changes if c["ChangeType"] == "UpdateSupportTerms")
+        support["DetailsDocument"]["Terms"][0]["RefundPolicy"] = text
+    return mutate
+
+
 def trial(duration: str) -> Mutate:
     """Set the free trial's Duration."""
     def mutate(changes: list[dict[str, Any]]) -> None:
@@ -158,9 +175,15 @@ class Bound:
     """One published limit: the rule that holds it, a value at it and one just past it."""
 
     rule: str
-    doc: str  # the limit in marketplace.md's words
+    doc: str  # the limit in its document's words
     at: Mutate
     past: Mutate
+    end: str = ""  # which limit, where one rule holds two (a range's ends)
+
+    @property
+    def name(self) -> str:
+        """The rule, and the limit's end if the rule has two."""
+        return f"{self.rule}.{self.end}" if self.end else self.rule
 
 
 def _resources(n: int) -> list[dict[str, str]]:
@@ -247,18 +270,33 @@ BOUNDS += [
           "PositiveTargeting.BuyerAccounts max_length=100", buyers(100), buyers(101)),
 ]
 
-# DOC: "A free trial lasts 5 to 120 days": both ends, each its own pair (one rule, two limits).
 TRIAL_RULE = f"{PT}Terms[].Duration.trial_days"
-TRIAL = {"min": (trial("P5D"), trial("P4D")), "max": (trial("P120D"), trial("P121D"))}
+PRICE_RULE = f"{PT}Terms[].RateCards[].RateCard[].Price.pattern"
+REFUND = "Offer.UpdateSupportTerms.Terms[].RefundPolicy."
+BOUNDS += [
+    # DOC: "A free trial lasts 5 to 120 days": both ends.
+    Bound(TRIAL_RULE, "A free trial lasts 5 to 120 days", trial("P5D"), trial("P4D"), "min"),
+    Bound(TRIAL_RULE, "A free trial lasts 5 to 120 days", trial("P120D"), trial("P121D"),
+          "max"),
+    # SHAPES, Offer@1.0 appendix (rate_card_item.py, support_term.py).
+    Bound(PRICE_RULE, "Price ^((100000000(\\.0{0,8})?)|(\\d{1,8}(\\.\\d{0,8})?))$",
+          price("100000000"), price("100000001"), "max"),
+    Bound(PRICE_RULE, "Price ^((100000000(\\.0{0,8})?)|(\\d{1,8}(\\.\\d{0,8})?))$",
+          price("0.12345678"), price("0.123456789"), "decimals"),
+    Bound(f"{REFUND}max_length", "SupportTerm.RefundPolicy max_length=500",
+          refund("r" * 500), refund("r" * 501)),
+    Bound(f"{REFUND}min_length", "SupportTerm.RefundPolicy min_length=1",
+          refund("r"), refund("")),
+    # The pattern's last allowed symbol (U+2122, TM) against a currency sign outside it (euro).
+    Bound(f"{REFUND}charset", "RefundPolicy ^[\\u0000-\\u007E\\u00A9\\u00AE\\u2122"
+          "\\u00A2-\\u00A5]+$", refund("No refunds\u2122 \u00a5"), refund("No refunds \u20ac")),
+]
 
 SIDES = ("at-limit", "past-limit")
 CASES: list[tuple[str, str, str, Mutate]] = []  # id, rule, side, mutation
 for b in BOUNDS:
-    CASES += [(f"{b.rule}-at-limit", b.rule, "at-limit", b.at),
-              (f"{b.rule}-past-limit", b.rule, "past-limit", b.past)]
-for end, (at, past) in TRIAL.items():
-    CASES += [(f"{TRIAL_RULE}.{end}-at-limit", TRIAL_RULE, "at-limit", at),
-              (f"{TRIAL_RULE}.{end}-past-limit", TRIAL_RULE, "past-limit", past)]
+    CASES += [(f"{b.name}-at-limit", b.rule, "at-limit", b.at),
+              (f"{b.name}-past-limit", b.rule, "past-limit", b.past)]
 
 
 def _body(mutate: Mutate) -> dict[str, Any]:
@@ -327,6 +365,6 @@ def test_the_base_listing_passes_both_tools(ctx: Context, catalog: Server) -> No
 
 
 def test_every_pair_reaches_a_distinct_rule() -> None:
-    pairs = [b.rule for b in BOUNDS] + [f"{TRIAL_RULE}.{end}" for end in TRIAL]
+    pairs = [b.name for b in BOUNDS]
     assert len(pairs) == len(set(pairs))
     assert {side for _, _, side, _ in CASES} == set(SIDES)
