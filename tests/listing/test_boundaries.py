@@ -6,7 +6,8 @@ nothing here reads the rule table:
   DOC     shared/docs/marketplace.md: the ``UpdateInformation`` limits table and the Pricing
           section ("A free trial lasts 5 to 120 days").
   SHAPES  where that document is silent: AWS's change-type shapes in
-          awslabs/aws-marketplace-catalog-api-shapes-for-python (commit 029613285eda):
+          awslabs/aws-marketplace-catalog-api-shapes-for-python (commits 029613285eda,
+          c9e09835aa19, 22583be0233c):
           MachineLearningProduct@1.0 (add_version, input_properties, sample, positive_targeting,
           the model package delivery option details) and the Offer@1.0 appendix
           (rate_card_item, support_term).
