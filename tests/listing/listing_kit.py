@@ -91,6 +91,17 @@ class Server:
     proc: subprocess.Popen
 
 
+def wait_change_set(client: Any, cs_id: str, deadline_s: float = 30) -> dict[str, Any]:
+    """The change set once it has ended (SUCCEEDED, FAILED or CANCELLED)."""
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        d = client.describe_change_set(Catalog="AWSMarketplace", ChangeSetId=cs_id)
+        if d["Status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return dict(d)
+        time.sleep(0.1)
+    raise AssertionError(f"change set {cs_id} did not finish")
+
+
 def wait_http(url: str, proc: subprocess.Popen, deadline_s: float = 20) -> None:
     """Poll ``url`` until anything answers; fail if the process exits first."""
     start = time.monotonic()

@@ -21,14 +21,13 @@ must be refused by both with that rule.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from listing_kit import Server, create_package
+from listing_kit import Server, create_package, wait_change_set
 from smkit.emulators.catalog_rules import sagemaker_lookup
 from smkit.listing.rules import Context
 from smkit.listing.validate import check_request
@@ -306,16 +305,6 @@ def _body(mutate: Mutate) -> dict[str, Any]:
     return {"Catalog": "AWSMarketplace", "ChangeSet": changes, "Intent": "VALIDATE"}
 
 
-def _wait(client: Any, cs_id: str, deadline_s: float = 30) -> dict[str, Any]:
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        d = client.describe_change_set(Catalog="AWSMarketplace", ChangeSetId=cs_id)
-        if d["Status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return dict(d)
-        time.sleep(0.1)
-    raise AssertionError(f"change set {cs_id} did not finish")
-
-
 @pytest.fixture(scope="module")
 def ctx(moto: Server) -> Context:
     """The model package in moto, and ``listing check``'s context reading it."""
@@ -334,7 +323,7 @@ def emulated(ctx: Context, catalog: Server) -> dict[str, list[str]]:
                for cid, _, _, m in CASES}
     out: dict[str, list[str]] = {}
     for cid, cs_id in started.items():
-        final = _wait(client, cs_id)
+        final = wait_change_set(client, cs_id)
         out[cid] = [f"{e['ErrorCode']}: {e['ErrorMessage']}"
                     for change in final["ChangeSet"] for e in change["ErrorDetailList"]]
         assert (final["Status"] == "SUCCEEDED") == (not out[cid]), final
@@ -362,7 +351,7 @@ def test_the_base_listing_passes_both_tools(ctx: Context, catalog: Server) -> No
                           region_name="us-east-1", aws_access_key_id="testing",
                           aws_secret_access_key="testing")
     started = client.start_change_set(**_body(lambda c: None))
-    assert _wait(client, started["ChangeSetId"])["Status"] == "SUCCEEDED"
+    assert wait_change_set(client, started["ChangeSetId"])["Status"] == "SUCCEEDED"
 
 
 def test_every_pair_reaches_a_distinct_rule() -> None:

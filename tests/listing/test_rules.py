@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from listing_kit import Server, create_package
+from listing_kit import Server, create_package, wait_change_set
 from smkit.emulators.catalog_rules import sagemaker_lookup
 from smkit.listing.rules import Context, all_rules
 from smkit.listing.rules.simulation import Entity
@@ -740,7 +739,7 @@ def setup(moto: Server, catalog: Server) -> dict[str, Any]:
                           aws_secret_access_key="testing")
     changes = base()[:-1]  # released, not Public: no review to wait for
     started = client.start_change_set(Catalog="AWSMarketplace", ChangeSet=changes)
-    final = _wait(client, started["ChangeSetId"])
+    final = wait_change_set(client, started["ChangeSetId"])
     assert final["Status"] == "SUCCEEDED", final
     product = final["ChangeSet"][0]["Entity"]["Identifier"].split("@")[0]
     offer = final["ChangeSet"][3]["Entity"]["Identifier"].split("@")[0]
@@ -753,16 +752,6 @@ def setup(moto: Server, catalog: Server) -> dict[str, Any]:
     return {"client": client, "url": catalog.url, "ids": {"product": product, "offer": offer,
                                                           "option": option},
             "entities": entities, "ctx": ctx}
-
-
-def _wait(client: Any, cs_id: str, deadline_s: float = 20) -> dict[str, Any]:
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        d = client.describe_change_set(Catalog="AWSMarketplace", ChangeSetId=cs_id)
-        if d["Status"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return dict(d)
-        time.sleep(0.1)
-    raise AssertionError(f"change set {cs_id} did not finish")
 
 
 def _body(case: Case, ids: dict[str, str]) -> dict[str, Any]:
@@ -795,7 +784,7 @@ def emulator_verdicts(setup: dict[str, Any]) -> dict[str, list[str]]:
         mutate(changes)
         bodies[f"valid {name}"] = _request(changes)
     def finish(key: str, cs_id: str) -> None:
-        final = _wait(client, cs_id)
+        final = wait_change_set(client, cs_id)
         out[key] = [f"{e['ErrorCode']}: {e['ErrorMessage']}"
                     for change in final["ChangeSet"] for e in change["ErrorDetailList"]]
         assert (final["Status"] == "SUCCEEDED") == (not out[key]), final
@@ -855,7 +844,7 @@ def test_a_valid_update_and_restriction_of_an_existing_version_pass_both_tools(
     body = _request(changes)
     assert listing_check(body, setup, existing=True) == []
     started = setup["client"].start_change_set(**body)
-    assert _wait(setup["client"], started["ChangeSetId"])["Status"] == "SUCCEEDED"
+    assert wait_change_set(setup["client"], started["ChangeSetId"])["Status"] == "SUCCEEDED"
 
 
 def test_every_rule_has_a_case() -> None:
@@ -889,7 +878,7 @@ def test_json_details_and_a_details_document_are_checked_alike(setup: dict[str, 
     as_json[1]["Details"] = json.dumps(as_json[1].pop("DetailsDocument"))
     started = setup["client"].start_change_set(Catalog="AWSMarketplace", ChangeSet=as_json,
                                                Intent="VALIDATE")
-    final = _wait(setup["client"], started["ChangeSetId"])
+    final = wait_change_set(setup["client"], started["ChangeSetId"])
     [error] = final["ChangeSet"][1]["ErrorDetailList"]
     assert error["ErrorCode"] == "INVALID_INPUT"
     assert "[rule Product.UpdateInformation.ProductTitle.max_length]" in error["ErrorMessage"]
@@ -918,7 +907,7 @@ def test_a_value_of_the_wrong_json_type_is_the_type_rule_in_both_tools(
     assert any("[rule Details.Any.Any.type]" in m
                for m in listing_check(body, setup, existing=False))
     started = setup["client"].start_change_set(**body)
-    final = _wait(setup["client"], started["ChangeSetId"])
+    final = wait_change_set(setup["client"], started["ChangeSetId"])
     assert final["Status"] == "FAILED"
     assert any("[rule Details.Any.Any.type]" in e["ErrorMessage"]
                for change in final["ChangeSet"] for e in change["ErrorDetailList"])
