@@ -87,6 +87,50 @@ def size_of(instance_type: str) -> InstanceSize | None:
     return SIZES.get(instance_type)
 
 
+@dataclass(frozen=True)
+class RunAs:
+    """The CPU and memory a container gets to stand in for an instance type on one engine.
+
+    Capped at what the engine's machine has; ``capped`` says so, and ``phrase`` says it in
+    the words every measured figure carries (preflight, the listing, the buyer's plan).
+    """
+
+    instance_type: str
+    size: InstanceSize
+    cpus: float
+    memory_bytes: int
+
+    @property
+    def capped(self) -> bool:
+        """True when the machine had less than the instance type gives."""
+        return self.cpus < self.size.vcpus or self.memory_bytes < self.size.memory_bytes
+
+    def docker_args(self) -> tuple[str, ...]:
+        """``docker run`` options that hold the container to these limits (no swap)."""
+        mem = str(self.memory_bytes)
+        return ("--cpus", f"{self.cpus:g}", "--memory", mem, "--memory-swap", mem)
+
+    def phrase(self) -> str:
+        """Where a figure was measured, e.g. "local Docker limited to ml.m5.large's 2 vCPUs
+        and 8 GiB" (with what it really ran as, when the machine had less)."""
+        said = (f"local Docker limited to {self.instance_type}'s {self.size.vcpus} vCPUs and "
+                f"{self.size.memory_gib:g} GiB")
+        if self.capped:
+            said += (f" (ran as {self.cpus:g} CPUs and {self.memory_bytes / GIB:.1f} GiB: the "
+                     "measuring machine has no more)")
+        return said
+
+
+def run_as(instance_type: str, engine_cpus: int, engine_memory_bytes: int) -> RunAs | None:
+    """How to run a container as ``instance_type`` on an engine with these resources, or
+    None when the size table does not have the type (see :func:`unknown_type_problem`)."""
+    size = size_of(instance_type)
+    if size is None:
+        return None
+    return RunAs(instance_type, size, float(min(size.vcpus, engine_cpus)),
+                 min(size.memory_bytes, engine_memory_bytes))
+
+
 def unknown_type_problem(instance_type: str, use: str) -> str:
     """One line saying that ``instance_type`` has no size in the table, and the fix."""
     family = instance_type.rsplit(".", 1)[0] + "."

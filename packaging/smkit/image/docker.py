@@ -119,6 +119,20 @@ def require_engine() -> None:
     docker("version", "--format", "{{.Server.Version}}", timeout=30)
 
 
+@dataclass(frozen=True)
+class EngineResources:
+    """What the Docker engine's machine has: no container can be given more."""
+
+    cpus: int
+    memory_bytes: int
+
+
+def engine_resources() -> EngineResources:
+    """CPUs and memory of the engine's machine."""
+    out = docker("info", "--format", "{{.NCPU}} {{.MemTotal}}").stdout.decode().split()
+    return EngineResources(int(out[0]), int(out[1]))
+
+
 def image_exists(image: str) -> bool:
     """True when the engine has ``image`` locally."""
     proc = docker("image", "inspect", image, check=False)

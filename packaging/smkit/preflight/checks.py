@@ -257,26 +257,26 @@ def check_instance_types(spec: Spec, model_dir: Path, report: Report,
     if not runnable:
         return
 
-    machine = il.engine()
+    machine = docker.engine_resources()
     runs: dict[tuple[str, float, int], il.Measured] = {}
     rows: list[tuple[str, instances.InstanceSize, il.Measured]] = []
     for itype, mode, size in runnable:
-        cpus = float(min(size.vcpus, machine.cpus))
-        memory = min(size.memory_bytes, machine.memory_bytes)
-        key = (mode, cpus, memory)
+        as_type = instances.run_as(itype, machine.cpus, machine.memory_bytes)
+        assert as_type is not None  # sizes were looked up above
+        key = (mode, as_type.cpus, as_type.memory_bytes)
         if key not in runs:
             target = (limits.REALTIME_MAX_PAYLOAD_MB if mode == "real-time"
                       else instances.batch_payload_mb(v.max_payload_mb)) * limits.MB
             payload, note = il.build_payload(v.input, v.content_type, target)
             env = dict(spec.environment) if mode == "real-time" else batch_env(spec)
-            run = il.Run(mode, cpus, memory, env, payload, v.content_type, note)
+            run = il.Run(mode, as_type, env, payload, v.content_type, note)
             runs[key] = il.measure(spec.image.local, model_dir, run)
         m = runs[key]
         rows.append((itype, size, m))
         capped = ""
-        if cpus < size.vcpus or memory < size.memory_bytes:
-            capped = (f" [ran as {cpus:g} vCPU / {memory / instances.GIB:.1f} GiB: this "
-                      "machine has no more]")
+        if as_type.capped:
+            capped = (f" [ran as {as_type.cpus:g} vCPU / "
+                      f"{as_type.memory_bytes / instances.GIB:.1f} GiB: this machine has no more]")
         broken = il.breaches(itype, m)
         name = f"{itype} {mode}"
         if broken:

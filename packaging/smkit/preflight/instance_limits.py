@@ -19,7 +19,7 @@ from pathlib import Path
 import smkit_contract.content_types as ct
 import smkit_contract.limits as limits
 
-from smkit.aws.instances import GIB, InstanceSize
+from smkit.aws.instances import GIB, InstanceSize, RunAs
 from smkit.core.errors import PlatformError
 from smkit.image import docker
 from smkit.preflight import limits_probe
@@ -33,26 +33,11 @@ PROBE_IN_CONTAINER = "/opt/smkit/limits_probe.py"
 
 
 @dataclass
-class Engine:
-    """What the Docker engine's machine has."""
-
-    cpus: int
-    memory_bytes: int
-
-
-def engine() -> Engine:
-    """CPUs and memory of the engine's machine (a container cannot be given more)."""
-    out = docker.docker("info", "--format", "{{.NCPU}} {{.MemTotal}}").stdout.decode().split()
-    return Engine(int(out[0]), int(out[1]))
-
-
-@dataclass
 class Run:
     """How one instance type was run."""
 
     mode: str  # "real-time" or "batch"
-    cpus: float
-    memory_bytes: int
+    limits: RunAs
     env: dict[str, str]
     payload: bytes
     content_type: str
@@ -126,11 +111,6 @@ def build_payload(sample: Path, content_type: str, target_bytes: int) -> tuple[b
     return data, f"{media} samples are sent as they are ({len(data)} bytes), not grown"
 
 
-def _docker_args(run: Run) -> tuple[str, ...]:
-    mem = str(run.memory_bytes)
-    return ("--cpus", f"{run.cpus:g}", "--memory", mem, "--memory-swap", mem)
-
-
 def _workers(log: str) -> int | None:
     found = re.findall(r'"workers":\s*(\d+)', log)
     return int(found[-1]) if found else None
@@ -157,7 +137,7 @@ def measure(image: str, model_dir: Path, run: Run) -> Measured:
     try:
         with docker.serve(image, model_dir, env=run.env, network="none",
                           startup_timeout=limits.STARTUP_LIMIT_SECONDS,
-                          extra_args=_docker_args(run)) as server:
+                          extra_args=run.limits.docker_args()) as server:
             m.healthy_s = server.ready_after
             m.workers = _workers(server.logs())
             m.master_rss_bytes = _master_rss(server.name)
@@ -200,7 +180,7 @@ def breaches(instance_type: str, m: Measured) -> list[str]:
     out = []
     if m.oom_killed:
         out.append(f"{instance_type}: the container ran out of memory "
-                   f"({m.run.memory_bytes / GIB:g} GiB) under load; the model and "
+                   f"({m.run.limits.memory_bytes / GIB:g} GiB) under load; the model and "
                    f"{m.workers} workers do not fit")
     if m.healthy_s is not None and m.healthy_s >= limits.STARTUP_LIMIT_SECONDS:
         out.append(f"{instance_type}: healthy after {m.healthy_s:.1f} s; the limit is "
@@ -261,10 +241,10 @@ def table(rows: list[tuple[str, InstanceSize, Measured]]) -> str:
         return "-" if v is None else f"{v * scale:.{digits}f}"
 
     for itype, size, m in rows:
-        cpus = (f"{size.vcpus}" if m.run.cpus >= size.vcpus
-                else f"{size.vcpus} (ran as {m.run.cpus:g})")
-        mem_run = m.run.memory_bytes / GIB
-        mem = (f"{size.memory_gib:g}" if m.run.memory_bytes >= size.memory_bytes
+        cpus = (f"{size.vcpus}" if m.run.limits.cpus >= size.vcpus
+                else f"{size.vcpus} (ran as {m.run.limits.cpus:g})")
+        mem_run = m.run.limits.memory_bytes / GIB
+        mem = (f"{size.memory_gib:g}" if m.run.limits.memory_bytes >= size.memory_bytes
                else f"{size.memory_gib:g} (ran as {mem_run:.1f})")
         peak = None if m.memory_peak_bytes is None else m.memory_peak_bytes / (1 << 20)
         lines.append(
