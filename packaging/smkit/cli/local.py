@@ -16,7 +16,7 @@ import click
 import smkit_contract.content_types as ct
 import smkit_contract.names as names
 
-from smkit.cli.options import RECORD_FIELDS, env_option, job_options, parse_env
+from smkit.cli.options import RECORD_FIELDS, cpus_option, env_option, job_options, parse_env
 from smkit.core.errors import PlatformError, SmkitError, UserError
 from smkit.image import artifact
 from smkit.image import build as images
@@ -24,7 +24,7 @@ from smkit.local.sdk import local_endpoint, sdk_transform
 from smkit.project import spec_yaml
 from smkit.project.labeled import labeled_input_in
 from smkit.project.transform_job import TransformJob
-from smkit.transform.image import run_transform_with_image
+from smkit.transform.image import cpu_limit, run_transform_with_image
 from smkit.transform.runner import run_transform
 from smkit.transform.shard import run_sharded
 
@@ -253,9 +253,10 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
 @click.option("--instances", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Containers to run, the input files sharded across them by key as "
                    "SageMaker's InstanceCount does (needs --model).")
+@cpus_option
 def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, image: str,
               url: str | None, job: TransformJob, keep_going: bool, placeholder: str | None,
-              progress: bool | None, instances: int) -> None:
+              progress: bool | None, instances: int, cpus: float | None) -> None:
     """Batch-transform INPUTS (files or folders) as SageMaker would, without the SDK:
     `<name>.out` per input file in --output."""
     if (model is None) == (url is None):
@@ -264,6 +265,8 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
     if instances > 1 and url is not None:
         raise UserError("--instances starts one container per instance: give --model, "
                         "not --url")
+    if cpus is not None and url is not None:
+        raise UserError("--cpus limits the containers smkit starts: give --model, not --url")
     if model is not None:
         check_model(model)
     job = job.replace(instance_count=instances)
@@ -274,10 +277,11 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
             assert model is not None
             sharded = run_sharded(job, list(inputs), output_dir, image=image, model=model,
                                   keep_going=keep_going, placeholder=placeholder,
-                                  progress=progress, echo=lambda m: click.echo(m, err=True))
+                                  progress=progress, limits=cpu_limit(cpus),
+                                  echo=lambda m: click.echo(m, err=True))
             report = sharded.report
         elif model is not None:
-            report = run_transform_with_image(cfg, image, model)
+            report = run_transform_with_image(cfg, image, model, limits=cpu_limit(cpus))
         else:
             assert url is not None
             report = run_transform(cfg, url)

@@ -46,6 +46,12 @@ def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
 env_option = click.option("--env", "environment", multiple=True, metavar="KEY=VALUE",
                           help="Container environment variable (repeatable).")
 
+#: ``--cpus N``: hold each container smkit starts for a transform to N CPUs (``docker run
+#: --cpus``), as an instance's vCPUs would; None leaves them unlimited.
+cpus_option = click.option("--cpus", "cpus", type=click.FloatRange(min=0.01), default=None,
+                           metavar="N",
+                           help="Limit each transform container to N CPUs (docker --cpus).")
+
 #: One option per TransformJob field, named by the field it sets.
 _JOB_OPTIONS: dict[str, Decorator] = {
     "content_type": click.option("--content-type", "content_type", default=ct.CSV,

@@ -24,6 +24,7 @@ import urllib3
 
 from smkit.core.errors import PlatformError
 from smkit.project.transform_job import TransformConfig
+from smkit.transform import rates
 from smkit.transform import records as rec
 from smkit.transform.config import Resolved, resolve
 
@@ -85,6 +86,12 @@ class TransformReport:
     seconds: float
     #: What /execution-parameters answered (None when the container has no such route).
     execution_parameters: dict[str, Any] | None = None
+    #: First request to last answer (over every instance of a sharded run).
+    span: rates.Span = field(default_factory=rates.Span)
+    #: Instances that ran (and shared the span).
+    instances: int = 1
+    #: Each container's start-up (docker run to a healthy /ping); empty for a running server.
+    startup_s: list[float] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -100,13 +107,15 @@ class TransformReport:
         """A few lines for the terminal: counts, rate, and each failure."""
         p = self.parameters
         good = sum(1 for f in self.files.values() if f.ok)
-        rate = self.records / self.seconds if self.seconds > 0 else 0.0
         lines = [
-            f"{good}/{len(self.files)} files transformed, {self.records} records in "
-            f"{self.seconds:.1f} s ({rate:,.0f} records/s); BatchStrategy={p.batch_strategy}, "
-            f"MaxPayloadInMB={p.max_payload_mb}, MaxConcurrentTransforms="
-            f"{p.max_concurrent_transforms}"
+            f"{good}/{len(self.files)} files transformed: "
+            f"{rates.rate_line(self.records, self.span.seconds, self.instances)}; "
+            f"BatchStrategy={p.batch_strategy}, MaxPayloadInMB={p.max_payload_mb}, "
+            f"MaxConcurrentTransforms={p.max_concurrent_transforms}"
         ]
+        startup = rates.startup_line(self.startup_s)
+        if startup is not None:
+            lines.append(startup)
         for f in self.files.values():
             lines += [f"  {x.describe()}" for x in f.failures]
             if f.placeholders:
@@ -395,6 +404,7 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
         out = Path(cfg.output_dir) / rel
         states[i] = _FileState(FileResult(path, None), out, out.with_name(out.name + ".partial"))
     progress = _Progress(sum(p.stat().st_size for p, _ in files), cfg.progress)
+    span = rates.Span()
 
     def produce() -> Iterator[rec.Batch | rec.FileEnd]:
         for i, (path, _) in enumerate(files):
@@ -407,6 +417,7 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
             _finish(state, item)
             return
         assert outcome is not None
+        span.answer()
         progress.advance(item.end - item.start, item.records)
         state.result.batches += 1
         state.result.retries += outcome.retries
@@ -429,6 +440,8 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
                               thread_name_prefix="smkit-transform")
     try:
         for item in produce():
+            if isinstance(item, rec.Batch):
+                span.request()
             future = pool.submit(job.run_batch, item) if isinstance(item, rec.Batch) else None
             inflight.append((item, future))
             while inflight and (len(inflight) > window or inflight[0][1] is None
@@ -447,7 +460,7 @@ def run_transform(cfg: TransformConfig, endpoint_url: str) -> TransformReport:
                 state.handle.close()
                 state.partial.unlink(missing_ok=True)
     return TransformReport({s.result.input: s.result for s in states.values()}, params,
-                           time.monotonic() - started, answered)
+                           time.monotonic() - started, answered, span)
 
 
 def _stopper(state: _FileState) -> Callable[[], bool]:

@@ -30,6 +30,7 @@ from typing import TypeVar
 from smkit.image import docker
 from smkit.image.artifact import model_directory
 from smkit.project.transform_job import TransformConfig, TransformJob
+from smkit.transform import rates
 from smkit.transform.config import resolve
 from smkit.transform.runner import TransformReport, run_transform
 
@@ -96,21 +97,22 @@ class ShardedRun:
                 if inst.report is None:
                     lines.append(f"  instance {inst.index + 1}: no files (idle)")
                     continue
-                r = inst.report
                 lines.append(f"  instance {inst.index + 1}: {len(inst.files)} files, "
-                             f"{r.records} records in {r.seconds:.1f} s")
+                             + rates.rate_line(inst.report.records, inst.report.span.seconds))
         return "\n".join(lines)
 
 
 def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, image: str,
                 model: Path, keep_going: bool = False, placeholder: str | None = None,
                 progress: bool | None = None, environment: dict[str, str] | None = None,
-                startup_timeout: float = 240, echo: Echo = _quiet) -> ShardedRun:
+                startup_timeout: float = 240, limits: tuple[str, ...] = (),
+                echo: Echo = _quiet) -> ShardedRun:
     """Run ``job`` over ``inputs`` with ``job.instance_count`` containers of ``image``.
 
     Each container gets its shard of the input files (by key, see the module docstring) and
     writes ``<key>.out`` into ``output_dir``, so the output is the same as one instance's.
     An instance with no files starts no container. Containers are removed afterwards.
+    ``limits`` are ``docker run`` options given to every container (e.g. ``--cpus 1``).
     """
     job.validate()
     count = job.instance_count
@@ -132,7 +134,8 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
         servers = {}
         for r in busy:  # start them all, then wait: start-ups overlap
             servers[r.index] = (stack.enter_context(docker.serve(
-                image, model_dir, env=configs[r.index].container_environment, wait=False)),
+                image, model_dir, env=configs[r.index].container_environment, wait=False,
+                extra_args=limits)),
                 time.monotonic())
         for server, at in servers.values():
             docker.wait_healthy(server, at, startup_timeout)
@@ -143,7 +146,7 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
             report = run_transform(configs[r.index], url)
             if len(busy) > 1:
                 echo(f"instance {r.index + 1}/{count}: {len(r.files)} files, "
-                     f"{report.records} records in {report.seconds:.1f} s")
+                     + rates.rate_line(report.records, report.span.seconds))
             return report
 
         if len(busy) <= 1:
@@ -155,6 +158,7 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
         r.report = report
     merged = _merge([r.report for r in busy if r.report is not None], whole, files,
                     time.monotonic() - started)
+    merged.startup_s = [s.ready_after for s, _ in servers.values() if s.ready_after is not None]
     return ShardedRun(merged, runs)
 
 
@@ -169,7 +173,8 @@ def _merge(reports: list[TransformReport], whole: TransformConfig,
         params, answered = reports[0].parameters, reports[0].execution_parameters
     else:
         params, answered = resolve(whole, None), None
-    return TransformReport(ordered, params, seconds, answered)
+    return TransformReport(ordered, params, seconds, answered,
+                           rates.union(r.span for r in reports), max(1, len(reports)))
 
 
 def measure_rows_per_s(image: str, model: Path, inputs: Sequence[Path], instances: int,
