@@ -16,7 +16,14 @@ import click
 import smkit_contract.content_types as ct
 import smkit_contract.names as names
 
-from smkit.cli.options import RECORD_FIELDS, cpus_option, env_option, job_options, parse_env
+from smkit.cli.options import (
+    RECORD_FIELDS,
+    cpus_option,
+    env_option,
+    job_options,
+    parse_env,
+    split_option,
+)
 from smkit.core.errors import PlatformError, SmkitError, UserError
 from smkit.image import artifact
 from smkit.image import build as images
@@ -27,6 +34,7 @@ from smkit.project.transform_job import TransformJob
 from smkit.transform.image import cpu_limit, run_transform_with_image
 from smkit.transform.runner import run_transform
 from smkit.transform.shard import run_sharded
+from smkit.transform.split import check_splittable
 
 DEFAULT_IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
 
@@ -254,9 +262,10 @@ def local_transform_cmd(model: Path, data: Path, output_dir: Path, image: str, p
               help="Containers to run, the input files sharded across them by key as "
                    "SageMaker's InstanceCount does (needs --model).")
 @cpus_option
+@split_option
 def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, image: str,
               url: str | None, job: TransformJob, keep_going: bool, placeholder: str | None,
-              progress: bool | None, instances: int, cpus: float | None) -> None:
+              progress: bool | None, instances: int, cpus: float | None, split: bool) -> None:
     """Batch-transform INPUTS (files or folders) as SageMaker would, without the SDK:
     `<name>.out` per input file in --output."""
     if (model is None) == (url is None):
@@ -267,6 +276,11 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
                         "not --url")
     if cpus is not None and url is not None:
         raise UserError("--cpus limits the containers smkit starts: give --model, not --url")
+    if split:
+        check_splittable(job)
+        if instances == 1:
+            click.echo("note: --split shares files among instances; with --instances 1 "
+                       "nothing is cut", err=True)
     if model is not None:
         check_model(model)
     job = job.replace(instance_count=instances)
@@ -277,7 +291,7 @@ def transform(inputs: tuple[Path, ...], output_dir: Path, model: Path | None, im
             assert model is not None
             sharded = run_sharded(job, list(inputs), output_dir, image=image, model=model,
                                   keep_going=keep_going, placeholder=placeholder,
-                                  progress=progress, limits=cpu_limit(cpus),
+                                  progress=progress, limits=cpu_limit(cpus), split=split,
                                   echo=lambda m: click.echo(m, err=True))
             report = sharded.report
         elif model is not None:

@@ -52,6 +52,13 @@ cpus_option = click.option("--cpus", "cpus", type=click.FloatRange(min=0.01), de
                            metavar="N",
                            help="Limit each transform container to N CPUs (docker --cpus).")
 
+#: ``--split``: cut large inputs into parts at record boundaries so every instance gets work,
+#: and join the outputs back (``smkit.transform.split``; in S3, ``smkit.buyer.s3split``).
+split_option = click.option(
+    "--split", "split", is_flag=True,
+    help="Cut large input files into parts at record boundaries so every instance gets "
+         "work; the outputs are joined back into one <name>.out per input.")
+
 #: One option per TransformJob field, named by the field it sets.
 _JOB_OPTIONS: dict[str, Decorator] = {
     "content_type": click.option("--content-type", "content_type", default=ct.CSV,

@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from smkit.image import docker
 from smkit.image.artifact import model_directory
 from smkit.project.transform_job import TransformConfig, TransformJob
-from smkit.transform import rates
+from smkit.transform import rates, split
 from smkit.transform.config import resolve
 from smkit.transform.runner import TransformReport, run_transform
 
@@ -106,6 +106,7 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
                 model: Path, keep_going: bool = False, placeholder: str | None = None,
                 progress: bool | None = None, environment: dict[str, str] | None = None,
                 startup_timeout: float = 240, limits: tuple[str, ...] = (),
+                split: bool = False, files: list[tuple[Path, Path]] | None = None,
                 echo: Echo = _quiet) -> ShardedRun:
     """Run ``job`` over ``inputs`` with ``job.instance_count`` containers of ``image``.
 
@@ -113,12 +114,20 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
     writes ``<key>.out`` into ``output_dir``, so the output is the same as one instance's.
     An instance with no files starts no container. Containers are removed afterwards.
     ``limits`` are ``docker run`` options given to every container (e.g. ``--cpus 1``).
+    With ``split``, large files are first cut into parts at record boundaries so that every
+    instance gets work, and the parts' outputs joined back (``smkit.transform.split``).
+    ``files`` (input, output relative path) replaces the files ``inputs`` list.
     """
     job.validate()
     count = job.instance_count
-    whole = job.to_config(list(inputs), output_dir, keep_going=keep_going,
+    whole = job.to_config(list(inputs), output_dir, files=files, keep_going=keep_going,
                           placeholder=placeholder, progress=progress, environment=environment)
     whole.validate()
+    if split:
+        return _run_split(job, whole.input_files(), output_dir, echo=echo, image=image,
+                          model=model, keep_going=keep_going, placeholder=placeholder,
+                          progress=progress, environment=environment,
+                          startup_timeout=startup_timeout, limits=limits)
     files = whole.input_files()
     parts = shard_items(files, file_key, count)
     runs = [InstanceRun(i, part) for i, part in enumerate(parts)]
@@ -160,6 +169,23 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
                     time.monotonic() - started)
     merged.startup_s = [s.ready_after for s, _ in servers.values() if s.ready_after is not None]
     return ShardedRun(merged, runs)
+
+
+def _run_split(job: TransformJob, files: list[tuple[Path, Path]], output_dir: Path, *,
+               echo: Echo, **options: Any) -> ShardedRun:
+    """``run_sharded`` with ``split``: cut the files into parts in a temporary folder, run
+    the parts, join their outputs into ``output_dir``; the parts are removed, also on
+    errors, and the inputs are only read."""
+    with tempfile.TemporaryDirectory(prefix="smkit-split-") as tmp:
+        pieces = split.split_local(files, job, Path(tmp) / "in")
+        note = split.describe_split(pieces)
+        if note:
+            echo(note)
+        parts_out = Path(tmp) / "out"
+        run = run_sharded(job, [], parts_out, files=[p for f in pieces for p in f.parts],
+                          echo=echo, **options)
+        report = split.join_local(run.report, pieces, parts_out, output_dir)
+    return ShardedRun(report, run.instances)
 
 
 def _merge(reports: list[TransformReport], whole: TransformConfig,
