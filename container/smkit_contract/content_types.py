@@ -42,3 +42,27 @@ def canonical(media_type: str) -> str:
     """Return the canonical name of a bare media type (no parameters), lower-cased."""
     lowered = media_type.strip().lower()
     return ALIASES.get(lowered, lowered)
+
+
+#: How a request body of each type carries records: the words a listing shows buyers.
+INPUT_FORMAT: dict[str, str] = {
+    CSV: "one record per line, no header, UTF-8; a cell holding a comma, a quote or a newline "
+         "is quoted; an empty cell is a missing value",
+    JSON: 'a list of rows ([[...], ...]) or of records keyed by column name ([{...}, ...]), '
+          'or either inside {"instances": [...]}; null is a missing value',
+    JSONLINES: "one row (a JSON list) or one record (a JSON object keyed by column name) per "
+               "line; null is a missing value",
+    NPY: "one 2-D NumPy array (.npy, saved without pickled objects), one row per record",
+}
+
+#: How an answer of each type carries one result per record.
+OUTPUT_FORMAT: dict[str, str] = {
+    CSV: "one line per record",
+    JSON: '{"predictions": [...]}, one entry per record',
+    JSONLINES: "one JSON value per line, one line per record",
+    NPY: "a NumPy array (.npy) with one entry per record",
+}
+
+#: The file suffix a buyer's file of each type gets (the first of BY_SUFFIX's spellings).
+SUFFIX: dict[str, str] = {media: next(s for s, m in BY_SUFFIX.items() if m == media)
+                          for media in SUPPORTED}

@@ -208,6 +208,7 @@ def listing_text(example: Example | None = None) -> dict[str, Any]:
         "sample_notebook_url": "https://example.com/smkit-demo/sample-notebook.ipynb",
         "repository_url": "https://example.com/smkit-demo/wine-cultivar",
         "price": "0.20",
+        "free_trial_days": 14,
     }
 
 
@@ -229,6 +230,8 @@ def fill_listing(path: Path, text: dict[str, Any]) -> int:
             pricing[kind] = {k: text["price"] for k in pricing[kind]}
     if "per_inference" in pricing:
         pricing["per_inference"] = "0.001"
+    if "free_trial_days" in pricing:
+        pricing["free_trial_days"] = text["free_trial_days"]
     left = _todos(data)
     if left:
         raise UserError(f"{path}: the demo does not know how to fill {', '.join(left)}")

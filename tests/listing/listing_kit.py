@@ -38,10 +38,12 @@ VALID: dict[str, Any] = {
     "eula": {"type": "standard"},
     "training_data": {"source": "UCI iris", "size": "150 rows",
                       "limitations": "Only three species."},
-    "accuracy": {"metric": "accuracy", "value": 0.96, "dataset": "30 held-out rows"},
+    "accuracy": {"metric": "accuracy", "value": 0.96, "dataset": "30 held-out rows",
+                 "measured_at": "2026-11-30"},
     "performance": {"instance_type": "ml.m5.large", "latency_ms_p50": 3.2,
                     "latency_ms_p95": 5.1, "throughput_per_s": 400,
-                    "measured_on": "local Docker"},
+                    "measured_on": "an ml.m5.large endpoint in us-east-1",
+                    "measured_at": "2026-11-30"},
     "delivery": {
         "model_package_arn": PACKAGE_ARN,
         "access_role_arn": ROLE_ARN,
@@ -89,6 +91,11 @@ class Server:
 
     url: str
     proc: subprocess.Popen
+
+
+#: Every Catalog emulator ``start_catalog`` started: conftest.py judges each change set they
+#: hold with the second oracle after each test.
+CATALOGS: list[Server] = []
 
 
 def wait_change_set(client: Any, cs_id: str, deadline_s: float = 30) -> dict[str, Any]:
@@ -140,7 +147,9 @@ def start_catalog(sagemaker_url: str | None = None, delay: float = 0.2,
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert "ready on http://127.0.0.1" in line, line
-    return Server(f"http://127.0.0.1:{port}", proc)
+    server = Server(f"http://127.0.0.1:{port}", proc)
+    CATALOGS.append(server)
+    return server
 
 
 

@@ -10,6 +10,7 @@ inference, the metering header is checked against the number of records.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import os
@@ -22,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import smkit_contract.content_types as ct
 from smkit_contract.limits import METERING_DIMENSION, METERING_HEADER
 
 from smkit.core.errors import PlatformError, UserError
@@ -49,6 +51,17 @@ class Measurements:
     accuracy: Accuracy | None
     #: The metering header's value on the sample request, if the container sent one.
     metering: dict[str, object] | None
+    #: The day the figures were measured.
+    measured_at: datetime.date
+
+
+def first_record(sample: bytes, content_type: str) -> bytes:
+    """The first record of a text sample, as a body of the same type (a one-record request)."""
+    if ct.canonical(content_type) == ct.JSON:
+        doc = json.loads(sample)
+        rows = doc.get("instances", doc) if isinstance(doc, dict) else doc
+        return json.dumps(rows[:1] if isinstance(rows, list) else rows).encode()
+    return sample.decode(errors="replace").splitlines()[0].encode()
 
 
 def _post(url: str, body: bytes, content_type: str,
@@ -187,11 +200,12 @@ def _refuse_label_first(url: str, features: list[list[str]], labels: list[str], 
 def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
             env: Mapping[str, str] | None = None, validation: Path | None = None,
             task: str = "classification", latency_requests: int = 50,
-            throughput_requests: int = 200, concurrency: int | None = None) -> Measurements:
-    """Run ``image`` on ``model_dir`` and measure it."""
-    one_record = sample.decode(errors="replace").splitlines()[0].encode() \
-        if content_type == "text/csv" else sample
-    with serve(image, model_dir, env=env) as server:
+            throughput_requests: int = 200, concurrency: int | None = None,
+            limits: tuple[str, ...] = ()) -> Measurements:
+    """Run ``image`` on ``model_dir`` (``docker run`` options ``limits``) and measure it."""
+    one_record = first_record(sample, content_type)
+    measured_at = datetime.date.today()
+    with serve(image, model_dir, env=env, extra_args=limits) as server:
         assert server.url is not None  # served with a network
         if validation is not None:  # the sample may come from it: its label position first
             _refuse_label_first(server.url, *read_validation(validation), 0, validation)
@@ -241,4 +255,4 @@ def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
             accuracy = _score(predictions, labels, task)
             check_accuracy(accuracy, labels, validation)
     return Measurements(p50, p95, throughput_requests / elapsed, sample_output, accuracy,
-                        metering)
+                        metering, measured_at)

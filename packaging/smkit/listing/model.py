@@ -10,6 +10,7 @@ module's and AWS's) at once as one ``UserError``.
 
 from __future__ import annotations
 
+import datetime
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -95,22 +96,27 @@ class TrainingData(_Strict):
 
 
 class Accuracy(_Strict):
-    """A metric measured on validation data."""
+    """A metric measured on validation data: what, on which data, by whom and when."""
 
     metric: str = Field(min_length=1)
     value: float
     dataset: str = Field(min_length=1)
-    measured_by: str = "seller"
+    measured_at: datetime.date
+    measured_by: str = "the seller"
 
 
 class Performance(_Strict):
-    """Latency and throughput, and where they were measured."""
+    """Latency and throughput of the recommended real-time instance type: where, by whom and
+    when they were measured (``measured_on`` names the machine, e.g. "an ml.m5.large endpoint"
+    or "local Docker limited to ml.m5.large's 2 vCPUs and 8 GiB")."""
 
     instance_type: str
     latency_ms_p50: float = Field(gt=0)
     latency_ms_p95: float = Field(gt=0)
     throughput_per_s: float = Field(gt=0)
     measured_on: str = Field(min_length=1)
+    measured_at: datetime.date
+    measured_by: str = "the seller"
 
 
 class Param(_Strict):
@@ -265,9 +271,41 @@ class Listing(_Strict):
     offer_id: str | None = None
 
 
+#: A path on the seller's machine (home, temporary or a drive letter): a buyer cannot open it.
+_LOCAL_PATH = re.compile(r"(?:^|[\s(\"'=])(?:~/|/(?:home|Users|tmp|root|mnt)/|[A-Za-z]:\\)")
+#: A data file's name. A measured figure says what it was measured on, not which local file.
+_DATA_FILE = re.compile(r"\b[\w.-]+\.(?:csv|tsv|jsonl?|npy|npz|parquet|feather|pkl|pickle|"
+                        r"joblib|skops|xlsx?)\b", re.IGNORECASE)
+
+
+def _strings(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every string in ``data`` with its dotted path."""
+    if isinstance(data, dict):
+        return [x for k, v in data.items() for x in _strings(v, f"{path}.{k}" if path else k)]
+    if isinstance(data, list):
+        return [x for i, v in enumerate(data) for x in _strings(v, f"{path}[{i}]")]
+    return [(path, data)] if isinstance(data, str) else []
+
+
+def local_file_problems(listing: Listing) -> list[str]:
+    """Paths on the seller's machine anywhere, and data file names in the measured facts."""
+    out = [f"{where}: {value!r} holds a path on your machine ({m.group().strip()}...); a buyer "
+           "cannot open it: describe the data instead, or link to it at an https URL"
+           for where, value in _strings(listing.model_dump(mode="json"))
+           if (m := _LOCAL_PATH.search(value)) is not None]
+    facts = {"accuracy.dataset": listing.accuracy.dataset,
+             "performance.measured_on": listing.performance.measured_on,
+             "training_data.source": listing.training_data.source,
+             "training_data.size": listing.training_data.size}
+    out += [f"{where}: names the file {m.group()!r}; say what the data is (e.g. \"300 held-out "
+            "rows of 2024 claims\"): the buyer never sees your files"
+            for where, value in facts.items() if (m := _DATA_FILE.search(value)) is not None]
+    return out
+
+
 def listing_rules(listing: Listing) -> list[str]:
     """smkit's own rules across sections (AWS's are checked on the change set)."""
-    d, p, out = listing.delivery, listing.pricing, []
+    d, p, out = listing.delivery, listing.pricing, local_file_problems(listing)
     out += [f"regions: {r!r} is not an AWS region name" for r in listing.regions
             if not _REGION.match(r)]
     if listing.visibility == "Private" and not listing.buyer_accounts:
@@ -290,14 +328,17 @@ def listing_rules(listing: Listing) -> list[str]:
 
 
 def model_facts(listing: Listing) -> str:
-    """The accuracy, performance and training-data facts every ML listing must state."""
+    """The accuracy, performance and training-data facts every ML listing must state, each
+    measured figure with what it measured, where, by whom and when."""
     a, perf, t = listing.accuracy, listing.performance, listing.training_data
     return (
         "Model facts\n"
-        f"- {a.metric}: {a.value:.4g} on {a.dataset}\n"
-        f"- Latency on {perf.instance_type}: {perf.latency_ms_p50:.1f} ms median, "
-        f"{perf.latency_ms_p95:.1f} ms p95 (one record per request); throughput "
-        f"{perf.throughput_per_s:.0f} records/s; measured on {perf.measured_on}\n"
+        f"- {a.metric}: {a.value:.4g} on {a.dataset}, measured by {a.measured_by} on "
+        f"{a.measured_at.isoformat()}.\n"
+        f"- Latency: {perf.latency_ms_p50:.1f} ms median and {perf.latency_ms_p95:.1f} ms p95 "
+        f"for one record per request; throughput: {perf.throughput_per_s:,.0f} records/s with "
+        f"concurrent requests. Measured by {perf.measured_by} on "
+        f"{perf.measured_at.isoformat()}, in {perf.measured_on}.\n"
         f"- Training data: {t.source} ({t.size})\n"
         f"- Limitations: {t.limitations}"
     )

@@ -10,7 +10,6 @@ refuses, so a placeholder can never reach the portal.
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import smkit_contract.content_types as ct
-import smkit_contract.env as env_names
 import smkit_contract.names as names
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,18 +32,22 @@ from smkit_contract.signature import (
     parses_as_number,
 )
 
+from smkit.aws import instances
+from smkit.aws.instances import RunAs
 from smkit.aws.publish import strip_marker
 from smkit.core import arns
 from smkit.core.errors import PlatformError, UserError
+from smkit.image import docker
+from smkit.listing import samples
 from smkit.listing.measure import (
     Measurements,
     check_labeled,
     measure,
     read_validation,
-    to_csv,
 )
 from smkit.listing.model import PLACEHOLDER
 from smkit.listing.notebook import build_notebook
+from smkit.listing.usage import usage_instructions
 from smkit.project.labeled import label_first
 
 NOTEBOOK = "notebook/sample-notebook.ipynb"
@@ -55,6 +57,8 @@ NOTEBOOK = "notebook/sample-notebook.ipynb"
 SAMPLE_INLINE_MAX = 3000
 #: The start of every value only the seller can fill in (``listing check`` refuses it).
 _TODO = f"{PLACEHOLDER}: "
+#: Who measured the figures ``listing init`` writes.
+MEASURED_BY = "smkit listing init"
 
 
 @dataclass(frozen=True)
@@ -138,16 +142,18 @@ def fetch_model(s3: Any, url: str, into: Path) -> Path:
 
 
 def _sample(model_dir: Path, manifest: dict[str, Any], validation: Path | None,
-            task: str) -> tuple[bytes, str, str]:
-    """The sample request body, its content type and its file suffix."""
+            task: str, media: str) -> bytes:
+    """The sample request body, in ``media`` (a text type the product declares)."""
+    signature = _signature(manifest)
     name = manifest.get("sample_input")
     candidates = [model_dir / name] if isinstance(name, str) else []
     candidates += [model_dir / n for n in names.SAMPLE_FILES]
-    for path in candidates:
-        media = ct.for_suffix(path.suffix)
-        # The listing shows the sample inline, so a binary one (.npy) is passed over.
-        if path.is_file() and media in ct.TEXT:
-            return path.read_bytes().rstrip(b"\n"), media, path.suffix
+    found = [(p, ct.for_suffix(p.suffix)) for p in candidates if p.is_file()]
+    # The listing shows the sample inline, so a binary one (.npy) is passed over; one already
+    # in the product's type is taken as it is, else a CSV one is rewritten in that type.
+    for path, body_type in sorted(found, key=lambda f: f[1] != media):
+        if body_type in ct.TEXT:
+            return samples.in_type(path.read_bytes().rstrip(b"\n"), body_type, media, signature)
     if validation is not None:
         features, labels = read_validation(validation)
         rows: list[list[str]] = []
@@ -159,9 +165,17 @@ def _sample(model_dir: Path, manifest: dict[str, Any], validation: Path | None,
                     rows.append(row)
         else:
             rows = features[:3]
-        return to_csv(rows[:10]), ct.CSV, ".csv"
+        return samples.encode_rows(rows[:10], media, signature)
     raise UserError("no sample input: add sample_input.csv to the model directory (or name one "
                     "in manifest.json), or pass --validation with labeled rows")
+
+
+def _signature(manifest: dict[str, Any]) -> Signature | None:
+    """The input signature smkit package proved, or None."""
+    try:
+        return Signature.from_json(manifest["signature"]) if manifest.get("signature") else None
+    except SignatureError:
+        return None
 
 
 def trim_sample(body: bytes, limit: int = SAMPLE_INLINE_MAX) -> tuple[bytes, int, int]:
@@ -185,51 +199,41 @@ def trim_sample(body: bytes, limit: int = SAMPLE_INLINE_MAX) -> tuple[bytes, int
     return "\n".join(kept).encode(), len(kept), len(lines)
 
 
-def _usage(content_type: str, sample_name: str, probabilities: bool) -> str:
-    lines = [
-        "1. Subscribe to the product, then create a model from its model package and deploy an "
-        "endpoint (real-time) or start a batch transform job.",
-        "2. Invoke the endpoint with the sample input:",
-        "   aws sagemaker-runtime invoke-endpoint --endpoint-name <your-endpoint> \\",
-        f"     --content-type {content_type} --accept {content_type} \\",
-        f"     --body fileb://{sample_name} output{Path(sample_name).suffix}",
-        "3. Batch transform over an S3 prefix, sharded across instances (each instance gets "
-        "a share of the objects, by key; one <key>.out per object; one record per line):",
-        "   aws sagemaker create-transform-job --transform-job-name <job> \\",
-        f"     --model-name <your-model> --batch-strategy {env_names.MULTI_RECORD} \\",
-        "     --max-payload-in-mb 6 --max-concurrent-transforms 2 \\",
-        "     --transform-input '{\"DataSource\": {\"S3DataSource\": {\"S3DataType\": "
-        "\"S3Prefix\", \"S3Uri\": \"s3://<bucket>/<input-prefix>/\"}}, "
-        f"\"ContentType\": \"{content_type}\", \"SplitType\": \"Line\"}}' \\",
-        "     --transform-output '{\"S3OutputPath\": \"s3://<bucket>/<output-prefix>/\", "
-        "\"AssembleWith\": \"Line\"}' \\",
-        "     --transform-resources InstanceType=<instance-type>,InstanceCount=2",
-    ]
-    if probabilities:
-        lines.append("4. For class probabilities, add --custom-attributes output=probabilities.")
-    return "\n".join(lines)
+def _input_description(media_types: list[str], signature: Signature | None,
+                       features: list[str], n_features: int | None) -> str:
+    """What a request holds, in each declared type's own words, then its columns."""
+    kinds = [ct.canonical(m) for m in media_types]
+    formats = " ".join(f"{m}: {ct.INPUT_FORMAT[m]}." for m in kinds if m in ct.INPUT_FORMAT)
+    if signature is not None:
+        columns = "Columns in this order: " + "; ".join(describe_columns(signature)) + "."
+    elif features:
+        columns = f"{len(features)} feature values in training order: {', '.join(features)}."
+    elif n_features:
+        columns = f"{n_features} feature values in training order."
+    else:
+        columns = "The feature values in training order."
+    text = f"{formats} {columns}"
+    strings = signature is not None and any(c.kind == "string" for c in signature.columns)
+    if strings and ct.CSV in kinds and ct.JSONLINES in kinds:
+        text += (" For a batch transform of text that may hold newlines, send JSON Lines: "
+                 "SplitType=Line cuts CSV at every newline, even inside quotes.")
+    return text
 
 
-def _from_signature(data: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
-    """Input parameters and description from the manifest's input signature."""
-    sig = Signature.from_json(data)
-    params = [{"name": c.name, "description": f"column {i + 1}: {KIND_PHRASE[c.kind]}"
-               + ("" if c.optional else ", required"), "required": not c.optional}
-              for i, c in enumerate(sig.columns)]
-    desc = ("One record per line (CSV, no header, UTF-8, cells holding commas or quotes "
-            "quoted), per JSON row, or per JSON record keyed by column name; empty cells "
-            "are missing values. Columns in this order: "
-            + "; ".join(describe_columns(sig)) + ".")
-    if any(c.kind == "string" for c in sig.columns):
-        desc += (" For batch transform of text that may contain newlines, send JSON Lines: "
-                 "SplitType=Line splits CSV at every newline, even inside quotes.")
-    return params, desc
+def _output_description(media_types: list[str], task: str, classes: list[Any]) -> str:
+    """What an answer holds per record, in each declared answer type's own words."""
+    kinds = [ct.canonical(m) for m in media_types]
+    what = ("The predicted class label" + (f", one of {', '.join(map(str, classes))}"
+                                           if classes else "")
+            if task == "classification" else "The predicted value")
+    formats = " ".join(f"{m}: {ct.OUTPUT_FORMAT[m]}." for m in kinds if m in ct.OUTPUT_FORMAT)
+    return f"{what}, for each record. {formats}"
 
 
 def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements | None,
-                  *, sample_name: str, output_name: str, content_type: str,
-                  access_role_arn: str | None, validation: Path | None,
-                  region: str) -> dict[str, Any]:
+                  *, sample: bytes, sample_name: str, output_name: str, content_type: str,
+                  access_role_arn: str | None, region: str,
+                  run_as: RunAs | None = None) -> dict[str, Any]:
     """The starter listing as plain data (written to YAML by ``init``)."""
     model = _model_section(manifest)
     model_type = str(model.get("type") or "scikit-learn model")
@@ -241,8 +245,10 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
         "product": {
             "title": f"{_TODO}product title ({model_type})",
             "short_description": f"{_TODO}what the model does, in one or two sentences",
+            # The package's description is a hint only: the seller's text replaces it whole.
             "long_description": f"{_TODO}what the model does and its use cases"
-                                + (f"\n\n{facts.description}" if facts.description else ""),
+                                + (f" (the model package says: {facts.description})"
+                                   if facts.description else ""),
             "highlights": [f"{_TODO}first highlight"],
             "categories": [f"{_TODO}category"],
             # AWS requires at least one search keyword.
@@ -254,14 +260,17 @@ def build_starter(facts: PackageFacts, manifest: dict[str, Any], m: Measurements
         "eula": {"type": "standard"},
         "training_data": {"source": f"{_TODO}source", "size": f"{_TODO}size",
                           "limitations": f"{_TODO}what the model cannot do"},
-        "accuracy": _accuracy(m, validation),
-        "performance": _performance(m, realtime[0]),
+        "accuracy": _accuracy(m),
+        "performance": _performance(m, realtime[0], run_as),
         "delivery": {
             "model_package_arn": facts.arn,
             "access_role_arn": access_role_arn or f"{_TODO}arn:aws:iam::<account>:role/<name>",
             "version_title": "1.0",
             "release_notes": "First release.",
-            "usage_instructions": _usage(content_type, sample_name, task == "classification"),
+            "usage_instructions": usage_instructions(
+                model_package_arn=facts.arn, region=region, content_type=content_type,
+                sample=sample, realtime_type=realtime[0], batch_type=batch[0] if batch else None,
+                probabilities=task == "classification"),
             "sample_notebook_url": f"{_TODO}https URL where you publish {NOTEBOOK} (written "
                                    "by init: it runs end to end without the buyer's data)",
             # AWS requires it: where buyers find the model's code or documentation.
@@ -287,7 +296,8 @@ def _pricing(metering: str, realtime: list[str], batch: list[str]) -> dict[str, 
     return {"model": "hourly",
             "realtime": {i: f"{_TODO}USD per hour" for i in realtime},
             "batch": {i: f"{_TODO}USD per hour" for i in batch},
-            "free_trial_days": 14}
+            # AWS recommends a trial of 14 to 30 days; only the seller can choose one.
+            "free_trial_days": f"{_TODO}days of free trial (5 to 120), or null for none"}
 
 
 def _io_sections(facts: PackageFacts, manifest: dict[str, Any], task: str, *,
@@ -295,58 +305,54 @@ def _io_sections(facts: PackageFacts, manifest: dict[str, Any], task: str, *,
     """The delivery's ``input`` and ``output``: columns from the manifest, classes, samples."""
     model = _model_section(manifest)
     classes = model.get("classes") or []
-    features = model.get("feature_names") or []
+    features = [str(f) for f in model.get("feature_names") or []]
     n_features = model.get("n_features") or (len(features) if features else None)
-    if features:
-        params = [{"name": str(f), "description": f"feature column {i + 1}", "required": True}
+    signature = _signature(manifest)
+    if signature is not None:
+        params = [{"name": c.name, "description": f"column {i + 1}: {KIND_PHRASE[c.kind]}"
+                   + ("" if c.optional else ", required"), "required": not c.optional}
+                  for i, c in enumerate(signature.columns)]
+    else:
+        params = [{"name": f, "description": f"feature column {i + 1}", "required": True}
                   for i, f in enumerate(features)]
-    else:
-        params = []
-    count = f"{n_features} feature values" if n_features else "the feature values"
-    input_desc = ("One record per line (CSV, no header) or per JSON row: "
-                  f"{count} in training order"
-                  + (f": {', '.join(map(str, features))}" if features else "") + ".")
-    if manifest.get("signature"):  # the input signature smkit package proved
-        params, input_desc = _from_signature(manifest["signature"])
-    if task == "classification":
-        output_desc = "The predicted class label per record" + (
-            f", one of {', '.join(map(str, classes))}" if classes else "") + "."
-        custom = [{"name": "output=probabilities",
-                   "description": "return the class probabilities instead of labels",
-                   "constraints": "X-Amzn-SageMaker-Custom-Attributes", "required": False}]
-    else:
-        output_desc = "The predicted value per record."
-        custom = []
     types = facts.content_types or [content_type]
-    return {"input": {"description": input_desc,
+    answers = facts.response_types or types
+    custom = [{"name": "output=probabilities",
+               "description": "return the class probabilities instead of labels",
+               "constraints": "X-Amzn-SageMaker-Custom-Attributes", "required": False}
+              ] if task == "classification" else []
+    return {"input": {"description": _input_description(types, signature, features,
+                                                         n_features),
                       "content_types": types, "sample_file": sample_name,
                       "parameters": params, "custom_attributes": custom},
-            "output": {"description": output_desc,
-                       "content_types": facts.response_types or types,
-                       "sample_file": output_name, "parameters": []}}
+            "output": {"description": _output_description(answers, task, classes),
+                       "content_types": answers, "sample_file": output_name,
+                       "parameters": []}}
 
 
-def _performance(m: Measurements | None, instance_type: str) -> dict[str, Any]:
-    """Latency and throughput as measured in local Docker, or placeholders."""
-    if m is not None:
+def _performance(m: Measurements | None, instance_type: str,
+                 run_as: RunAs | None) -> dict[str, Any]:
+    """Latency and throughput as measured under the instance type's limits, or placeholders."""
+    if m is not None and run_as is not None:
         return {"instance_type": instance_type, "latency_ms_p50": round(m.latency_ms_p50, 2),
                 "latency_ms_p95": round(m.latency_ms_p95, 2),
                 "throughput_per_s": round(m.throughput_per_s, 1),
-                "measured_on": f"local Docker on the seller's machine ({os.cpu_count()} CPUs), "
-                               f"not on {instance_type}"}
+                "measured_on": run_as.phrase(), "measured_at": m.measured_at,
+                "measured_by": MEASURED_BY}
     return {"instance_type": instance_type, "latency_ms_p50": f"{_TODO}measure",
             "latency_ms_p95": f"{_TODO}measure", "throughput_per_s": f"{_TODO}measure",
-            "measured_on": f"{_TODO}where"}
+            "measured_on": f"{_TODO}where (e.g. an {instance_type} endpoint)",
+            "measured_at": f"{_TODO}date (YYYY-MM-DD)"}
 
 
-def _accuracy(m: Measurements | None, validation: Path | None) -> dict[str, Any]:
+def _accuracy(m: Measurements | None) -> dict[str, Any]:
     """The metric measured on the labeled validation rows, or placeholders."""
-    if m is not None and m.accuracy is not None and validation is not None:
+    if m is not None and m.accuracy is not None:
         return {"metric": m.accuracy.metric, "value": round(m.accuracy.value, 4),
-                "dataset": f"{m.accuracy.rows} held-out rows ({validation.name})",
-                "measured_by": "smkit listing init"}
+                "dataset": f"{m.accuracy.rows} held-out rows",
+                "measured_at": m.measured_at, "measured_by": MEASURED_BY}
     return {"metric": f"{_TODO}e.g. accuracy", "value": f"{_TODO}number",
-            "dataset": f"{_TODO}validation data"}
+            "dataset": f"{_TODO}validation data", "measured_at": f"{_TODO}date (YYYY-MM-DD)"}
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -423,7 +429,9 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         check_label_position(validation, manifest)
     # Written only once everything succeeded: a failed init leaves nothing behind.
     files: dict[Path, bytes] = {}
-    body, content_type, suffix = _sample(model_dir, manifest, validation, task)
+    content_type = samples.text_type(facts.content_types or [ct.CSV])
+    suffix = ct.SUFFIX[content_type]
+    body = _sample(model_dir, manifest, validation, task, content_type)
     if len(body.decode(errors="replace")) > SAMPLE_INLINE_MAX:
         body, kept, total = trim_sample(body)
         echo(f"note: the sample input is longer than the {SAMPLE_INLINE_MAX} characters the "
@@ -432,12 +440,18 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
     sample_name, output_name = f"samples/input{suffix}", f"samples/output{suffix}"
     files[out.parent / sample_name] = body
     m = None
+    realtime = facts.realtime[0] if facts.realtime else "ml.m5.large"
+    as_type = None
     if measure_it:
-        echo(f"running {image} to measure latency, throughput"
+        machine = docker.engine_resources()
+        as_type = instances.run_as(realtime, machine.cpus, machine.memory_bytes)
+        if as_type is None:
+            raise UserError(instances.unknown_type_problem(realtime, "realtime"))
+        echo(f"running {image} in {as_type.phrase()} to measure latency, throughput"
              + (" and accuracy" if validation else "") + " ...")
         env = {"SMKIT_METERING": facts.metering} if facts.metering != "none" else {}
         m = measure(image, model_dir, body, content_type, env=env, validation=validation,
-                    task=task)
+                    task=task, limits=as_type.docker_args())
         output = m.sample_output
         if len(output.decode(errors="replace")) > SAMPLE_INLINE_MAX:
             output, kept, total = trim_sample(output)
@@ -452,7 +466,8 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                 raise PlatformError("the model package sets SMKIT_METERING=per-inference but "
                                     "the container sent no metering header")
             echo(f"  metering header: {json.dumps(m.metering)}")
-            records = len(body.splitlines()) if content_type == ct.CSV else None
+            records = (len(body.splitlines()) if content_type in (ct.CSV, ct.JSONLINES)
+                       else None)
             if records is not None and m.metering.get("ConsumedUnits") != records:
                 raise PlatformError(f"the container metered {m.metering.get('ConsumedUnits')} "
                                     f"units for a sample of {records} records; per-inference "
@@ -463,11 +478,11 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
     notebook = build_notebook(title=model_type, model_package_arn=facts.arn,
                               sample_input=body.decode(errors="replace"),
                               content_type=content_type,
-                              instance_type=facts.realtime[0] if facts.realtime else "ml.m5.large")
+                              instance_type=realtime)
     files[out.parent / NOTEBOOK] = (json.dumps(notebook, indent=1) + "\n").encode()
-    data = build_starter(facts, manifest, m, sample_name=sample_name, output_name=output_name,
-                         content_type=content_type, access_role_arn=access_role_arn,
-                         validation=validation, region=region)
+    data = build_starter(facts, manifest, m, sample=body, sample_name=sample_name,
+                         output_name=output_name, content_type=content_type,
+                         access_role_arn=access_role_arn, region=region, run_as=as_type)
     header = ("# smkit listing: fill in every TODO, then `smkit listing check`.\n"
               "# samples/ holds the sample input and the model's own answer to it.\n")
     files[out] = (header + dump_yaml(data)).encode()
