@@ -351,10 +351,16 @@ def join_local(report: TransformReport, files: Sequence[SplitFile], parts_output
     return dataclasses.replace(report, files=results)
 
 
+#: The runner's note on which record a line of a mini-batch is (runner._Job.fail).
+_BATCH_RECORD = re.compile(r"(line \d+ of the mini-batch is record )(\d+)")
+
+
 def _renumber(failure: Failure, source: Path, records: int, lines: int) -> Failure:
     """A part's failure as the whole file's: its records and lines counted from the file's
     start."""
-    return dataclasses.replace(failure, file=source,
+    message = _BATCH_RECORD.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + records}",
+                                failure.message)
+    return dataclasses.replace(failure, file=source, message=message,
                                first_record=failure.first_record + records,
                                last_record=failure.last_record + records,
                                first_line=failure.first_line + lines,
