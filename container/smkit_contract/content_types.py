@@ -47,13 +47,16 @@ def canonical(media_type: str) -> str:
 #: How a request body of each type carries records: the words a listing shows buyers.
 INPUT_FORMAT: dict[str, str] = {
     CSV: "one record per line, no header, UTF-8; a cell holding a comma, a quote or a newline "
-         "is quoted; an empty cell is a missing value",
+         "is quoted",
     JSON: 'a list of rows ([[...], ...]) or of records keyed by column name ([{...}, ...]), '
-          'or either inside {"instances": [...]}; null is a missing value',
+          'or either inside {"instances": [...]}',
     JSONLINES: "one row (a JSON list) or one record (a JSON object keyed by column name) per "
-               "line; null is a missing value",
+               "line",
     NPY: "one 2-D NumPy array (.npy, saved without pickled objects), one row per record",
 }
+
+#: How a request of each text type writes a missing value.
+MISSING_VALUE: dict[str, str] = {CSV: "an empty cell", JSON: "null", JSONLINES: "null"}
 
 #: How an answer of each type carries one result per record.
 OUTPUT_FORMAT: dict[str, str] = {

@@ -212,7 +212,10 @@ def _input_description(media_types: list[str], signature: Signature | None,
         columns = f"{n_features} feature values in training order."
     else:
         columns = "The feature values in training order."
+    missing = list(dict.fromkeys(ct.MISSING_VALUE[m] for m in kinds if m in ct.MISSING_VALUE))
     text = f"{formats} {columns}"
+    if missing:
+        text += f" A missing value is {' or '.join(missing)}."
     strings = signature is not None and any(c.kind == "string" for c in signature.columns)
     if strings and ct.CSV in kinds and ct.JSONLINES in kinds:
         text += (" For a batch transform of text that may hold newlines, send JSON Lines: "
