@@ -34,14 +34,21 @@ def folder(key: str) -> str:
     return key[: key.rfind("/") + 1]
 
 
-def list_keys(s3: Any, url: str) -> list[str]:
-    """Every object key under an S3 prefix, in S3's order (folder markers skipped)."""
+def list_objects(s3: Any, url: str) -> list[tuple[str, int]]:
+    """Every object under an S3 prefix as (key, size), in S3's order (folder markers
+    skipped)."""
     bucket, prefix = split_prefix(url)
-    keys: list[str] = []
+    found: list[tuple[str, int]] = []
     with call("s3", "ListObjectsV2"):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
-    return keys
+            found += [(o["Key"], int(o["Size"])) for o in page.get("Contents", [])
+                      if not o["Key"].endswith("/")]
+    return found
+
+
+def list_keys(s3: Any, url: str) -> list[str]:
+    """Every object key under an S3 prefix, in S3's order (folder markers skipped)."""
+    return [key for key, _ in list_objects(s3, url)]
 
 
 def fetch_artifact(aws: Aws, url: str, target_dir: Path) -> Path:
