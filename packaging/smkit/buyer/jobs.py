@@ -42,7 +42,8 @@ from smkit.core.errors import PlatformError, UserError
 from smkit.image import docker
 from smkit.local import sdk as localmode
 from smkit.project.transform_job import TransformJob, container_environment, input_files
-from smkit.transform.shard import Echo, file_key, run_sharded
+from smkit.transform.runner import TransformReport
+from smkit.transform.shard import Echo, ShardedRun, file_key, run_sharded
 
 #: How long the cloud transform may run before smkit stops waiting (the job keeps going).
 CLOUD_TIMEOUT_S = 4 * 3600
@@ -90,6 +91,8 @@ class TransformOutcome:
     seconds: float
     where: str
     details: dict[str, str] = field(default_factory=dict)
+    #: smkit's runner's report, when smkit's runner ran the job (its records and rates).
+    report: TransformReport | None = None
 
 
 def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
@@ -142,7 +145,8 @@ def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
     outputs = [f.output for f in run.report.files.values() if f.output is not None]
     return TransformOutcome(outputs, run.report.seconds,
                             f"smkit's runner, {job.instance_count} container(s)",
-                            {"image": local.image, "instances": str(job.instance_count)})
+                            {"image": local.image, "instances": str(job.instance_count)},
+                            run.report)
 
 
 def _job_with(job: TransformJob | None, *, content_type: str | None, accept: str | None,
@@ -232,9 +236,9 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
     with call("sagemaker", "CreateModel"):
         sm.create_model(**model_request(places.name, arn, role_arn))
     try:
-        desc, seconds = _run_cloud_job(aws, sm, package, job, places, count_in,
-                                       instance=instance, hourly_price=hourly_price,
-                                       timeout_s=timeout_s, echo=echo)
+        desc, seconds, here = _run_cloud_job(aws, sm, package, job, places, count_in,
+                                             instance=instance, hourly_price=hourly_price,
+                                             timeout_s=timeout_s, echo=echo)
         out_keys = [k for k in list_keys(s3, places.output_uri) if k.endswith(".out")]
         outputs = [] if places.out_s3 else _download(s3, places.output_uri, out_keys,
                                                      Path(output))
@@ -249,8 +253,8 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
     if hourly_price is not None:
         cost = software_cost(job.instance_count, billed_seconds(desc, seconds), hourly_price)
         details["software_cost_usd"] = f"{cost:.2f}"
-    return TransformOutcome(outputs, seconds, f"SageMaker transform job {places.name}",
-                            details)
+    return TransformOutcome(outputs, seconds, f"SageMaker transform job {places.name}", details,
+                            here.report if here is not None else None)
 
 
 @dataclass(frozen=True)
@@ -322,8 +326,9 @@ def _stage_input(s3: Any, places: _CloudPlaces, instance_count: int, echo: Echo)
 def _run_cloud_job(aws: Aws, sm: Any, package: Package, job: TransformJob,
                    places: _CloudPlaces, count_in: int, *, instance: str,
                    hourly_price: float | None, timeout_s: float,
-                   echo: Echo) -> tuple[dict[str, Any], float]:
-    """CreateTransformJob and the wait; returns its description and the seconds it took.
+                   echo: Echo) -> tuple[dict[str, Any], float, ShardedRun | None]:
+    """CreateTransformJob and the wait; returns its description, the seconds it took, and,
+    on the emulators, the run that did SageMaker's side here.
 
     Raises PlatformError with the reason and the log streams unless the job completed.
     """
@@ -334,15 +339,17 @@ def _run_cloud_job(aws: Aws, sm: Any, package: Package, job: TransformJob,
     echo(f"transform job {places.name}: {count_in} object(s) from {places.input_uri} on "
          f"{job.instance_count} x {instance}")
     started = time.monotonic()
+    here = None
     if on_emulator(aws):
-        run_on_emulator(aws, package, job, places.input_uri, places.output_uri, echo=echo)
+        here = run_on_emulator(aws, package, job, places.input_uri, places.output_uri,
+                               echo=echo)
     desc = wait_for_job(aws, places.name, instance_count=job.instance_count,
                         instance_type=instance, hourly_price=hourly_price,
                         timeout_s=timeout_s, echo=echo, started=started)
     seconds = time.monotonic() - started
     if desc.get("TransformJobStatus") != "Completed":
         raise PlatformError(failure_message(desc, log_streams(aws, places.name)))
-    return desc, seconds
+    return desc, seconds, here
 
 
 def _download(s3: Any, output_uri: str, keys: list[str], folder: Path) -> list[Path]:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from smkit.aws import prices
+from smkit.aws.clients import Aws, connect
 from smkit.buyer import jobs as buyer
-from smkit.cli.options import job_options
-from smkit.core.errors import PlatformError
+from smkit.buyer import plan as planning
+from smkit.buyer.package import region_of
+from smkit.cli.options import job_options, split_option
+from smkit.core.errors import PlatformError, UserError
 from smkit.project.transform_job import TransformJob
 
 _arn_opt = click.option("--model-package-arn", "arn", required=True, metavar="ARN",
@@ -20,6 +26,19 @@ _port_opt = click.option("--port", type=int, default=0, show_default=True,
 
 def _err(message: str) -> None:
     click.echo(message, err=True)
+
+
+_infra_opt = click.option(
+    "--infra-price", "infra_price", multiple=True, metavar="TYPE=USD|FILE",
+    help="SageMaker's price per instance-hour over smkit's shipped table (repeatable): "
+         "ml.m5.large=0.115, or a JSON file of {TYPE: USD}.")
+
+
+def _aws(arn: str | None) -> Aws:
+    """A session in the package's region (else AWS_REGION/AWS_DEFAULT_REGION, us-east-1)."""
+    region = region_of(arn) if arn else (os.environ.get("AWS_REGION")
+                                         or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    return connect(region)
 
 
 @click.group("buyer")
@@ -43,12 +62,15 @@ def buyer_group() -> None:
 @click.option("--hourly-price", type=float,
               help="Cloud: software price per instance-hour (USD) for the cost estimate.")
 @click.option("--listing", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Cloud: a listing.yaml whose pricing.batch gives the hourly price.")
+              help="A listing.yaml: its pricing.batch gives the hourly price (cloud), and "
+                   "its performance a plan printed beside the job's figures at the end.")
+@_infra_opt
 @click.option("--wait", "wait_s", type=float, default=buyer.CLOUD_TIMEOUT_S,
               show_default=True, help="Cloud: seconds to wait (the job keeps running after).")
 def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJob,
                   port: int, role_arn: str | None, s3_uri: str | None,
-                  hourly_price: float | None, listing: Path | None, wait_s: float) -> None:
+                  hourly_price: float | None, listing: Path | None,
+                  infra_price: tuple[str, ...], wait_s: float) -> None:
     """Batch-transform INPUT with the model package ARN: <key>.out per input object.
 
     --cloud runs CreateModel (network isolation) and CreateTransformJob over an S3 prefix on
@@ -61,6 +83,7 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJ
     """
     started = time.monotonic()
     job.validate()
+    planned = _job_plan(arn, data, job, listing, hourly_price, infra_price)
     if local:
         outcome = buyer.local_transform(arn, data, output, job=job,
                                         port=port or None, echo=_err)
@@ -68,6 +91,7 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJ
             click.echo(str(path))
         _err(f"{len(outcome.outputs)} output file(s) from {outcome.where} in "
              f"{time.monotonic() - started:.1f} s")
+        _beside(planned, outcome, job.instance_count)
         return
     if not role_arn:
         raise click.UsageError("--cloud needs --role-arn (the execution role for CreateModel)")
@@ -83,6 +107,44 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJ
     if "software_cost_usd" in d:
         _err(f"software cost about ${d['software_cost_usd']} ({d['instance_count']} x "
              f"{d['instance_type']}), plus the SageMaker instance price")
+    _beside(planned, outcome, job.instance_count)
+
+
+def _job_plan(arn: str, data: str, job: TransformJob, listing: Path | None,
+              hourly_price: float | None,
+              infra_price: tuple[str, ...]) -> planning.Estimate | None:
+    """The plan for this very job (its type and count), when the listing gives a rate for
+    its instance type; None otherwise (said on stderr)."""
+    if listing is None:
+        return None
+    try:
+        rate = planning.listing_rate(listing)
+    except UserError as e:
+        _err(f"note: no plan to compare the job with: {str(e).splitlines()[0]}")
+        return None
+    itype = job.instance_type or rate.instance_type
+    if itype != rate.instance_type:
+        _err(f"note: no plan to compare the job with: the listing's rate was measured on "
+             f"{rate.instance_type}, the job runs on {itype}")
+        return None
+    size = planning.plan_inputs(data, lambda: _aws(arn), job.split_type)
+    software, _ = planning.software_prices(listing, hourly_price)
+    infra = prices.with_buyer_prices(prices.shipped(), infra_price)
+    return planning.estimate(size, rate, job.instance_count, software_hourly=software(itype),
+                             infra_hourly=infra.price(itype))
+
+
+def _beside(planned: planning.Estimate | None, outcome: buyer.TransformOutcome,
+            instances: int) -> None:
+    """The plan beside what the job did."""
+    if planned is None:
+        return
+    report = outcome.report
+    records = report.records if report is not None else None
+    seconds = outcome.seconds
+    span = report.span.seconds if report is not None else 0.0
+    _err(planning.comparison(planned, seconds=seconds, records=records,
+                             instances=instances, span_s=span or None))
 
 
 @buyer_group.command("invoke")
@@ -103,3 +165,85 @@ def invoke_cmd(arn: str, body_file: Path, content_type: str, accept: str | None,
     click.echo(answer.body.decode("utf-8", errors="replace"))
     if not 200 <= answer.status < 300:
         raise PlatformError(f"the endpoint answered HTTP {answer.status}")
+
+
+@buyer_group.command("plan")
+@click.option("--input", "data", required=True, metavar="PATH|S3_URI",
+              help="The job's input: a local file or folder, or an s3:// prefix.")
+@click.option("--deadline", metavar="DURATION",
+              help="Finish within this time (90m, 2h, 1h30m): the cheapest plan that does.")
+@click.option("--budget", type=float, metavar="USD",
+              help="Spend at most this (software + infrastructure): the fastest plan that "
+                   "does.")
+@click.option("--listing", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The product's listing.yaml: its performance section gives the rate, its "
+                   "pricing.batch the software price.")
+@click.option("--measure", is_flag=True,
+              help="Measure the rate here instead: the image under each instance type's "
+                   "CPUs and memory, on a sample of the input (needs --model-package-arn).")
+@click.option("--model-package-arn", "arn", metavar="ARN",
+              help="The model package (for --measure; its region for an s3:// input).")
+@click.option("--instance-type", "instance_types", multiple=True, metavar="TYPE",
+              help="Instance types to plan on (repeatable; default: the listing's measured "
+                   "type, or with --measure the package's first batch type).")
+@click.option("--hourly-price", type=float, metavar="USD",
+              help="Software price per instance-hour (default: the listing's pricing.batch).")
+@_infra_opt
+@split_option
+@job_options("content_type", "split_type", "batch_strategy", "max_payload_mb",
+             "max_concurrent_transforms")
+def plan_cmd(data: str, deadline: str | None, budget: float | None, listing: Path | None,
+             measure: bool, arn: str | None, instance_types: tuple[str, ...],
+             hourly_price: float | None, infra_price: tuple[str, ...], split: bool,
+             job: TransformJob) -> None:
+    """Plan a batch transform of INPUT for a --deadline or a --budget: instance type and
+    count, expected duration, software cost (the listing's price, billed by the minute) and
+    infrastructure cost (SageMaker's, from smkit's shipped table or --infra-price).
+
+    The rate is records per second per instance: the listing's measured figure, or with
+    --measure one taken here on a sample of the input.
+    """
+    goal = planning.describe_goal(deadline, budget)
+    for itype in instance_types:
+        planning.known_type(itype)
+    if hourly_price is not None and hourly_price < 0:
+        raise UserError(f"--hourly-price {hourly_price:g}: give a non-negative USD amount")
+    infra = prices.with_buyer_prices(prices.shipped(), infra_price)
+    if not measure and listing is None:
+        raise UserError("no rate to plan with: give --listing (its performance section) or "
+                        "--measure --model-package-arn ARN (measured here on a sample)")
+    size = planning.plan_inputs(data, lambda: _aws(arn), job.split_type)
+    if measure:
+        found = _measured(arn, data, job, instance_types)
+    else:
+        assert listing is not None
+        rate = planning.listing_rate(listing)
+        if instance_types and rate.instance_type not in instance_types:
+            raise UserError(f"the listing's rate was measured on {rate.instance_type}, not "
+                            f"{', '.join(instance_types)}; plan on {rate.instance_type}, or "
+                            "measure those types here with --measure")
+        found = [rate]
+    _, text = planning.plan_from(size, found, goal, listing=listing,
+                                 hourly_price=hourly_price, infra=infra, split=split)
+    click.echo(text)
+
+
+def _measured(arn: str | None, data: str, job: TransformJob,
+              instance_types: tuple[str, ...]) -> list[planning.Rate]:
+    """Rates measured here, one per instance type, on a sample of the input."""
+    if not arn:
+        raise UserError("--measure runs the product's image: give --model-package-arn ARN")
+    with buyer.materialize(arn, echo=_err) as local, \
+            tempfile.TemporaryDirectory(prefix="smkit-plan-") as tmp:
+        types = list(instance_types) or local.package.transform_types[:1]
+        if not types:
+            raise UserError("the model package lists no batch transform instance types; "
+                            "give --instance-type")
+        for itype in types:
+            planning.known_type(itype)
+        aws = _aws(arn) if data.startswith("s3://") else None
+        sample = planning.sample_file(data, Path(tmp) / "sample", aws,
+                                      planning.MEASURE_RECORDS)
+        return [planning.measure_rate(local.image, local.tarball, sample, itype, job=job,
+                                      environment=local.package.environment, echo=_err)
+                for itype in types]
