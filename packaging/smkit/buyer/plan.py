@@ -37,7 +37,7 @@ from smkit.aws import prices
 from smkit.aws.clients import Aws, call
 from smkit.aws.instances import SIZES, run_as
 from smkit.buyer.billing import listing_pricing
-from smkit.buyer.staging import split_prefix
+from smkit.buyer.staging import list_objects, split_prefix
 from smkit.buyer.wait import duration as fmt_duration
 from smkit.core.errors import UserError
 from smkit.core.yamlfile import load_yaml
@@ -146,13 +146,9 @@ def local_size(data: Path, split_type: str = "Line") -> InputSize:
 def s3_size(aws: Aws, url: str, split_type: str = "Line") -> InputSize:
     """The size of the objects under an ``s3://`` prefix: listed, and sampled with ranged
     GETs (nothing else is downloaded)."""
-    bucket, prefix = split_prefix(url)
+    bucket, _ = split_prefix(url)
     s3 = aws.client("s3")
-    objects: list[tuple[str, int]] = []
-    with call("s3", "ListObjectsV2"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            objects += [(o["Key"], int(o["Size"])) for o in page.get("Contents", [])
-                        if not o["Key"].endswith("/")]
+    objects = list_objects(s3, url)
     if not objects:
         raise UserError(f"no objects under {url}; check the --input prefix")
     samples: list[tuple[bytes, bool]] = []
@@ -175,11 +171,9 @@ def sample_file(data: Path | str, target: Path, aws: Aws | None, records: int) -
     """The first ``records`` records of the input (at most SAMPLE_BYTES) as one local file."""
     if str(data).startswith("s3://"):
         assert aws is not None
-        bucket, prefix = split_prefix(str(data))
+        bucket, _ = split_prefix(str(data))
         s3 = aws.client("s3")
-        with call("s3", "ListObjectsV2"):
-            first = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=10)
-        keys = [o["Key"] for o in first.get("Contents", []) if not o["Key"].endswith("/")]
+        keys = [key for key, _ in list_objects(s3, str(data))]
         if not keys:
             raise UserError(f"no objects under {data}; check the --input prefix")
         with call("s3", "GetObject"):
