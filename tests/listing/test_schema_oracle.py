@@ -1,16 +1,13 @@
-"""A second oracle for change sets, derived from AWS's own published schemas.
+"""The second oracle for change sets (``catalog_oracle``, from AWS's own published schemas)
+against smkit.
 
-The oracle shares no code with ``smkit.listing.rules``. It is:
-- the change-type JSON Schemas in ``catalog_schemas/``, written by ``scripts/catalog_schemas.py``
-  from the generated models of awslabs/aws-marketplace-catalog-api-shapes-for-python (the
-  commit is in ``catalog_schemas/SOURCE.json``), checked with ``jsonschema``;
-- botocore's marketplace-catalog service model for StartChangeSet itself: botocore's
-  ParamValidator (required members, types, minimums) plus the model's ``max``, ``pattern`` and
-  ``enum`` facts, which ParamValidator does not check.
-
-It checks every change set the listing tests build and every valid case of ``test_rules.py``,
-and it must agree with the rule engine on every shape case test_rules.py rejects, except the
-ones listed below where the published shapes are silent.
+The oracle shares no code with ``smkit.listing.rules``: it is described in
+``tests/catalog_oracle.py``. Here: its schemas name their source; it can refuse; every change
+set smkit builds from the test listings and every valid case of ``test_rules.py`` passes it; it
+agrees with the rule engine on every shape case test_rules.py rejects, except the ones in
+``SILENT`` where the published shapes are silent; and the way two verdicts are set against each
+other (which the listing conftest applies after every test to each change set left on a Catalog
+emulator or written by ``listing render``) fails when they disagree.
 """
 
 from __future__ import annotations
@@ -18,112 +15,32 @@ from __future__ import annotations
 import copy
 import json
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import botocore.session
+import boto3
 import pytest
-from botocore.validate import ParamValidator
+from catalog_oracle import (
+    SCHEMAS,
+    SHAPE_DOCUMENTS,
+    SILENT,
+    Watch,
+    change_type_validator,
+    disagreement,
+    failures,
+    oracle,
+    written_requests,
+)
 from jsonschema import Draft202012Validator
-from listing_kit import valid_data, write_listing
+from listing_kit import Server, create_package, valid_data, wait_change_set, write_listing
 from smkit.cli import main
 from smkit.listing.changesets import Samples, build_request
 from smkit.listing.rules import all_rules
 from smkit.listing.validate import parse_listing
 from test_rules import BOTO, CASES, GUIDE, ML, ML_API, OFFER, RANDOM_ID, VALID, Case, base
 
-SCHEMAS = Path(__file__).parent / "catalog_schemas"
-REFERENCE = re.compile(r"^\$([A-Za-z0-9_-]+)\.Entity\.Identifier$")
-#: A syntactically valid identifier per entity type, put where a change set chains to an
-#: earlier change ($Name.Entity.Identifier is resolved by AWS before the details are checked).
-RESOLVED = {"MachineLearningProduct@1.0": "prod-abcdefghijklm",
-            "Offer@1.0": "offer-abcdefghijklm"}
-#: botocore patterns that AWS's own documented requests break, so they are not checked:
-#: Entity.Type ^[a-zA-Z]+$ (the documented type is "MachineLearningProduct@1.0"),
-#: Entity.Identifier ^[\w\-@]+$ ("$CreateProduct.Entity.Identifier" chaining) and
-#: ChangeName ^[a-zA-Z]$ (one letter; the documented examples use whole words).
-UNENFORCED_PATTERNS = {"Type", "Identifier", "ChangeName"}
 SAMPLES = Samples("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3", "0\n2")
-
-
-# ----------------------------------------------------------------------------- the oracle
-
-@cache
-def _change_type_validator(entity_type: str, change_type: str) -> Draft202012Validator | None:
-    path = SCHEMAS / entity_type.replace("@", "_") / f"{change_type}.json"
-    if not path.exists():
-        return None
-    return Draft202012Validator(json.loads(path.read_text()))
-
-
-@cache
-def _start_change_set() -> Any:
-    model = botocore.session.get_session().get_service_model("marketplace-catalog")
-    return model.operation_model("StartChangeSet").input_shape
-
-
-def _model_facts(value: Any, shape: Any, where: str) -> list[str]:
-    """The service model's max, pattern and enum facts (ParamValidator checks none of them)."""
-    out: list[str] = []
-    meta = shape.metadata
-    if shape.type_name == "structure" and isinstance(value, dict):
-        for name, member in shape.members.items():
-            if name in value:
-                out += _model_facts(value[name], member, f"{where}.{name}")
-    elif shape.type_name == "list" and isinstance(value, list):
-        if "max" in meta and len(value) > meta["max"]:
-            out.append(f"{where}: {len(value)} items, more than {meta['max']}")
-        for i, item in enumerate(value):
-            out += _model_facts(item, shape.member, f"{where}[{i}]")
-    elif shape.type_name == "string" and isinstance(value, str):
-        if "max" in meta and len(value) > meta["max"]:
-            out.append(f"{where}: {len(value)} characters, more than {meta['max']}")
-        if ("pattern" in meta and where.rsplit(".", 1)[-1] not in UNENFORCED_PATTERNS
-                and not re.fullmatch(meta["pattern"], value)):
-            out.append(f"{where}: does not match {meta['pattern']}")
-        if shape.enum and value not in shape.enum:
-            out.append(f"{where}: {value!r} not one of {shape.enum}")
-    return out
-
-
-def _resolved(node: Any, entity_types: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _resolved(v, entity_types) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolved(v, entity_types) for v in node]
-    if isinstance(node, str) and (m := REFERENCE.match(node)) and m.group(1) in entity_types:
-        return RESOLVED.get(entity_types[m.group(1)], node)
-    return node
-
-
-def oracle(request: dict[str, Any]) -> list[str]:
-    """What AWS's published schemas say is wrong with this StartChangeSet request ([] if
-    nothing)."""
-    shape = _start_change_set()
-    found: list[str] = []
-    report = ParamValidator().validate(request, shape)
-    if report.has_errors():
-        found.append(f"StartChangeSet: {report.generate_report()}")
-    found += _model_facts(request, shape, "StartChangeSet")
-    changes = request.get("ChangeSet") or []
-    names = {c["ChangeName"]: c.get("Entity", {}).get("Type", "") for c in changes
-             if isinstance(c, dict) and "ChangeName" in c}
-    for i, change in enumerate(changes):
-        if not isinstance(change, dict):
-            continue
-        entity_type, change_type = change.get("Entity", {}).get("Type"), change.get("ChangeType")
-        details = change.get("DetailsDocument")
-        if details is None and isinstance(change.get("Details"), str):
-            details = json.loads(change["Details"])
-        validator = _change_type_validator(str(entity_type), str(change_type))
-        if validator is None:
-            found.append(f"ChangeSet[{i}]: no published schema for {entity_type} {change_type}")
-            continue
-        for error in validator.iter_errors(_resolved(details or {}, names)):
-            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
-            found.append(f"ChangeSet[{i}] {change_type}{path}: {error.message[:200]}")
-    return found
+CITED = {r.id: r.source for r in all_rules()}
 
 
 # ----------------------------------------------------------------------------- the schemas
@@ -136,10 +53,10 @@ def test_the_schemas_name_their_source_and_cover_every_change_type_smkit_sends()
     for change_type in ("CreateProduct", "UpdateInformation", "AddDeliveryOptions",
                         "UpdateDeliveryOptions", "RestrictDeliveryOptions", "UpdateTargeting",
                         "UpdateVisibility", "ReleaseProduct"):
-        assert _change_type_validator("MachineLearningProduct@1.0", change_type), change_type
+        assert change_type_validator("MachineLearningProduct@1.0", change_type), change_type
     for change_type in ("CreateOffer", "UpdatePricingTerms", "UpdateLegalTerms",
                         "UpdateSupportTerms", "UpdateAvailability", "ReleaseOffer"):
-        assert _change_type_validator("Offer@1.0", change_type), change_type
+        assert change_type_validator("Offer@1.0", change_type), change_type
     for path in SCHEMAS.glob("*/*.json"):
         Draft202012Validator.check_schema(json.loads(path.read_text()))
 
@@ -211,42 +128,6 @@ def test_every_valid_rule_case_passes_the_oracle(name: str) -> None:
                    "Intent": "VALIDATE"}) == []
 
 
-#: Rules test_rules.py cites to a published shape (ML, OFFER, BOTO) that the generated models
-#: and botocore's model do not hold: the oracle accepts these cases. Each is a known
-#: disagreement, listed so that it stays visible; the test fails when the oracle starts to
-#: agree, so the list only shrinks.
-SILENT: set[str] = {
-    # The generated MachineLearningProduct models mark these optional (or only describe them as
-    # deprecated), where the rule engine cites the ML schema for "required"/"absent".
-    "Product.UpdateInformation.AssociatedProducts.absent",
-    "Product.AddDeliveryOptions.DeliveryOptions[].Details.required",
-    "Product.AddDeliveryOptions.DeliveryOptions[].Details."
-    "SageMakerModelPackageDeliveryOptionDetails.required",
-    "Product.UpdateDeliveryOptions.DeliveryOptions.required",
-    # Facts across changes or entities, which no per-change shape can hold.
-    "Offer.CreateOffer.ProductId.exists",
-    "Offer.UpdatePricingTerms.Terms[].Type.unique",
-    "Offer.UpdatePricingTerms.Terms.usage_term",
-    "Offer.UpdatePricingTerms.Terms[].Grants[].DimensionKey.priced",
-    # AWS's offer_1_0 appendix shapes: the generated Offer models type Term as optional
-    # strings and lists with no enums, lengths, counts or patterns.
-    *(f"Offer.UpdatePricingTerms.Terms[].{rest}" for rest in (
-        "CurrencyCode.enum", "RateCards.min_items", "RateCards.max_items",
-        "RateCards[].RateCard.required", "RateCards[].RateCard.min_items",
-        "RateCards[].RateCard.max_items", "RateCards[].RateCard[].DimensionKey.min_length",
-        "RateCards[].RateCard[].DimensionKey.max_length", "RateCards[].RateCard[].Price.pattern",
-        "Duration.pattern", "Grants.min_items", "Grants.max_items",
-        "Grants[].DimensionKey.required", "Grants[].DimensionKey.min_length",
-        "Grants[].DimensionKey.max_length")),
-    *(f"Offer.UpdateLegalTerms.Terms[].{rest}" for rest in (
-        "Type.enum", "Documents.min_items", "Documents.max_items", "Documents[].Type.enum",
-        "Documents[].Url.max_length", "Documents[].Version.enum",
-        "Documents[CustomEula].Url.required", "Documents[StandardEula].Version.required")),
-    *(f"Offer.UpdateSupportTerms.Terms[].{rest}" for rest in (
-        "Type.enum", "RefundPolicy.min_length", "RefundPolicy.max_length",
-        "RefundPolicy.charset")),
-}
-
 FAKE_IDS = {"product": "prod-abcdefghijklm", "offer": "offer-abcdefghijklm",
             "option": RANDOM_ID}
 
@@ -289,3 +170,100 @@ def test_smkit_only_rules_cite_their_document() -> None:
 
 def test_every_silent_rule_is_a_shape_case() -> None:
     assert {c.rule for c in SHAPE_CASES} >= SILENT
+
+
+# ----------------------------------------------------------------------------- two verdicts
+
+TOO_LONG = "Product.UpdateInformation.ProductTitle.max_length"
+
+
+def _request(changes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Catalog": "AWSMarketplace", "ChangeSet": changes, "Intent": "VALIDATE"}
+
+
+def _long_title() -> dict[str, Any]:
+    changes = base()
+    changes[1]["DetailsDocument"]["ProductTitle"] = "T" * 73
+    return _request(changes)
+
+
+def test_the_shape_documents_are_the_ones_the_shape_cases_cite() -> None:
+    wrong = [(c.rule, c.source, CITED[c.rule]) for c in CASES
+             if (CITED[c.rule] in SHAPE_DOCUMENTS) != (c.source in (ML, OFFER, BOTO))]
+    assert not wrong
+
+
+def test_an_engine_that_accepts_what_the_oracle_refuses_disagrees() -> None:
+    found = disagreement(_long_title(), "emulator", [], CITED)
+    assert found is not None
+    assert found.startswith("emulator: accepts; oracle (AWS's published schemas): rejects: ")
+    assert "ProductTitle" in found
+    assert "too long" in found
+
+
+def test_an_engine_that_refuses_with_a_shape_rule_what_the_oracle_accepts_disagrees() -> None:
+    refused = [f"INVALID_INPUT: ChangeSet[1]: too long [rule {TOO_LONG}]"]
+    found = disagreement(_request(base()), "emulator", refused, CITED)
+    assert found is not None
+    assert found.startswith(f"emulator: rejects: {refused[0]}; oracle (AWS's published "
+                            "schemas): accepts")
+    assert TOO_LONG in found.split("accepts", 1)[1]
+
+
+@pytest.mark.parametrize("rule", [sorted(SILENT)[0], next(c.rule for c in CASES
+                                                          if c.source == GUIDE)])
+def test_a_refusal_the_shapes_are_silent_on_or_smkit_cites_is_no_disagreement(
+        rule: str) -> None:
+    refused = [f"INVALID_INPUT: somewhere: wrong [rule {rule}]"]
+    assert disagreement(_request(base()), "emulator", refused, CITED) is None
+    uncited = {**CITED, rule: ""}
+    assert disagreement(_request(base()), "emulator", refused, uncited) is not None
+
+
+def test_both_accepting_or_both_refusing_is_agreement() -> None:
+    assert disagreement(_request(base()), "emulator", [], CITED) is None
+    assert disagreement(_long_title(), "emulator", [f"x [rule {TOO_LONG}]"], CITED) is None
+
+
+def test_every_change_set_on_the_emulator_is_read_once_and_judged(moto: Server,
+                                                                  catalog: Server) -> None:
+    # The model package base() delivers (test_rules.PKG).
+    create_package(moto.url, "rules-iris", realtime=["ml.m5.large", "ml.c5.xlarge"],
+                   batch=["ml.m5.large"])
+    client = boto3.client("marketplace-catalog", endpoint_url=catalog.url,
+                          region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    watch = Watch(CITED)
+    watch.new(catalog.url)  # what earlier tests left
+    ids = [client.start_change_set(**_request(base()))["ChangeSetId"],
+           client.start_change_set(**_long_title())["ChangeSetId"]]
+    for cs_id in ids:
+        wait_change_set(client, cs_id)
+    valid, long_title = watch.new(catalog.url)
+    assert [valid.cs_id, long_title.cs_id] == ids
+    assert watch.new(catalog.url) == []
+    assert (valid.status, valid.refused, valid.found, valid.disagreement) == (
+        "SUCCEEDED", [], [], None)
+    assert valid.request["ChangeSet"] == base()
+    assert long_title.status == "FAILED"
+    assert any(f"[rule {TOO_LONG}]" in m for m in long_title.refused)
+    assert any("ProductTitle" in f for f in long_title.found)
+    assert long_title.disagreement is None
+    assert failures([long_title]) == []
+    # Were the emulator to accept it, the failure would name both verdicts.
+    long_title.disagreement = disagreement(long_title.request, "emulator", [], CITED)
+    [message] = failures([long_title])
+    assert f"change set {long_title.cs_id}" in message
+    assert catalog.url in message
+    assert "emulator: accepts; oracle (AWS's published schemas): rejects" in message
+
+
+def test_a_request_written_as_json_is_found(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Not under this test's tmp_path: the conftest judges every request written there.
+    root = tmp_path_factory.mktemp("written")
+    (root / "out").mkdir()
+    (root / "out" / "changeset.json").write_text(json.dumps(_long_title()))
+    (root / "listing-state.json").write_text(json.dumps({"product_id": "prod-x"}))
+    [(path, request)] = written_requests(root)
+    assert path.name == "changeset.json"
+    assert disagreement(request, "smkit", [], CITED) is not None
