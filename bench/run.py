@@ -651,6 +651,33 @@ def run_shards(report: Report, quick: bool) -> None:
         report.facts[f"shard_transform_rows_per_s_{n}_instance{'s' if n > 1 else ''}"] = rate
 
 
+def run_split(report: Report, quick: bool) -> None:
+    """One large file with 1 and 2 instances, --split, each container --cpus 1
+    (bench/split_bench.py): records/s from first request to last answer, and the ratio."""
+    import split_bench
+
+    missing = split_bench.split_available()
+    if missing is not None:
+        report.facts["split_transform"] = f"not run: {missing}"
+        print(f"bench: split transform not run: {missing}", file=sys.stderr)
+        return
+    result = split_bench.measure(IMAGE, rows=100_000 if quick else 300_000)
+    print("\n".join(result.lines()), file=sys.stderr)
+    report.facts["split_transform_rows"] = result.rows
+    for run in (result.one, result.two):
+        key = f"split_transform_{run.instances}_instance{'s' if run.instances > 1 else ''}"
+        report.facts[f"{key}_records_per_s"] = run.records_per_s
+        report.facts[f"{key}_records_per_s_per_instance"] = run.per_instance
+        report.facts[f"{key}_startup_s"] = run.startup_s
+    report.facts["split_transform_outputs_byte_identical"] = (
+        "yes" if result.identical else "NO")
+    report.target("split transform, 2 instances vs 1 (--cpus 1 each)", result.ratio,
+                  split_bench.TARGET_RATIO, True, "x",
+                  limit=f"the host's load average was {os.getloadavg()[0]:.1f} on "
+                        f"{len(os.sched_getaffinity(0))} CPUs: two --cpus 1 containers and "
+                        "smkit's runner share them with everything else running")
+
+
 def run_big(report: Report, work: Path) -> None:
     """A model of about 1 GB served by 1, 2 and 4 workers (bench/big_model.py)."""
     import big_model
@@ -780,6 +807,8 @@ def main(argv: list[str] | None = None) -> int:
             report, work, seconds, budget, rounds)))
         steps.append(("sharded transform, 1 and 2 instances", lambda: run_shards(
             report, quick=args.quick)))
+        steps.append(("one file split over 1 and 2 instances, --cpus 1 each",
+                      lambda: run_split(report, quick=args.quick)))
         if args.quick:
             report.facts["big_model"] = "skipped in --quick (training takes about a minute)"
         else:

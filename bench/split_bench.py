@@ -1,0 +1,166 @@
+"""One large file on one instance and on two, each container held to one CPU (issue 25, item 4).
+
+``smkit transform --split`` cuts the file at record boundaries so both instances get work;
+each container runs with ``docker --cpus 1``, so this 2-core machine can show the scaling
+(without the limit, one instance would already use both cores). Figures are records per
+second from the first request to the last answer (``smkit.transform.rates``): the
+containers' start-up is timed on its own and left out. The two runs' outputs must be the
+same bytes.
+
+Target: two instances give at least 1.8 times the records per second of one.
+For ``make bench`` (``bench/run.py``); alone: ``python bench/split_bench.py [--rows N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import shard_bench
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from smkit.project.transform_job import TransformJob
+from smkit.transform import rates
+from smkit.transform.image import cpu_limit
+from smkit.transform.shard import run_sharded
+
+IMAGE = os.environ.get("SMKIT_IMAGE", "smkit-inference:latest")
+#: What the target asks of two instances against one.
+TARGET_RATIO = 1.8
+
+
+@dataclass
+class Run:
+    """One run of the file."""
+
+    instances: int
+    records: int
+    #: First request to last answer over the job.
+    span_s: float
+    startup_s: float
+    wall_s: float
+    output: Path
+
+    @property
+    def records_per_s(self) -> float:
+        """The job's records per second (all instances together)."""
+        return self.records / self.span_s if self.span_s > 0 else 0.0
+
+    @property
+    def per_instance(self) -> float:
+        """Records per second per instance."""
+        return rates.per_instance(self.records, self.span_s, self.instances)
+
+
+@dataclass
+class Result:
+    """Both runs and what they show."""
+
+    rows: int
+    file_mb: float
+    one: Run
+    two: Run
+    identical: bool
+
+    @property
+    def ratio(self) -> float:
+        """Two instances' records/s over one's."""
+        return self.two.records_per_s / self.one.records_per_s if self.one.records_per_s else 0.0
+
+    def lines(self) -> list[str]:
+        """The figures as the bench prints them."""
+        out = [f"one file of {self.rows:,} rows ({self.file_mb:.1f} MB), --split, each "
+               f"container --cpus 1, {os.cpu_count()} CPUs, load average "
+               f"{os.getloadavg()[0]:.1f}:"]
+        for r in (self.one, self.two):
+            out.append(f"  {r.instances} instance(s): {r.records_per_s:,.0f} records/s "
+                       f"({r.per_instance:,.0f} per instance; {r.records:,} records in "
+                       f"{r.span_s:.2f} s first request to last answer; start-up "
+                       f"{r.startup_s:.1f} s; wall {r.wall_s:.1f} s)")
+        met = "met" if self.ratio >= TARGET_RATIO else "NOT met"
+        out.append(f"  ratio 2/1: {self.ratio:.2f}x (target >= {TARGET_RATIO}x: {met})")
+        out.append(f"  outputs byte-identical: {'yes' if self.identical else 'NO'}")
+        return out
+
+
+def split_available() -> str | None:
+    """None when ``--split`` is on this checkout, else what is missing."""
+    try:
+        from smkit.transform import split  # noqa: F401
+    except ImportError:
+        return "smkit.transform.split is not on this checkout: --split has not landed"
+    import inspect
+
+    if "split" not in inspect.signature(run_sharded).parameters:
+        return "run_sharded has no split parameter: --split has not landed"
+    return None
+
+
+def _run(image: str, model: Path, data: Path, out: Path, instances: int) -> Run:
+    job = TransformJob(batch_strategy="MultiRecord", max_payload_mb=6,
+                       max_concurrent_transforms=2, instance_count=instances)
+    started = time.monotonic()
+    run = run_sharded(job, [data], out, image=image, model=model, progress=False, split=True,
+                      limits=cpu_limit(1))
+    wall = time.monotonic() - started
+    if not run.report.ok:
+        raise RuntimeError(run.summary())
+    report = run.report
+    return Run(instances, report.records, report.span.seconds, max(report.startup_s or [0.0]),
+               wall, out / f"{data.name}.out")
+
+
+def train_model(folder: Path, trees: int, features: int = 20) -> Path:
+    """A random forest of ``trees`` trees saved as ``folder/model/model.joblib``: enough work
+    per record that the containers, not smkit's runner on the host, set the pace."""
+    x, y = make_classification(n_samples=4000, n_features=features, random_state=1)
+    model_dir = folder / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model = RandomForestClassifier(n_estimators=trees, max_depth=12, random_state=0).fit(x, y)
+    joblib.dump(model, model_dir / "model.joblib")
+    return model_dir
+
+
+def measure(image: str = IMAGE, *, rows: int = 300_000, trees: int = 200) -> Result:
+    """Transform one file of ``rows`` rows with 1 and with 2 instances (``--split``, each
+    ``--cpus 1``); the file and outputs are removed afterwards."""
+    missing = split_available()
+    if missing is not None:
+        raise RuntimeError(missing)
+    with tempfile.TemporaryDirectory(prefix="smkit-split-bench-") as tmp:
+        folder = Path(tmp)
+        inputs = shard_bench.write_inputs(folder, rows, files=1)
+        data = next(inputs.iterdir())
+        model = train_model(folder, trees)
+        one = _run(image, model, data, folder / "out1", 1)
+        two = _run(image, model, data, folder / "out2", 2)
+        identical = filecmp.cmp(one.output, two.output, shallow=False)
+        return Result(rows, data.stat().st_size / (1 << 20), one, two, identical)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print both rates, the ratio and whether the outputs match; 1 when split is missing or
+    the outputs differ."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--trees", type=int, default=200)
+    parser.add_argument("--image", default=IMAGE)
+    args = parser.parse_args(argv)
+    missing = split_available()
+    if missing is not None:
+        print(f"split bench: not run: {missing}", file=sys.stderr)
+        return 1
+    result = measure(args.image, rows=args.rows, trees=args.trees)
+    print("\n".join(result.lines()))
+    return 0 if result.identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
