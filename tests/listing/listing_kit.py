@@ -154,7 +154,8 @@ def start_catalog(sagemaker_url: str | None = None, delay: float = 0.2,
 
 
 def create_package(moto_url: str, name: str, *, realtime: list[str], batch: list[str],
-                   certify: bool = True, metering: str | None = None) -> str:
+                   certify: bool = True, metering: str | None = None,
+                   content_types: tuple[str, ...] = ("text/csv", "application/json")) -> str:
     """Create a model package in moto over HTTP; return its ARN."""
     sm = boto3.client("sagemaker", endpoint_url=moto_url, region_name="us-east-1",
                       aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -169,8 +170,8 @@ def create_package(moto_url: str, name: str, *, realtime: list[str], batch: list
         ModelPackageDescription="Iris decision tree",
         InferenceSpecification={
             "Containers": [container],
-            "SupportedContentTypes": ["text/csv", "application/json"],
-            "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+            "SupportedContentTypes": list(content_types),
+            "SupportedResponseMIMETypes": list(content_types),
             "SupportedRealtimeInferenceInstanceTypes": realtime,
             "SupportedTransformInstanceTypes": batch,
         },

@@ -42,7 +42,7 @@ def _columns(*kinds: str) -> dict[str, Any]:
                         for i, k in enumerate(kinds)], "frame": True}
 
 
-PRODUCTS = {
+PRODUCTS: dict[str, dict[str, Any]] = {
     # A regressor on numbers that declares CSV only.
     "csv-only": dict(types=[CSV], task="regression", sig=_columns("number", "integer"),
                      sample="1.5,3\n2.25,4\n"),
@@ -128,7 +128,8 @@ def test_every_generated_sentence_names_only_the_declared_content_types(
     usage = delivery["usage_instructions"]
     sent = set(re.findall(r"--(?:content-type|accept) (\S+)", usage))
     sent |= set(re.findall(r"(?:ContentType|Accept)=([^,\"\s]+)", usage))
-    assert sent and sent <= declared, sent
+    assert sent, usage
+    assert sent <= declared, sent
 
 
 @pytest.mark.parametrize("name", list(PRODUCTS))
@@ -162,10 +163,12 @@ def test_no_sentence_of_the_overview_appears_twice_and_figures_say_where_and_whe
     latency = next(line for line in page.splitlines() if "Latency" in line)
     # Where (the limits it ran under), by whom and when; and no other instance type's name.
     assert "limited to ml.m5.large's 2 vCPUs and 8 GiB" in latency
-    assert "smkit listing init" in latency and "2026-12-01" in latency
+    assert "smkit listing init" in latency
+    assert "2026-12-01" in latency
     assert set(re.findall(r"ml\.\w+\.\w+", latency)) == {"ml.m5.large"}
     accuracy = next(line for line in page.splitlines() if line.startswith("- accuracy"))
-    assert "40 held-out rows" in accuracy and "2026-12-01" in accuracy
+    assert "40 held-out rows" in accuracy
+    assert "2026-12-01" in accuracy
 
 
 def test_usage_commands_name_no_placeholder_and_no_file_the_buyer_lacks(
@@ -204,7 +207,7 @@ def test_listing_check_refuses_a_free_trial_the_seller_did_not_choose(
     assert _check(tmp_path, data)[0] == 0, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("where, value, said", [
+@pytest.mark.parametrize(("where", "value", "said"), [
     # A local file's name in a measured fact.
     (("accuracy", "dataset"), "300 held-out rows (labeled.csv)", "names the file 'labeled.csv'"),
     # A path on the seller's machine, anywhere.
@@ -217,4 +220,5 @@ def test_listing_check_refuses_the_sellers_own_files(
     data[where[0]][where[1]] = value
     assert _check(tmp_path, data)[0] == 2
     err = capsys.readouterr().err
-    assert f"{'.'.join(where)}: " in err and said in err, err
+    assert f"{'.'.join(where)}: " in err
+    assert said in err, err
