@@ -7,7 +7,8 @@ from smkit.aws.instances import GIB, run_as
 
 def test_a_type_the_machine_can_hold_runs_at_its_own_size() -> None:
     r = run_as("ml.m5.large", engine_cpus=8, engine_memory_bytes=64 * GIB)
-    assert r is not None and not r.capped
+    assert r is not None
+    assert not r.capped
     assert r.docker_args() == ("--cpus", "2", "--memory", str(8 * GIB),
                                "--memory-swap", str(8 * GIB))
     assert r.phrase() == "local Docker limited to ml.m5.large's 2 vCPUs and 8 GiB"
@@ -15,7 +16,8 @@ def test_a_type_the_machine_can_hold_runs_at_its_own_size() -> None:
 
 def test_a_type_bigger_than_the_machine_says_what_it_really_ran_as() -> None:
     r = run_as("ml.m5.xlarge", engine_cpus=2, engine_memory_bytes=24 * GIB)
-    assert r is not None and r.capped
+    assert r is not None
+    assert r.capped
     assert (r.cpus, r.memory_bytes) == (2.0, 16 * GIB)
     assert r.phrase() == ("local Docker limited to ml.m5.xlarge's 4 vCPUs and 16 GiB (ran as "
                           "2 CPUs and 16.0 GiB: the measuring machine has no more)")

@@ -111,7 +111,8 @@ def test_init_measures_the_model_and_writes_samples_produced_by_it(
     assert perf["throughput_per_s"] > 0
     # Measured under ml.m5.large's limits, and it says so (2 vCPUs fit on this machine).
     assert perf["measured_on"] == "local Docker limited to ml.m5.large's 2 vCPUs and 8 GiB"
-    assert perf["measured_by"] == "smkit listing init" and perf["measured_at"]
+    assert perf["measured_by"] == "smkit listing init"
+    assert perf["measured_at"]
     delivery = data["delivery"]
     assert delivery["model_package_arn"] == arn
     assert delivery["supported_instance_types"] == {"realtime": ["ml.m5.large"],
