@@ -19,10 +19,10 @@ LONG = (
     "A decision tree trained on the classic iris data.\n\n"
     "Use it to sort flowers in the field.\n\n"
     "Model facts\n"
-    "- accuracy: 0.96 on 30 held-out rows, measured by the seller on 2026-11-30.\n"
+    "- accuracy: 0.96 on 30 held-out rows (the seller, 2026-11-30)\n"
     "- Latency: 3.2 ms median and 5.1 ms p95 for one record per request; throughput: 400 "
-    "records/s with concurrent requests. Measured by the seller on 2026-11-30, in an "
-    "ml.m5.large endpoint in us-east-1.\n"
+    "records/s with concurrent requests; measured on an ml.m5.large endpoint in us-east-1 "
+    "(the seller, 2026-11-30)\n"
     "- Training data: UCI iris (150 rows)\n"
     "- Limitations: Only three species."
 )

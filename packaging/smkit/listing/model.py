@@ -333,12 +333,12 @@ def model_facts(listing: Listing) -> str:
     a, perf, t = listing.accuracy, listing.performance, listing.training_data
     return (
         "Model facts\n"
-        f"- {a.metric}: {a.value:.4g} on {a.dataset}, measured by {a.measured_by} on "
-        f"{a.measured_at.isoformat()}.\n"
+        f"- {a.metric}: {a.value:.4g} on {a.dataset} ({a.measured_by}, "
+        f"{a.measured_at.isoformat()})\n"
         f"- Latency: {perf.latency_ms_p50:.1f} ms median and {perf.latency_ms_p95:.1f} ms p95 "
         f"for one record per request; throughput: {perf.throughput_per_s:,.0f} records/s with "
-        f"concurrent requests. Measured by {perf.measured_by} on "
-        f"{perf.measured_at.isoformat()}, in {perf.measured_on}.\n"
+        f"concurrent requests; measured on {perf.measured_on} ({perf.measured_by}, "
+        f"{perf.measured_at.isoformat()})\n"
         f"- Training data: {t.source} ({t.size})\n"
         f"- Limitations: {t.limitations}"
     )
