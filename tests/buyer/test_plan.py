@@ -264,3 +264,4 @@ def test_a_rate_measured_under_the_instance_types_limits(tmp_path: Path, image: 
     with pytest.raises(UserError, match=r"^--instance-type ml.x9.large is not an instance type"):
         plan.measure_rate(image, iris_model_dir, sample, "ml.x9.large", job=TransformJob(),
                           environment={})
+

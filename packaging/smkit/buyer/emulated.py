@@ -55,6 +55,7 @@ def run_on_emulator(aws: Aws, package: Package, job: TransformJob, input_uri: st
         image = resolve_image(aws, package.image, echo=echo)
         run = run_sharded(job, [inputs], outputs, image=image, model=tarball,
                           environment=package.environment, progress=False, echo=echo)
+        echo(run.summary())
         for result in run.report.files.values():
             if result.output is None:
                 continue
