@@ -163,6 +163,7 @@ def test_a_local_file_is_cut_as_it_is_uploaded(s3, bucket: str, tmp_path: Path) 
 
 
 def test_the_parts_go_to_staging_or_beside_the_input_never_under_it() -> None:
-    assert s3split.parts_prefix("s3://b/in/", "s3://st/pre/job1", "job1") == \
+    assert s3split.parts_prefix("s3://b/in/", "s3://st/pre", "job1") == \
         "s3://st/pre/job1/split-input/"
+    assert s3split.parts_prefix("s3://b/in/", "s3://st", "job1") == "s3://st/job1/split-input/"
     assert s3split.parts_prefix("s3://b/in/", None, "job1") == "s3://b/smkit-split/job1/"

@@ -1,7 +1,8 @@
 """``--split`` on the real image: one 50,000-row file on two instances is cut so both get
 work, and the joined output is byte for byte what one instance writes for the unsplit file
-(CSV by lines and whole, JSON Lines, JoinSource=Input); a job that fails leaves the input as
-it was and no parts behind."""
+(CSV by lines and whole, JSON Lines; JoinSource=Input is run by the buyer's tests in
+tests/demo/test_buyer_split.py); a job that fails leaves the input as it was and no parts
+behind."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def test_a_split_csv_file_on_two_instances_is_one_instances_output(
 
 
 @pytest.mark.container
-def test_split_json_lines_and_join_source_input_match_one_instance(
+def test_split_json_lines_match_one_instance(
         tmp_path: Path, own_tmp: Path, image: str, iris, iris_model_dir: Path) -> None:
     X, _ = iris
     rows = iris_rows(X)
@@ -93,13 +94,6 @@ def test_split_json_lines_and_join_source_input_match_one_instance(
     one, two, _ = one_and_two(job, lines, tmp_path / "jsonl", image, iris_model_dir)
     assert two == one
     assert len(two.splitlines()) == ROWS
-    source = write_csv(tmp_path / "in" / "joined.csv", rows)
-    job = TransformJob(join_source="Input", batch_strategy="MultiRecord", max_payload_mb=1)
-    one, two, _ = one_and_two(job, source, tmp_path / "join", image, iris_model_dir)
-    assert two == one
-    first = two.splitlines()[0].decode().split(",")
-    assert first[:4] == [repr(v) for v in rows[0]]
-    assert len(first) == 5
     assert list(own_tmp.iterdir()) == []
 
 

@@ -21,6 +21,7 @@ emulators or AWS.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 import uuid
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from smkit.aws.clients import Aws, call, connect
+from smkit.buyer import s3split
 from smkit.buyer.billing import billed_seconds, hourly_price_from_listing, software_cost
 from smkit.buyer.emulated import on_emulator, run_on_emulator
 from smkit.buyer.image import quiet, resolve_image
@@ -44,6 +46,7 @@ from smkit.local import sdk as localmode
 from smkit.project.transform_job import TransformJob, container_environment, input_files
 from smkit.transform.runner import TransformReport
 from smkit.transform.shard import Echo, ShardedRun, file_key, run_sharded
+from smkit.transform.split import check_splittable
 
 #: How long the cloud transform may run before smkit stops waiting (the job keeps going).
 CLOUD_TIMEOUT_S = 4 * 3600
@@ -100,17 +103,20 @@ def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
                     content_type: str | None = None, accept: str | None = None,
                     strategy: str | None = None, port: int | None = None,
                     registry: str | None = None, deadline_s: float = 600, echo: Echo = quiet,
-                    logs: TextIO | None = None) -> TransformOutcome:
+                    logs: TextIO | None = None, split: bool = False) -> TransformOutcome:
     """The buyer's batch transform of ``data`` (file or folder) on this machine, from the ARN.
 
     ``job`` is the same description the cloud job is built from (``content_type``, ``accept``
     and ``strategy`` are shorthands that override it). One instance with the options the
     SDK's local mode knows runs under SDK local mode; more instances, DataProcessing,
     concurrency or the client settings run smkit's runner with one container per instance,
-    the files sharded by key as SageMaker shards objects.
+    the files sharded by key as SageMaker shards objects. With ``split``, large files are
+    cut at record boundaries so every instance gets work (``smkit.transform.split``).
     """
     job = _job_with(job, content_type=content_type, accept=accept, strategy=strategy)
     job.validate()
+    if split:
+        check_splittable(job)
     # Before any Path(): it would turn "s3://b/k" into "s3:/b/k".
     if str(data).startswith("s3://"):
         raise UserError("--local transforms local files; download the objects first, or "
@@ -125,7 +131,7 @@ def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
         p = local.package
         job.validate_for(content_types=p.content_types, response_types=p.response_types,
                          transform_types=p.transform_types)
-        if not _needs_own_runner(job):
+        if not (split or _needs_own_runner(job)):
             result = localmode.sdk_transform(
                 local.image, local.tarball, data, output_dir, content_type=job.content_type,
                 split_type=job.split_type, strategy=job.batch_strategy,
@@ -136,7 +142,8 @@ def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
             return TransformOutcome(result.outputs, result.seconds, "SageMaker SDK local mode",
                                     {"image": local.image})
         run = run_sharded(job, [data], output_dir, image=local.image,
-                          model=local.tarball, environment=p.environment, echo=echo)
+                          model=local.tarball, environment=p.environment, split=split,
+                          echo=echo)
     echo(run.summary())
     if not run.report.ok:
         failed = sum(1 for f in run.report.files.values() if not f.ok)
@@ -200,7 +207,7 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
                     accept: str | None = None, strategy: str | None = None,
                     hourly_price: float | None = None, listing: Path | None = None,
                     timeout_s: float = CLOUD_TIMEOUT_S, keep_model: bool = False,
-                    echo: Echo = quiet) -> TransformOutcome:
+                    split: bool = False, echo: Echo = quiet) -> TransformOutcome:
     """The buyer's batch transform on SageMaker, driven end to end.
 
     ``data`` and ``output`` are ``s3://`` prefixes or local paths (a local input is uploaded
@@ -209,12 +216,17 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
     is created. Then CreateModel (network isolation), CreateTransformJob from ``job``, and a
     wait that shows status, elapsed time and, with an hourly price (given, or from the
     listing's ``pricing.batch``), the software cost so far. On the emulators, SageMaker's
-    side runs here (``run_on_emulator``).
+    side runs here (``run_on_emulator``). With ``split``, large inputs are cut into parts at
+    record boundaries (a local file as it is uploaded, an S3 object inside S3), the job reads
+    the parts, their outputs are joined into each input's ``<key>.out``, and the parts and
+    part outputs are deleted, also when the job fails (``smkit.buyer.s3split``).
     """
     job = _job_with(job, content_type=content_type, accept=accept, strategy=strategy)
     if instance_type is not None:
         job = job.replace(instance_type=instance_type)
     job.validate()
+    if split:
+        check_splittable(job)
     try:
         arns.role_arn(role_arn)
     except ValueError as e:
@@ -231,18 +243,40 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
         if hourly_price is None:
             echo(f"note: {listing} states no batch price for {instance}; no cost estimate")
     s3 = aws.client("s3")
-    count_in = _stage_input(s3, places, job.instance_count, echo)
+    staged = None
+    if split:
+        staged = s3split.stage(s3, places.input_uri, None if places.in_s3 else [
+            (path, file_key((path, rel))) for path, rel in places.files], s3_uri, places.name,
+            job, echo)
+        count_in = len(staged.pieces)
+    else:
+        count_in = _stage_input(s3, places, job.instance_count, echo)
     sm = aws.client("sagemaker")
-    with call("sagemaker", "CreateModel"):
-        sm.create_model(**model_request(places.name, arn, role_arn))
     try:
-        desc, seconds, here = _run_cloud_job(aws, sm, package, job, places, count_in,
-                                             instance=instance, hourly_price=hourly_price,
-                                             timeout_s=timeout_s, echo=echo)
+        with call("sagemaker", "CreateModel"):
+            sm.create_model(**model_request(places.name, arn, role_arn))
+    except BaseException:
+        if staged is not None:
+            s3split.cleanup(s3, staged, places.output_uri)
+        raise
+    try:
+        if staged is not None:  # the job reads the parts; its outputs are joined below
+            run_places = dataclasses.replace(places, input_uri=staged.input_uri)
+            desc, seconds, here = _run_cloud_job(aws, sm, package, job, run_places,
+                                                 staged.objects, instance=instance,
+                                                 hourly_price=hourly_price,
+                                                 timeout_s=timeout_s, echo=echo)
+            s3split.join_outputs(s3, staged, places.output_uri)
+        else:
+            desc, seconds, here = _run_cloud_job(aws, sm, package, job, places, count_in,
+                                                 instance=instance, hourly_price=hourly_price,
+                                                 timeout_s=timeout_s, echo=echo)
         out_keys = [k for k in list_keys(s3, places.output_uri) if k.endswith(".out")]
         outputs = [] if places.out_s3 else _download(s3, places.output_uri, out_keys,
                                                      Path(output))
     finally:
+        if staged is not None:
+            s3split.cleanup(s3, staged, places.output_uri)
         if not keep_model:
             with call("sagemaker", "DeleteModel"):
                 sm.delete_model(ModelName=places.name)

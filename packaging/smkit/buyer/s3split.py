@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from smkit.aws.clients import call
 from smkit.buyer.staging import folder, list_objects, s3_url, split_prefix
+from smkit.core.errors import UserError
 from smkit.project.transform_job import TransformJob
 from smkit.transform import split
 
@@ -305,10 +306,43 @@ def remove_parts(s3: Any, staged: SplitInput) -> None:
         delete_keys(s3, bucket, staged.made)
 
 
-def parts_prefix(input_uri: str, staging_uri: str | None, job_name: str) -> str:
-    """Where a split S3 input's parts go: the staging prefix (``--s3-uri``) when given,
-    else ``smkit-split/<job>/`` in the input's bucket, outside the input prefix."""
-    if staging_uri:
-        return staging_uri.rstrip("/") + "/split-input/"
+def parts_prefix(input_uri: str, s3_uri: str | None, job_name: str) -> str:
+    """Where a split S3 input's parts go: ``<--s3-uri>/<job>/split-input/`` when a staging
+    prefix is given, else ``smkit-split/<job>/`` in the input's bucket, outside the input."""
+    if s3_uri:
+        bucket, prefix = split_prefix(s3_uri)
+        return s3_url(bucket, "/".join(p for p in (prefix.strip("/"), job_name, "split-input")
+                                       if p) + "/")
     bucket, _ = split_prefix(input_uri)
     return s3_url(bucket, f"smkit-split/{job_name}/")
+
+
+def stage(s3: Any, input_uri: str, files: Sequence[tuple[Path, str]] | None,
+          s3_uri: str | None, job_name: str, job: TransformJob, echo: Echo) -> SplitInput:
+    """A split job's input: local ``files`` ((path, key)) cut as they are uploaded to
+    ``input_uri``, or the objects under ``input_uri`` cut inside S3."""
+    if files is not None:
+        staged = upload_split(s3, files, input_uri, job)
+        echo(f"uploaded {len(files)} input file(s) to {input_uri}")
+    else:
+        staged = split_s3_input(s3, input_uri, parts_prefix(input_uri, s3_uri, job_name), job)
+        if not staged.pieces:
+            raise UserError(f"no objects under {input_uri}; check the --input prefix")
+    note = staged.describe()
+    if note:
+        echo(note)
+    if job.instance_count > staged.objects:
+        echo(f"note: {job.instance_count} instances for {staged.objects} object(s) after "
+             f"--split: {job.instance_count - staged.objects} will be idle (and billed); an "
+             f"object is cut only into parts of at least {MIN_PART >> 20} MiB")
+    return staged
+
+
+def cleanup(s3: Any, staged: SplitInput, output_uri: str) -> None:
+    """Delete what was made for the job: the parts, and any part outputs a failed job left."""
+    remove_parts(s3, staged)
+    bucket, prefix = split_prefix(output_uri)
+    base = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    wanted = {base + name + ".out" for p in staged.pieces if p.cut for name in p.parts}
+    if wanted:
+        delete_keys(s3, bucket, [k for k, _ in list_objects(s3, output_uri) if k in wanted])

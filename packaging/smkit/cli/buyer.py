@@ -17,6 +17,7 @@ from smkit.buyer.package import region_of
 from smkit.cli.options import job_options, split_option
 from smkit.core.errors import PlatformError, UserError
 from smkit.project.transform_job import TransformJob
+from smkit.transform.split import check_splittable
 
 _arn_opt = click.option("--model-package-arn", "arn", required=True, metavar="ARN",
                         help="The model package (its region is taken from the ARN).")
@@ -56,6 +57,7 @@ def buyer_group() -> None:
               help="This machine (SDK local mode, or smkit's runner for what it cannot do), "
                    "or a SageMaker transform job.")
 @job_options()
+@split_option
 @_port_opt
 @click.option("--role-arn", help="Cloud: the execution role ARN for CreateModel.")
 @click.option("--s3-uri", help="Cloud: s3://bucket/prefix to stage a local input or output.")
@@ -68,7 +70,7 @@ def buyer_group() -> None:
 @click.option("--wait", "wait_s", type=float, default=buyer.CLOUD_TIMEOUT_S,
               show_default=True, help="Cloud: seconds to wait (the job keeps running after).")
 def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJob,
-                  port: int, role_arn: str | None, s3_uri: str | None,
+                  split: bool, port: int, role_arn: str | None, s3_uri: str | None,
                   hourly_price: float | None, listing: Path | None,
                   infra_price: tuple[str, ...], wait_s: float) -> None:
     """Batch-transform INPUT with the model package ARN: <key>.out per input object.
@@ -79,13 +81,16 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJ
     instance, the files sharded by key as SageMaker does. Every option is checked against
     the model package before anything is created. Both talk to the emulators when `smkit
     emulators env` is in effect (there SageMaker's side of a cloud job runs on this
-    machine), to AWS otherwise.
+    machine), to AWS otherwise. --split cuts large inputs at record boundaries so every
+    instance gets work (in S3 for an s3:// input) and joins the outputs back.
     """
     started = time.monotonic()
     job.validate()
+    if split:
+        check_splittable(job)
     planned = _job_plan(arn, data, job, listing, hourly_price, infra_price)
     if local:
-        outcome = buyer.local_transform(arn, data, output, job=job,
+        outcome = buyer.local_transform(arn, data, output, job=job, split=split,
                                         port=port or None, echo=_err)
         for path in outcome.outputs:
             click.echo(str(path))
@@ -97,7 +102,7 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJ
         raise click.UsageError("--cloud needs --role-arn (the execution role for CreateModel)")
     outcome = buyer.cloud_transform(arn, data, output, role_arn=role_arn, s3_uri=s3_uri,
                                     job=job, hourly_price=hourly_price, listing=listing,
-                                    timeout_s=wait_s, echo=_err)
+                                    timeout_s=wait_s, split=split, echo=_err)
     for path in outcome.outputs:
         click.echo(str(path))
     d = outcome.details
