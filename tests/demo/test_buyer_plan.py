@@ -52,3 +52,27 @@ def test_buyer_transform_prints_the_plan_beside_the_job(
     # 2 instances x (60 s assumed start-up + records / 800 per s), at the given prices.
     assert all(v.startswith("$") for name in ("software", "infrastructure", "total")
                for v in table[name])
+
+
+@pytest.mark.container
+def test_buyer_plan_measures_the_rate_here_on_a_sample_of_the_input(
+        demo_run: DemoRun, demo_env: dict[str, str], tmp_path: Path) -> None:
+    """--measure: the package's image held to ml.m5.large's CPUs and memory transforms the
+    first records of the input; the plan uses that rate and the measured start-up."""
+    rows = (demo_run.out / "validation" / "input.csv").read_text().splitlines()
+    data = tmp_path / "big.csv"
+    data.write_text("\n".join(rows * 200) + "\n")
+    proc = smkit("buyer", "plan", "--input", str(data), "--measure", "--model-package-arn",
+                 demo_run.fact("model package"), "--instance-type", "ml.m5.large",
+                 "--deadline", "1h", "--hourly-price", "0.5", env=demo_env)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0].startswith(f"input    {data}: 1 object(s)")
+    assert f"{len(rows) * 200:,} records (counted)" in out[0]
+    assert out[1].startswith("rate     ")
+    assert ("records/s per instance on ml.m5.large (measured here: "
+            f"{len(rows) * 200:,} records in local Docker limited to ml.m5.large's 2 vCPUs") \
+        in out[1]
+    assert "s start-up, measured)" in proc.stdout
+    assert "  instances       1 x ml.m5.large" in out
+    assert "x $0.5/h; your --hourly-price)" in proc.stdout
