@@ -79,16 +79,30 @@ def test_the_window_reads_little_and_the_csv_reader_takes_over_when_it_cannot_te
     data = quoted_csv(20000)
     read = reader(data)
     split.record_end(read, len(data), len(data) // 2, quoted=True)
-    assert read.asked <= 2 * split.WINDOW  # type: ignore[attr-defined]
-    # 5 MiB without a quote: the window cannot tell inside from outside, so the csv reader
-    # reads from the last known boundary; it finds the same row end.
-    plain = b"1,2,3\n" * (5 * 1024 * 1024 // 6)
+    assert read.asked <= 4 * split.WINDOW  # type: ignore[attr-defined]
+    # 3 MiB without a quote inside a quoted field: no window can tell inside from outside,
+    # so for a local file the csv reader reads from the last known boundary and finds the
+    # record's true end.
+    plain = b"1,2,3\n" * (3 * 1024 * 1024 // 6)
     tricky = b'0,"open\n' + plain + b'close",9\n' + plain
     cut = len(tricky) // 3
     read = reader(tricky)
     got = split.record_end(read, len(tricky), cut, quoted=True)
     assert got == tricky.index(b'close",9\n') + len(b'close",9\n')
     assert read.asked > cut  # type: ignore[attr-defined]
+    # In S3 (exact=False) the object is not read through: a cut with no quote within
+    # MAX_WINDOW is taken as outside quotes (the documented limit).
+    read = reader(tricky)
+    got = split.record_end(read, len(tricky), cut, quoted=True, exact=False)
+    assert got == tricky.index(b"\n", cut - 1) + 1
+    assert read.asked <= 2 * split.MAX_WINDOW + 2 * split.WINDOW  # type: ignore[attr-defined]
+
+
+def test_a_window_from_a_known_boundary_or_to_the_end_needs_no_second_guess() -> None:
+    data = b'1,"a\nb"\n2,"c"\n'
+    for cut in range(1, len(data)):
+        got = split.record_end(reader(data), len(data), cut, quoted=True, exact=False)
+        assert got == min(e for e in csv_row_ends(data) if e >= cut)
 
 
 def test_json_lines_and_split_lines_cut_after_a_newline() -> None:

@@ -1,12 +1,12 @@
 """``--split`` in the cloud: the parts are made in S3, and their outputs joined in S3.
 
 An S3 input object is never downloaded: ranged GETs read a window near each cut to find the
-record boundary (``smkit.transform.split``), and each part is a new object made by a
-multipart upload whose parts are UploadPartCopy byte ranges of the input (S3 copies the
-bytes itself). S3 wants every part of a multipart upload but the last to be at least 5 MiB,
-and smkit holds the input's parts to the same floor, so an object is cut into at most
-size / 5 MiB parts (``part_counts``). A local input is cut as it is uploaded: each part is
-one upload of a byte range of the file.
+record boundary (``smkit.transform.split``; at most about 2 MiB a cut), and each part is a
+new object made by a multipart upload whose parts are UploadPartCopy byte ranges of the
+input (S3 copies the bytes itself). S3 wants every part of a multipart upload but the last
+to be at least 5 MiB, and smkit holds the input's parts to the same floor, so an object is
+cut into at most size / 5 MiB parts (``part_counts``). A local input is cut as it is
+uploaded: each part is one upload of a byte range of the file.
 
 The parts go under a temporary prefix that the job reads instead of the input; objects that
 need no cut are copied there (inside S3). Their outputs are joined in input order into the
@@ -235,7 +235,7 @@ def split_s3_input(s3: Any, input_uri: str, parts_uri: str, job: TransformJob) -
         for (key, size), count in zip(objects, counts, strict=True):
             rel = key[len(base):]
             bounds = (split.cut_points(object_reader(s3, bucket, key), size, count,
-                                       quoted=quoted, min_part=MIN_PART)
+                                       quoted=quoted, min_part=MIN_PART, exact=False)
                       if count > 1 else [0, size])
             names = ([split.part_name(rel, i) for i in range(len(bounds) - 1)]
                      if len(bounds) > 2 else [rel])

@@ -14,12 +14,16 @@ Where a record ends:
 
 - SplitType=Line (any text type) and JSON Lines: after a newline, as SageMaker splits them.
 - CSV with SplitType=None: the server reads the whole part as CSV, where a quoted field may
-  hold a newline. A newline ends a record only outside quotes. Near each cut a window is
+  hold a newline. A newline ends a record only outside quotes. A window around each cut is
   walked from both possible states (inside or outside quotes) by RFC 4180's rules (a quote
   opens a field only at its start, and closes it only before a comma, a line end or the end
-  of the file); when only one state reads the window as CSV, its first line end is the
-  boundary. When the window cannot tell (no quotes in it, or quotes RFC 4180 does not
-  allow), Python's ``csv`` reader reads from the last known boundary instead.
+  of the file); when only one state reads the window as CSV (or the window starts at a
+  known boundary, or reaches the end of the file), its first line end after the cut is the
+  boundary. Quotes RFC 4180 does not allow send the question to Python's ``csv`` reader,
+  reading from the last known boundary. So does a window with no quote at all within
+  MAX_WINDOW of the cut, for a local file (``exact``); in an S3 object, which is not to be
+  downloaded, such a cut is taken as outside quotes: a quoted field would have to run for
+  more than MAX_WINDOW without a quote.
 
 Everything here works on a ``Read`` (bytes of a byte range), so the same code finds the cuts
 in a local file and, by ranged GETs, in an S3 object (``smkit.buyer.s3split``). Not
@@ -47,9 +51,9 @@ from smkit.transform.runner import Failure, FileResult, TransformReport
 #: bytes [start, end) of the input.
 Read = Callable[[int, int], bytes]
 
-#: The first window read around a cut, and the widest before the csv reader takes over.
+#: How far the first window reaches on each side of a cut, and the farthest it reaches.
 WINDOW = 64 * 1024
-MAX_WINDOW = 4 << 20
+MAX_WINDOW = 1 << 20
 #: Read size of the csv reader's scan and of part copies.
 CHUNK = 1 << 20
 #: What a part's name adds to its file's name (``data.csv.smkit-part-00001``); its output is
@@ -78,12 +82,15 @@ def quoted_records(job: TransformJob) -> bool:
 # ----------------------------------------------------------------------------- boundaries
 
 
-def record_end(read: Read, size: int, cut: int, *, quoted: bool, known: int = 0) -> int:
+def record_end(read: Read, size: int, cut: int, *, quoted: bool, known: int = 0,
+               exact: bool = True) -> int:
     """The first record boundary at or after ``cut`` (an offset just past the newline that
     ends a record; ``size`` when no record ends after ``cut``).
 
     ``known`` is a boundary at or before ``cut`` (a record starts there), where the csv
-    reader starts when the window near the cut cannot tell quotes apart.
+    reader starts when the window near the cut cannot tell quotes apart. With ``exact``
+    False (an S3 object, read by ranged GETs), a window with no quote within MAX_WINDOW of
+    the cut is taken as outside quotes instead of reading from ``known``.
     """
     if cut <= known:
         return known
@@ -91,7 +98,7 @@ def record_end(read: Read, size: int, cut: int, *, quoted: bool, known: int = 0)
         return size
     if not quoted:
         return _newline_end(read, size, cut)
-    return _quoted_end(read, size, cut, known)
+    return _quoted_end(read, size, cut, known, exact)
 
 
 def _newline_end(read: Read, size: int, cut: int) -> int:
@@ -115,12 +122,13 @@ _AFTER_CLOSE = (b",", b"\n", b"\r")
 _BEFORE_OPEN = b",\n"
 
 
-def walk_csv(data: bytes, inside: bool, at_eof: bool) -> int | None:
+def walk_csv(data: bytes, inside: bool, at_eof: bool, after: int = 0) -> int | None:
     """Read ``data`` as RFC 4180 CSV starting inside or outside a quoted field.
 
-    Returns the offset just past the first newline that ends a record, ``len(data) + 1``
-    when the bytes read as CSV but no record ends in them, and None when they cannot be CSV
-    from that state. With ``at_eof`` the data ends the file, where a quote must be closed.
+    Returns the offset just past the first newline at or after ``after - 1`` that ends a
+    record, ``len(data) + 1`` when the bytes read as CSV but no such record end is in them,
+    and None when they cannot be CSV from that state. With ``at_eof`` the data ends the
+    file, where a quote must be closed.
     """
     first: int | None = None
     skip = -1
@@ -129,7 +137,7 @@ def walk_csv(data: bytes, inside: bool, at_eof: bool) -> int | None:
         if i == skip:
             continue
         if data[i] == 0x0A:
-            if not inside and first is None:
+            if not inside and first is None and i + 1 >= after:
                 first = i + 1
             continue
         if not inside:
@@ -151,22 +159,32 @@ def walk_csv(data: bytes, inside: bool, at_eof: bool) -> int | None:
     return first if first is not None else len(data) + 1
 
 
-def _quoted_end(read: Read, size: int, cut: int, known: int) -> int:
+def _quoted_end(read: Read, size: int, cut: int, known: int, exact: bool) -> int:
     """``record_end`` for CSV whose quoted fields may hold newlines (module docstring)."""
-    start, span = cut - 1, WINDOW
+    span = WINDOW
     while True:
-        end = min(size, start + span)
+        start, end = max(known, cut - span), min(size, cut + span)
         data = read(start, end)
         at_eof = end >= size
-        readings = [r for r in (walk_csv(data, False, at_eof), walk_csv(data, True, at_eof))
+        # From a known boundary the state is known: outside quotes.
+        states = (False,) if start == known else (False, True)
+        readings = [r for r in (walk_csv(data, inside, at_eof, cut - start) for inside in states)
                     if r is not None]
         if len(readings) == 1:
             if readings[0] <= len(data):
                 return start + readings[0]
             if at_eof:
                 return size
-        elif not readings or at_eof or span >= MAX_WINDOW:
-            return csv_record_end(read, size, cut, known)
+        elif not readings:
+            return csv_record_end(read, size, cut, known)  # not RFC 4180: the csv reader says
+        elif b'"' not in data and span < MAX_WINDOW:
+            span = MAX_WINDOW  # no evidence either way: look as far as allowed at once
+            continue
+        elif span >= MAX_WINDOW:
+            if exact or b'"' in data:
+                return csv_record_end(read, size, cut, known)
+            # No quote within MAX_WINDOW of the cut: taken as outside quotes.
+            return start + readings[0] if readings[0] <= len(data) else end
         span *= 2
 
 
@@ -186,6 +204,10 @@ def _lines(read: Read, start: int, size: int) -> Iterator[bytes]:
         yield rest
 
 
+#: The csv reader's field size limit while it looks for a record end (2 GiB - 1).
+_FIELD_LIMIT = (1 << 31) - 1
+
+
 def csv_record_end(read: Read, size: int, cut: int, known: int = 0) -> int:
     """``record_end`` by Python's csv reader, reading every record from ``known`` on."""
     offset = known
@@ -196,9 +218,14 @@ def csv_record_end(read: Read, size: int, cut: int, known: int = 0) -> int:
             offset += len(line)
             yield line.decode("utf-8", errors="replace")
 
-    for _row in csv.reader(texts()):
-        if offset >= cut:
-            return offset
+    # A quoted field may be longer than the csv module's default limit (128 KiB).
+    previous = csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        for _row in csv.reader(texts()):
+            if offset >= cut:
+                return offset
+    finally:
+        csv.field_size_limit(previous)
     return size
 
 
@@ -218,13 +245,14 @@ def part_counts(sizes: Sequence[int], instances: int, min_part: int = 1) -> list
 
 
 def cut_points(read: Read, size: int, parts: int, *, quoted: bool,
-               min_part: int = 1) -> list[int]:
+               min_part: int = 1, exact: bool = True) -> list[int]:
     """Offsets ``[0, b1, ..., size]`` of up to ``parts`` parts of whole records, cut near
-    equal sizes; every part but the last is at least ``min_part`` bytes."""
+    equal sizes; every part but the last is at least ``min_part`` bytes. ``exact``: as in
+    ``record_end``."""
     bounds = [0]
     for i in range(1, parts):
         cut = size * i // parts
-        at = record_end(read, size, cut, quoted=quoted, known=bounds[-1])
+        at = record_end(read, size, cut, quoted=quoted, known=bounds[-1], exact=exact)
         if at - bounds[-1] >= max(min_part, 1) and at < size:
             bounds.append(at)
     bounds.append(size)
