@@ -88,7 +88,7 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJ
     job.validate()
     if split:
         check_splittable(job)
-    planned = _job_plan(arn, data, job, listing, hourly_price, infra_price)
+    planned = _job_plan(arn, data, job, listing, hourly_price, infra_price, split)
     if local:
         outcome = buyer.local_transform(arn, data, output, job=job, split=split,
                                         port=port or None, echo=_err)
@@ -116,8 +116,8 @@ def transform_cmd(arn: str, data: str, output: str, local: bool, job: TransformJ
 
 
 def _job_plan(arn: str, data: str, job: TransformJob, listing: Path | None,
-              hourly_price: float | None,
-              infra_price: tuple[str, ...]) -> planning.Estimate | None:
+              hourly_price: float | None, infra_price: tuple[str, ...],
+              split: bool) -> planning.Estimate | None:
     """The plan for this very job (its type and count), when the listing gives a rate for
     its instance type; None otherwise (said on stderr)."""
     if listing is None:
@@ -136,7 +136,7 @@ def _job_plan(arn: str, data: str, job: TransformJob, listing: Path | None,
     software, _ = planning.software_prices(listing, hourly_price)
     infra = prices.with_buyer_prices(prices.shipped(), infra_price)
     return planning.estimate(size, rate, job.instance_count, software_hourly=software(itype),
-                             infra_hourly=infra.price(itype))
+                             infra_hourly=infra.price(itype), split=split)
 
 
 def _beside(planned: planning.Estimate | None, outcome: buyer.TransformOutcome,
