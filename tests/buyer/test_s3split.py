@@ -152,13 +152,14 @@ def test_a_missing_part_output_joins_nothing(s3, bucket: str) -> None:
 
 
 def test_a_local_file_is_cut_as_it_is_uploaded(s3, bucket: str, tmp_path: Path) -> None:
-    source = tmp_path / "big.jsonl"
-    source.write_bytes(b"".join(b'{"x": %d}\n' % i for i in range(200_000)))
-    job = TransformJob(content_type="application/jsonlines", instance_count=3)
+    source = tmp_path / "big.jsonl"  # 2 parts over boto3's 8 MiB multipart threshold
+    source.write_bytes(b"".join(b'{"x": %d}\n' % i for i in range(1_700_000)))
+    job = TransformJob(content_type="application/jsonlines", instance_count=2)
     staged = s3split.upload_split(s3, [(source, "big.jsonl")], f"s3://{bucket}/stage/input/",
                                   job)
     names = staged.pieces[0].parts
-    assert len(names) == 3
+    assert len(names) == 2
+    assert source.stat().st_size > 18 * MIB
     parts = [body(s3, bucket, f"stage/input/{n}") for n in names]
     assert b"".join(parts) == source.read_bytes()
     assert all(p.endswith(b"\n") for p in parts)
@@ -171,3 +172,15 @@ def test_the_parts_go_to_staging_or_beside_the_input_never_under_it() -> None:
         "s3://st/pre/job1/split-input/"
     assert s3split.parts_prefix("s3://b/in/", "s3://st", "job1") == "s3://st/job1/split-input/"
     assert s3split.parts_prefix("s3://b/in/", None, "job1") == "s3://b/smkit-split/job1/"
+
+
+def test_a_failure_names_the_buyers_input_and_where_the_part_starts() -> None:
+    staged = s3split.SplitInput("s3://b/smkit-split/j/", [
+        s3split.Piece("sub/big.csv", [split.part_name("sub/big.csv", i) for i in range(2)],
+                      [0, 5767168], "s3://in/data/sub/big.csv")])
+    said = ("transform job failed: first: s3://b/smkit-split/j/sub/big.csv.smkit-part-00001: "
+            "records 3-4 (lines 3-4) failed, HTTP 400: bad")
+    assert staged.explain(said) == (
+        "transform job failed: first: s3://in/data/sub/big.csv (--split part 2 of 2, from "
+        "byte 5767168; records and lines counted from there): records 3-4 (lines 3-4) "
+        "failed, HTTP 400: bad")

@@ -106,6 +106,9 @@ def test_a_failed_split_job_leaves_the_input_and_no_parts(
     assert proc.returncode == 1, proc.stderr
     assert "--split: big.csv into 2 parts" in proc.stderr
     assert "Traceback" not in proc.stderr
+    # The failure names the buyer's object and where the failing part starts in it.
+    assert f"{base}/in/big.csv (--split part 2 of 2, from byte " in proc.stderr
+    assert "smkit-part" not in proc.stderr.split("error:", 1)[1]
     assert keys_under(f"{base}/") == [f"{prefix}/in/big.csv"]
     assert keys_under(f"s3://{BUCKET}/smkit-split/") == []
     assert s3().get_object(Bucket=BUCKET, Key=f"{prefix}/in/big.csv")["Body"].read() == data

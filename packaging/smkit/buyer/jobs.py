@@ -262,10 +262,13 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
     try:
         if staged is not None:  # the job reads the parts; its outputs are joined below
             run_places = dataclasses.replace(places, input_uri=staged.input_uri)
-            desc, seconds, here = _run_cloud_job(aws, sm, package, job, run_places,
-                                                 staged.objects, instance=instance,
-                                                 hourly_price=hourly_price,
-                                                 timeout_s=timeout_s, echo=echo)
+            try:
+                desc, seconds, here = _run_cloud_job(aws, sm, package, job, run_places,
+                                                     staged.objects, instance=instance,
+                                                     hourly_price=hourly_price,
+                                                     timeout_s=timeout_s, echo=echo)
+            except PlatformError as e:  # name the buyer's input, not a part deleted below
+                raise PlatformError(staged.explain(str(e))) from None
             s3split.join_outputs(s3, staged, places.output_uri)
         else:
             desc, seconds, here = _run_cloud_job(aws, sm, package, job, places, count_in,

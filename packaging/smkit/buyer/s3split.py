@@ -183,6 +183,10 @@ class Piece:
 
     rel: str
     parts: list[str]
+    #: Where each part starts in the input (bytes).
+    starts: list[int] = field(default_factory=list)
+    #: The input as the buyer named it (an s3:// URL or a local path).
+    source: str = ""
 
     @property
     def cut(self) -> bool:
@@ -204,6 +208,21 @@ class SplitInput:
     def objects(self) -> int:
         """Objects the job reads."""
         return sum(len(p.parts) for p in self.pieces)
+
+    def explain(self, text: str) -> str:
+        """``text`` (a failure naming part objects) with each part named as the input it
+        came from, which part it is and where it starts; the records and lines a message
+        counts are the part's own."""
+        root = self.input_uri.rstrip("/") + "/"
+        for piece in self.pieces:
+            if not piece.cut:
+                continue
+            for i, (name, start) in enumerate(zip(piece.parts, piece.starts, strict=False)):
+                text = text.replace(
+                    root + name, f"{piece.source} (--split part {i + 1} of "
+                    f"{len(piece.parts)}, from byte {start}; records and lines counted "
+                    "from there)")
+        return text
 
     def describe(self) -> str | None:
         """One line naming the inputs that were cut, or None."""
@@ -242,7 +261,7 @@ def split_s3_input(s3: Any, input_uri: str, parts_uri: str, job: TransformJob) -
             for name, start, end in zip(names, bounds, bounds[1:], strict=False):
                 out.made.append(parts_prefix + name)
                 copy_range(s3, bucket, key, parts_bucket, parts_prefix + name, start, end)
-            out.pieces.append(Piece(rel, names))
+            out.pieces.append(Piece(rel, names, bounds[:-1], s3_url(bucket, key)))
     except BaseException:
         delete_keys(s3, parts_bucket, out.made)
         raise
@@ -271,7 +290,7 @@ def upload_split(s3: Any, files: Sequence[tuple[Path, str]], input_uri: str,
                     out.made.append(prefix + name)
                     with call("s3", "PutObject"):
                         s3.upload_fileobj(_Slice(handle, start, end), bucket, prefix + name)
-            out.pieces.append(Piece(rel, names))
+            out.pieces.append(Piece(rel, names, bounds[:-1], str(path)))
     except BaseException:
         delete_keys(s3, bucket, out.made)
         raise
@@ -329,8 +348,10 @@ def stage(s3: Any, input_uri: str, files: Sequence[tuple[Path, str]] | None,
         if not staged.pieces:
             raise UserError(f"no objects under {input_uri}; check the --input prefix")
     note = staged.describe()
-    if note:
-        echo(note)
+    floor = "" if files is not None else f"; an S3 object is cut only into parts of at " \
+        f"least {MIN_PART >> 20} MiB"
+    echo(note or f"--split: nothing to cut (each input is about an instance's share or less"
+         f"{floor})")
     if job.instance_count > staged.objects:
         echo(f"note: {job.instance_count} instances for {staged.objects} object(s) after "
              f"--split: {job.instance_count - staged.objects} will be idle (and billed); an "
