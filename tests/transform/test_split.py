@@ -177,3 +177,28 @@ def test_inputs_without_record_boundaries_are_refused(content_type: str, split_t
     split.check_splittable(TransformJob(content_type="application/json", split_type="Line"))
     split.check_splittable(TransformJob(content_type="application/jsonlines",
                                         split_type="None"))
+
+
+def test_a_file_in_a_sub_folder_keeps_its_folder_and_joins_back(tmp_path: Path) -> None:
+    from smkit.transform.runner import FileResult, TransformReport
+
+    source = tmp_path / "in" / "sub" / "a.jsonl"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"".join(b'{"x": %d}\n' % i for i in range(1000)))
+    job = TransformJob(content_type="application/jsonlines", instance_count=2)
+    (piece,) = split.split_local([(source, Path("sub/a.jsonl.out"))], job, tmp_path / "parts")
+    assert [rel.as_posix() for _, rel in piece.parts] == [
+        "sub/a.jsonl.smkit-part-00000.out", "sub/a.jsonl.smkit-part-00001.out"]
+    assert all(p.parent == tmp_path / "parts" / "sub" for p, _ in piece.parts)
+    # Each part's output (here: its input echoed) joins back in order under sub/.
+    outs = tmp_path / "part-outs"
+    results = {}
+    for path, rel in piece.parts:
+        (outs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (outs / rel).write_bytes(path.read_bytes())
+        results[path] = FileResult(path, outs / rel, records=500)
+    report = TransformReport(results, None, 1.0)  # type: ignore[arg-type]
+    joined = split.join_local(report, [piece], outs, tmp_path / "out")
+    assert (tmp_path / "out" / "sub" / "a.jsonl.out").read_bytes() == source.read_bytes()
+    assert list(joined.files) == [source]
+    assert joined.files[source].records == 1000
