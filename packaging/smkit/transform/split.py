@@ -46,6 +46,7 @@ import smkit_contract.content_types as ct
 
 from smkit.core.errors import UserError
 from smkit.project.transform_job import TransformJob
+from smkit.transform.records import CHUNK
 from smkit.transform.runner import Failure, FileResult, TransformReport
 
 #: bytes [start, end) of the input.
@@ -54,8 +55,6 @@ Read = Callable[[int, int], bytes]
 #: How far the first window reaches on each side of a cut, and the farthest it reaches.
 WINDOW = 64 * 1024
 MAX_WINDOW = 1 << 20
-#: Read size of the csv reader's scan and of part copies.
-CHUNK = 1 << 20
 #: What a part's name adds to its file's name (``data.csv.smkit-part-00001``); its output is
 #: ``data.csv.smkit-part-00001.out``. Zero-padded, so parts sort in input order.
 PART_MARK = ".smkit-part-"
