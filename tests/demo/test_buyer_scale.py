@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import re
 import subprocess
 import sys
@@ -20,11 +19,9 @@ import uuid
 from pathlib import Path
 
 import boto3
-import botocore.session
 import joblib
 import pandas as pd
 import pytest
-from botocore.validate import ParamValidator
 from smkit.aws.clients import connect
 from smkit.buyer import billing, wait
 from wheel_kit import DemoRun
@@ -79,26 +76,6 @@ def test_the_hourly_price_comes_from_the_listings_batch_pricing(tmp_path: Path) 
     assert billing.hourly_price_from_listing(listing, "ml.m5.large") == 0.2
     assert billing.hourly_price_from_listing(listing, "ml.m5.xlarge") is None
     assert billing.hourly_price_from_listing(listing, "ml.c5.large") is None
-
-
-def test_the_listings_usage_shows_a_sharded_job_over_an_s3_prefix_aws_accepts() -> None:
-    from smkit.listing.starter import _usage
-
-    text = _usage("text/csv", "sample_input.csv", probabilities=False)
-    given = re.search(r"--transform-input '(.+?)'", text)
-    wanted = re.search(r"--transform-output '(.+?)'", text)
-    assert given
-    assert wanted
-    assert "--transform-resources InstanceType=<instance-type>,InstanceCount=2" in text
-    request = {"TransformJobName": "j", "ModelName": "m", "BatchStrategy": "MultiRecord",
-               "MaxPayloadInMB": 6, "MaxConcurrentTransforms": 2,
-               "TransformInput": json.loads(given.group(1)),
-               "TransformOutput": json.loads(wanted.group(1)),
-               "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 2}}
-    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(
-        "CreateTransformJob").input_shape
-    assert ParamValidator().validate(request, shape).generate_report() == ""
-    assert request["TransformInput"]["DataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
 
 
 # ----------------------------------------------------------------------------- emulators
