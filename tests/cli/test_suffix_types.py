@@ -28,7 +28,7 @@ def test_an_unknown_suffix_asks_for_the_content_type() -> None:
 def test_listing_init_takes_a_jsonl_sample_and_passes_over_a_binary_one(tmp_path: Path) -> None:
     np.save(tmp_path / "sample_input.npy", np.zeros((1, 4)))
     with pytest.raises(UserError, match="no sample input"):
-        starter._sample(tmp_path, {}, None, "classification")
+        starter._sample(tmp_path, {}, None, "classification", "application/jsonlines")
     (tmp_path / "sample_input.jsonl").write_text("[1, 2, 3, 4]\n")
-    assert starter._sample(tmp_path, {}, None, "classification") == (
-        b"[1, 2, 3, 4]", "application/jsonlines", ".jsonl")
+    assert starter._sample(tmp_path, {}, None, "classification",
+                           "application/jsonlines") == b"[1, 2, 3, 4]"

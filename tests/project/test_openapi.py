@@ -109,13 +109,15 @@ def test_the_listing_input_is_described_from_the_signature(product) -> None:
     _, manifest = product
     facts = PackageFacts(arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/x",
                          description="", realtime=["ml.m5.large"], batch=["ml.m5.large"],
-                         content_types=["text/csv"], response_types=["text/csv"],
+                         content_types=["text/csv", "application/jsonlines"],
+                         response_types=["text/csv"],
                          environment={}, model_data_url=None, certified=True)
-    listing = build_starter(facts, manifest, None, sample_name="input.csv",
+    listing = build_starter(facts, manifest, None, sample=b"a,b,c", sample_name="input.csv",
                             output_name="output.csv", content_type="text/csv",
-                            access_role_arn=None, validation=None, region="us-east-1")
+                            access_role_arn=None, region="us-east-1")
     inp = listing["delivery"]["input"]
     assert [p["name"] for p in inp["parameters"]] == ["keyword", "location", "text"]
     assert [p["required"] for p in inp["parameters"]] == [False, False, True]
     assert "text (text, required)" in inp["description"]
-    assert "JSON Lines" in inp["description"]
+    # Text columns, and the product takes JSON Lines: the page says to send it for newlines.
+    assert "send JSON Lines" in inp["description"]
