@@ -93,6 +93,8 @@ def _image_opt(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, image: str | None, spec_file: Path | None, **kwargs: Any) -> Any:
+        if kwargs.get("url") is not None:  # a running server: no image to find or build
+            return fn(*args, image=image or DEFAULT_IMAGE, **kwargs)
         with context_after() as held:
             return fn(*args, image=resolve_image(image, spec_file, held.append), **kwargs)
 
