@@ -48,7 +48,7 @@ def test_an_s3_object_split_on_two_instances_is_one_instances_output(
                 "--instance-count", "2", "--strategy", "MultiRecord", "--split")
     assert two.returncode == 0, two.stderr
     assert "--split: big.csv into 2 parts at record boundaries" in two.stderr
-    assert "2 files over 2 instance(s): 1, 1" in two.stderr
+    assert "2 parts over 2 instance(s): 1, 1" in two.stderr
     assert f"1 file(s) in from {base}/in/, 1 .out file(s) at {base}/two/" in two.stderr
     joined = s3().get_object(Bucket=BUCKET, Key=f"{prefix}/two/big.csv.out")["Body"].read()
     assert joined == s3().get_object(Bucket=BUCKET,

@@ -74,7 +74,7 @@ def test_a_split_csv_file_on_two_instances_is_one_instances_output(
     one, two, said = one_and_two(job, source, tmp_path, image, iris_model_dir)
     assert two == one
     assert "--split: big.csv into 2 parts at record boundaries" in said
-    assert "2 files over 2 instance(s): 1, 1" in said
+    assert "2 parts over 2 instance(s): 1, 1" in said
     # Against the model itself.
     model = joblib.load(iris_model_dir / "model.joblib")
     assert two.decode().splitlines() == [str(v) for v in model.predict(rows).tolist()]

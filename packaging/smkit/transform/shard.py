@@ -97,9 +97,18 @@ class ShardedRun:
                 if inst.report is None:
                     lines.append(f"  instance {inst.index + 1}: no files (idle)")
                     continue
-                lines.append(f"  instance {inst.index + 1}: {len(inst.files)} files, "
+                lines.append(f"  instance {inst.index + 1}: {_count(len(inst.files))}, "
                              + rates.rate_line(inst.report.records, inst.report.span.seconds))
         return "\n".join(lines)
+
+
+def _count(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def _is_part(path: Path) -> bool:
+    """True for a part ``--split`` cut from a larger file."""
+    return split.PART_MARK in path.name
 
 
 def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, image: str,
@@ -132,7 +141,9 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
     parts = shard_items(files, file_key, count)
     runs = [InstanceRun(i, part) for i, part in enumerate(parts)]
     busy = [r for r in runs if r.files]
-    echo(f"{len(files)} files over {count} instance(s): "
+    # With --split the files here are the parts of the buyer's files.
+    unit = "parts" if any(_is_part(f) for f, _ in files) else "files"
+    echo(f"{len(files)} {unit} over {count} instance(s): "
          + ", ".join(str(len(r.files)) for r in runs))
     configs = {r.index: job.to_config(
         [], output_dir, files=r.files, keep_going=keep_going, placeholder=placeholder,
@@ -154,7 +165,7 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
             assert url is not None
             report = run_transform(configs[r.index], url)
             if len(busy) > 1:
-                echo(f"instance {r.index + 1}/{count}: {len(r.files)} files, "
+                echo(f"instance {r.index + 1}/{count}: {_count(len(r.files))}, "
                      + rates.rate_line(report.records, report.span.seconds))
             return report
 
