@@ -17,6 +17,7 @@ import pytest
 from smkit.buyer import s3split
 from smkit.project.transform_job import TransformJob
 from smkit.transform import split
+from smkit_testkit import csv_row_ends
 
 MIB = 1 << 20
 
@@ -63,22 +64,6 @@ def body(s3, bucket: str, key: str) -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def row_ends(data: bytes) -> set[int]:
-    """Where Python's csv reader ends rows."""
-    ends, offset = {0}, 0
-    lines = io.BytesIO(data).readlines()
-
-    def texts():
-        nonlocal offset
-        for line in lines:
-            offset += len(line)
-            yield line.decode()
-
-    for _ in csv.reader(texts()):
-        ends.add(offset)
-    return ends
-
-
 @pytest.mark.parametrize(("split_type", "quoted"), [("Line", False), ("None", True),
                                                     ("None", False)])
 def test_an_object_is_cut_inside_s3_at_record_boundaries(s3, bucket: str, split_type: str,
@@ -102,7 +87,7 @@ def test_an_object_is_cut_inside_s3_at_record_boundaries(s3, bucket: str, split_
     parts = [body(s3, bucket, f"parts/{n}") for n in big.parts]
     assert b"".join(parts) == data
     assert all(len(p) >= s3split.MIN_PART for p in parts[:-1])
-    ends = row_ends(data) if split_type == "None" else None
+    ends = csv_row_ends(data) if split_type == "None" else None
     offset = 0
     for part in parts[:-1]:
         offset += len(part)

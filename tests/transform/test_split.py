@@ -15,6 +15,7 @@ import pytest
 from smkit.core.errors import UserError
 from smkit.project.transform_job import TransformJob
 from smkit.transform import split
+from smkit_testkit import csv_row_ends
 
 
 def reader(data: bytes) -> split.Read:
@@ -26,22 +27,6 @@ def reader(data: bytes) -> split.Read:
 
     read.asked = 0  # type: ignore[attr-defined]
     return read
-
-
-def csv_row_ends(data: bytes) -> set[int]:
-    """Byte offsets where Python's csv reader ends a row (an independent oracle)."""
-    ends, offset = {0}, 0
-    lines = io.BytesIO(data).readlines()
-
-    def texts():
-        nonlocal offset
-        for line in lines:
-            offset += len(line)
-            yield line.decode()
-
-    for _ in csv.reader(texts()):
-        ends.add(offset)
-    return ends
 
 
 def quoted_csv(rows: int, seed: int = 0) -> bytes:
