@@ -56,6 +56,10 @@ def test_buyer_transform_local_from_the_arn_matches_the_sellers_transform(
     assert proc.stdout.strip() == str(out)
     assert "1 output file(s) from SageMaker SDK local mode" in proc.stderr
     assert out.read_bytes() == (demo_run.out / "local-transform" / "input.csv.out").read_bytes()
+    # The SDK times nothing per request; the rate comes from the server's own access log.
+    records = len((demo_run.out / "validation" / "input.csv").read_text().splitlines())
+    assert f"records/s per instance ({records:,} records, " in proc.stderr
+    assert "container start-up: " in proc.stderr
 
 
 @pytest.mark.container

@@ -44,6 +44,7 @@ from smkit.core.errors import PlatformError, UserError
 from smkit.image import docker
 from smkit.local import sdk as localmode
 from smkit.project.transform_job import TransformJob, container_environment, input_files
+from smkit.transform import rates
 from smkit.transform.runner import TransformReport
 from smkit.transform.shard import Echo, ShardedRun, file_key, run_sharded
 from smkit.transform.split import check_splittable
@@ -139,6 +140,13 @@ def local_transform(arn: str, data: Path | str, output_dir: Path | str, *,
                 max_payload_mb=job.max_payload_mb,
                 env=container_environment(p.environment, job.environment), port=_port(port),
                 deadline_s=deadline_s, logs=logs)
+            if result.served is not None and result.served.records:
+                # The SDK times nothing per request: the server's access log does.
+                echo(rates.rate_line(result.served.records, result.served.seconds))
+                startup = rates.startup_line([result.served.startup_s]
+                                             if result.served.startup_s is not None else [])
+                if startup:
+                    echo(startup)
             return TransformOutcome(result.outputs, result.seconds, "SageMaker SDK local mode",
                                     {"image": local.image})
         run = run_sharded(job, [data], output_dir, image=local.image,

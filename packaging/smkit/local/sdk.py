@@ -30,6 +30,7 @@ Gotchas found by running it here (each handled below, the Docker side in
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
@@ -364,11 +365,71 @@ def _error_body(path: Path) -> str | None:
 
 
 @dataclass
+class Served:
+    """What a run's server answered, from its access log: the records of its successful
+    /invocations, the seconds from the first request's arrival to the last answer, and the
+    container's start-up (from its start to that first request)."""
+
+    records: int
+    seconds: float
+    startup_s: float | None
+
+
+def _log_time(stamp: str) -> float:
+    """Seconds since the epoch of a ``docker logs --timestamps`` stamp (nanoseconds cut)."""
+    day, _, rest = stamp.rstrip("Z").partition("T")
+    clock, _, fraction = rest.partition(".")
+    return datetime.datetime.fromisoformat(f"{day}T{clock}.{(fraction + '000000')[:6]}+00:00"
+                                           ).timestamp()
+
+
+def served(log_text: str, started_at: str | None = None) -> Served:
+    """:class:`Served` from ``docker logs --timestamps`` output and the container's
+    ``State.StartedAt``."""
+    first = last = None
+    records = 0
+    for line in log_text.splitlines():
+        stamp, _, rest = line.partition(" ")
+        if '"smkit.access"' not in rest or "{" not in rest:
+            continue
+        try:
+            entry = json.loads(rest[rest.index("{"):])
+            answered = _log_time(stamp)
+        except ValueError:
+            continue
+        if entry.get("path") != "/invocations" or int(entry.get("status") or 0) != 200:
+            continue
+        records += int(entry.get("records") or 0)
+        arrived = answered - float(entry.get("ms") or 0) / 1000
+        first = arrived if first is None else min(first, arrived)
+        last = answered if last is None else max(last, answered)
+    seconds = 0.0 if first is None or last is None else last - first
+    startup = None
+    if started_at and first is not None:
+        startup = max(0.0, first - _log_time(started_at))
+    return Served(records, seconds, startup)
+
+
+def _served_by(run_id: str) -> Served | None:
+    """:func:`served` for the (one) container of a local-mode run, or None without one."""
+    found = run_containers(run_id)
+    if not found:
+        return None
+    cid = found[0][0]
+    logs = docker.docker("logs", "--timestamps", cid, check=False)
+    started = docker.docker("inspect", "-f", "{{.State.StartedAt}}", cid, check=False)
+    return served((logs.stdout + logs.stderr).decode(errors="replace"),
+                  started.stdout.decode().strip() or None)
+
+
+@dataclass
 class SdkTransformResult:
-    """The ``.out`` files an SDK local transform wrote, and how long it took."""
+    """The ``.out`` files an SDK local transform wrote, how long it took, and what the
+    server's own log says it answered (None when it could not be read)."""
 
     outputs: list[Path]
     seconds: float
+    served: Served | None = None
 
 
 def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
@@ -442,7 +503,15 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
             hint = labeled_input_in(first, "the transform's input")
             raise UserError(f"{count} of the local transform failed{where}; the first: {first}"
                             + (f". {hint}" if hint else ""))
+        # The access log can trail the answers: read it until two reads agree.
+        answered, patience = _served_by(run.run_id), time.monotonic() + LOG_LAG_S
+        while time.monotonic() < patience:
+            time.sleep(0.3)
+            again = _served_by(run.run_id)
+            if again == answered:
+                break
+            answered = again
     missing = [p for p in expected if not p.exists()]
     if missing:
         raise PlatformError(f"the SDK's local transform wrote no {missing[0].name}")
-    return SdkTransformResult(expected, time.monotonic() - started)
+    return SdkTransformResult(expected, time.monotonic() - started, answered)
