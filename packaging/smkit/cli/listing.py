@@ -229,13 +229,18 @@ def check_cmd(listing_file: Path, against_package: bool) -> None:
               show_default=True)
 @click.option("--release", is_flag=True, help="include ReleaseProduct and ReleaseOffer")
 def render_cmd(listing_file: Path, out: Path, release: bool) -> None:
-    """Write the StartChangeSet request as JSON (what publish sends)."""
+    """Write the StartChangeSet request as JSON: what publish sends, read offline (a version
+    the product already has is updated by publish with UpdateDeliveryOptions instead)."""
     listing, ids = _load(listing_file)
     request = build_request(listing, read_samples(listing, listing_file.parent),
                             release=release, **ids)
     _write(out, json.dumps(request, indent=2, ensure_ascii=False) + "\n")
     click.echo(f"wrote {out}: {len(request['ChangeSet'])} changes "
                f"({', '.join(c['ChangeType'] for c in request['ChangeSet'])})")
+    if ids["product_id"]:
+        click.echo(f"note: render does not ask the Catalog API; if product {ids['product_id']} "
+                   f"already has version {listing.delivery.version_title!r}, publish updates "
+                   "it with UpdateDeliveryOptions in place of AddDeliveryOptions")
 
 
 @listing_group.command("publish")
