@@ -245,6 +245,23 @@ def test_mistakes_exit_2_saying_what_to_fix(tmp_path: Path, listing: Path, capsy
     assert err.splitlines()[0].startswith(first), err
 
 
+def test_a_rate_measured_on_a_type_the_product_does_not_sell_for_batch_is_refused(
+        tmp_path: Path, listing: Path, capsys) -> None:
+    # listing init measures the recommended real-time type; batch may be sold on others.
+    listing.write_text(listing.read_text() + "delivery:\n  supported_instance_types:\n"
+                       "    realtime: [ml.m5.large]\n    batch: [ml.c5.xlarge]\n")
+    data = tmp_path / "in.csv"
+    data.write_bytes(_rows(10))
+    code = main(["buyer", "plan", "--input", str(data), "--listing", str(listing),
+                 "--deadline", "1h"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.splitlines()[0] == (
+        f"error: --listing {listing}: its rate was measured on ml.m5.large, which the product "
+        "does not offer for batch transform (its batch types: ml.c5.xlarge); measure one of "
+        "those here: --measure --model-package-arn ARN --instance-type ml.c5.xlarge")
+
+
 @pytest.mark.container
 def test_a_rate_measured_under_the_instance_types_limits(tmp_path: Path, image: str,
                                                          iris_model_dir: Path, iris) -> None:

@@ -216,9 +216,18 @@ def listing_rate(listing: Path) -> Rate:
         where = ".".join(["performance", *map(str, first["loc"])])
         raise UserError(f"--listing {listing}: {where}: {first['msg']} (a TODO is not a "
                         "figure); measure the rate here with --measure instead") from None
+    delivery = data.get("delivery") if isinstance(data, dict) else None
+    types = delivery.get("supported_instance_types") if isinstance(delivery, dict) else None
+    batch = types.get("batch") if isinstance(types, dict) else None
+    if isinstance(batch, list) and batch and perf.instance_type not in batch:
+        raise UserError(f"--listing {listing}: its rate was measured on {perf.instance_type}, "
+                        "which the product does not offer for batch transform (its batch "
+                        f"types: {', '.join(map(str, batch))}); measure one of those here: "
+                        f"--measure --model-package-arn ARN --instance-type {batch[0]}")
     return Rate(perf.instance_type, perf.throughput_per_s,
-                f"the listing's performance, measured on {perf.measured_on} (one record per "
-                "request: a batch's mini-batches are usually faster)")
+                f"the listing's performance, measured on {perf.measured_on} "
+                f"({perf.measured_at.isoformat()}; one record per request: a batch's "
+                "mini-batches are usually faster)")
 
 
 def measure_rate(image: str, model: Path, sample: Path, instance_type: str, *,
