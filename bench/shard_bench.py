@@ -34,12 +34,14 @@ def write_inputs(folder: Path, rows: int, files: int, features: int = 20) -> Pat
     return inputs
 
 
-def train_model(folder: Path, features: int = 20) -> Path:
-    """A small random forest saved as ``folder/model/model.joblib``."""
-    x, y = make_classification(n_samples=2000, n_features=features, random_state=1)
+def train_model(folder: Path, features: int = 20, *, trees: int = 20, depth: int = 8,
+                samples: int = 2000) -> Path:
+    """A random forest (small by default) saved as ``folder/model/model.joblib``."""
+    x, y = make_classification(n_samples=samples, n_features=features, random_state=1)
     model_dir = folder / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
-    model = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=0).fit(x, y)
+    model = RandomForestClassifier(n_estimators=trees, max_depth=depth,
+                                   random_state=0).fit(x, y)
     joblib.dump(model, model_dir / "model.joblib")
     return model_dir
 

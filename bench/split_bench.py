@@ -25,10 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import shard_bench
-from sklearn.datasets import make_classification
-from sklearn.ensemble import RandomForestClassifier
 from smkit.project.transform_job import TransformJob
 from smkit.transform import rates
 from smkit.transform.image import cpu_limit
@@ -120,19 +117,6 @@ class Result:
         return out
 
 
-def split_available() -> str | None:
-    """None when ``--split`` is on this checkout, else what is missing."""
-    try:
-        from smkit.transform import split  # noqa: F401
-    except ImportError:
-        return "smkit.transform.split is not on this checkout: --split has not landed"
-    import inspect
-
-    if "split" not in inspect.signature(run_sharded).parameters:
-        return "run_sharded has no split parameter: --split has not landed"
-    return None
-
-
 def _run(image: str, model: Path, data: Path, out: Path, instances: int) -> Run:
     job = TransformJob(batch_strategy="MultiRecord", max_payload_mb=6,
                        max_concurrent_transforms=2, instance_count=instances)
@@ -147,30 +131,17 @@ def _run(image: str, model: Path, data: Path, out: Path, instances: int) -> Run:
                wall, out / f"{data.name}.out")
 
 
-def train_model(folder: Path, trees: int, features: int = 20) -> Path:
-    """A random forest of ``trees`` trees saved as ``folder/model/model.joblib``: enough work
-    per record that the containers, not smkit's runner on the host, set the pace."""
-    x, y = make_classification(n_samples=4000, n_features=features, random_state=1)
-    model_dir = folder / "model"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    model = RandomForestClassifier(n_estimators=trees, max_depth=10, random_state=0).fit(x, y)
-    joblib.dump(model, model_dir / "model.joblib")
-    return model_dir
-
-
 def measure(image: str = IMAGE, *, rows: int = 150_000, trees: int = 800,
             rounds: int = 3) -> Result:
     """Transform one file of ``rows`` rows with 1 and with 2 instances (``--split``, each
     ``--cpus 1``), alternating for ``rounds`` rounds; every output is compared with the
     first one-instance output; the file and outputs are removed afterwards."""
-    missing = split_available()
-    if missing is not None:
-        raise RuntimeError(missing)
     with tempfile.TemporaryDirectory(prefix="smkit-split-bench-") as tmp:
         folder = Path(tmp)
         inputs = shard_bench.write_inputs(folder, rows, files=1)
         data = next(inputs.iterdir())
-        model = train_model(folder, trees)
+        # Enough work per record that the containers, not smkit's runner on the host, set the pace.
+        model = shard_bench.train_model(folder, trees=trees, depth=10, samples=4000)
         load_before = os.getloadavg()[0]
         pairs: list[tuple[Run, Run]] = []
         identical = True
@@ -186,18 +157,13 @@ def measure(image: str = IMAGE, *, rows: int = 150_000, trees: int = 800,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print both rates, the ratio and whether the outputs match; 1 when split is missing or
-    the outputs differ."""
+    """Print both rates, the ratio and whether the outputs match; 1 when the outputs differ."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=150_000)
     parser.add_argument("--trees", type=int, default=800)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--image", default=IMAGE)
     args = parser.parse_args(argv)
-    missing = split_available()
-    if missing is not None:
-        print(f"split bench: not run: {missing}", file=sys.stderr)
-        return 1
     result = measure(args.image, rows=args.rows, trees=args.trees, rounds=args.rounds)
     print("\n".join(result.lines()))
     return 0 if result.identical else 1
