@@ -70,6 +70,42 @@ VALID: dict[str, Any] = {
 }
 
 
+#: An offer's UpdateLegalTerms and UpdateSupportTerms details, as AWS's documents spell them.
+LEGAL_TERMS: dict[str, Any] = {"Terms": [{"Type": "LegalTerm", "Documents": [
+    {"Type": "StandardEula", "Version": "2022-07-14"}]}]}
+SUPPORT_TERMS: dict[str, Any] = {"Terms": [{"Type": "SupportTerm",
+                                            "RefundPolicy": "No refunds after 30 days."}]}
+
+
+def delivery_details(option: dict[str, Any]) -> dict[str, Any]:
+    """AddDeliveryOptions details: version 1.0 delivering the model package ``option``."""
+    return {"Version": {"VersionTitle": "1.0", "ReleaseNotes": "First release."},
+            "DeliveryOptions": [{"Details": {
+                "SageMakerModelPackageDeliveryOptionDetails": option}}]}
+
+
+def fill_todos(data: Any) -> Any:
+    """What a seller writes in place of each TODO of a starter listing (never text about
+    formats)."""
+    if isinstance(data, dict):
+        return {k: fill_todos(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [fill_todos(v) for v in data]
+    if isinstance(data, str) and data.startswith("TODO"):
+        if "https" in data:
+            return "https://example.com/asset"
+        if "USD" in data:
+            return "0.25"
+        if "date" in data:
+            return "2026-11-30"
+        if "free trial" in data:
+            return 14
+        if "role" in data:
+            return ROLE_ARN
+        return "Seller text"
+    return data
+
+
 def valid_data() -> dict[str, Any]:
     """A deep copy of a listing that passes every check."""
     return copy.deepcopy(VALID)
@@ -150,7 +186,6 @@ def start_catalog(sagemaker_url: str | None = None, delay: float = 0.2,
     server = Server(f"http://127.0.0.1:{port}", proc)
     CATALOGS.append(server)
     return server
-
 
 
 def create_package(moto_url: str, name: str, *, realtime: list[str], batch: list[str],

@@ -27,7 +27,14 @@ from typing import Any
 
 import boto3
 import pytest
-from listing_kit import Server, create_package, wait_change_set
+from listing_kit import (
+    LEGAL_TERMS,
+    SUPPORT_TERMS,
+    Server,
+    create_package,
+    delivery_details,
+    wait_change_set,
+)
 from smkit.emulators.catalog_rules import sagemaker_lookup
 from smkit.listing.rules import Context
 from smkit.listing.validate import check_request
@@ -69,18 +76,13 @@ OPTION: dict[str, Any] = {
     "RecommendedInstanceTypes": {"RealtimeInference": "ml.m5.large",
                                  "BatchTransform": "ml.m5.large"},
 }
-DELIVERY = {"Version": {"VersionTitle": "1.0", "ReleaseNotes": "First release."},
-            "DeliveryOptions": [{"Details": {
-                "SageMakerModelPackageDeliveryOptionDetails": OPTION}}]}
+DELIVERY = delivery_details(OPTION)
 PRICING: dict[str, Any] = {"PricingModel": "Usage", "Terms": [
     {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD", "RateCards": [{"RateCard": [
         {"DimensionKey": "ml.m5.large.m.i.r", "Price": "0.50"},
         {"DimensionKey": "ml.m5.large.m.i.b", "Price": "0.40"}]}]},
     {"Type": "FreeTrialPricingTerm", "Duration": "P14D",
      "Grants": [{"DimensionKey": "ml.m5.large.m.i.r"}]}]}
-LEGAL = {"Terms": [{"Type": "LegalTerm",
-                    "Documents": [{"Type": "StandardEula", "Version": "2022-07-14"}]}]}
-SUPPORT = {"Terms": [{"Type": "SupportTerm", "RefundPolicy": "No refunds after 30 days."}]}
 
 
 def _change(etype: str, ct: str, details: dict[str, Any], name: str | None,
@@ -102,8 +104,8 @@ def base() -> list[dict[str, Any]]:
         _change(PRODUCT, "AddDeliveryOptions", DELIVERY, None, P_REF),
         _change(OFFER, "CreateOffer", {"ProductId": P_REF}, "CreateOffer", O_REF),
         _change(OFFER, "UpdatePricingTerms", PRICING, None, O_REF),
-        _change(OFFER, "UpdateLegalTerms", LEGAL, None, O_REF),
-        _change(OFFER, "UpdateSupportTerms", SUPPORT, None, O_REF),
+        _change(OFFER, "UpdateLegalTerms", LEGAL_TERMS, None, O_REF),
+        _change(OFFER, "UpdateSupportTerms", SUPPORT_TERMS, None, O_REF),
         _change(PRODUCT, "ReleaseProduct", {}, None, P_REF),
         _change(OFFER, "ReleaseOffer", {}, None, O_REF),
     ]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from listing_kit import PACKAGE_ARN, ROLE_ARN, valid_data, write_listing
+from listing_kit import LEGAL_TERMS, PACKAGE_ARN, ROLE_ARN, SUPPORT_TERMS, valid_data, write_listing
 from smkit.cli import main
 from smkit.listing.changesets import Samples, build_request
 from smkit.listing.validate import parse_listing
@@ -82,9 +82,6 @@ HOURLY_PRICING = {
     ],
 }
 
-LEGAL = {"Terms": [{"Type": "LegalTerm",
-                    "Documents": [{"Type": "StandardEula", "Version": "2022-07-14"}]}]}
-SUPPORT = {"Terms": [{"Type": "SupportTerm", "RefundPolicy": "No refunds after 30 days."}]}
 
 
 def test_a_new_product_is_one_chained_change_set() -> None:
@@ -109,10 +106,10 @@ def test_a_new_product_is_one_chained_change_set() -> None:
              "DetailsDocument": HOURLY_PRICING},
             {"ChangeType": "UpdateLegalTerms",
              "Entity": {"Type": OFFER, "Identifier": "$CreateOffer.Entity.Identifier"},
-             "DetailsDocument": LEGAL},
+             "DetailsDocument": LEGAL_TERMS},
             {"ChangeType": "UpdateSupportTerms",
              "Entity": {"Type": OFFER, "Identifier": "$CreateOffer.Entity.Identifier"},
-             "DetailsDocument": SUPPORT},
+             "DetailsDocument": SUPPORT_TERMS},
         ],
     }
 

@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 import pytest
 import yaml
-from listing_kit import ROLE_ARN, Server, create_package
+from listing_kit import ROLE_ARN, Server, create_package, fill_todos
 from sklearn.datasets import load_iris
 from smkit.cli import main
 
@@ -49,27 +49,6 @@ def sagemaker_on_moto(moto: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", moto.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto.url)
     return moto
-
-
-def _fill_todos(data: Any) -> Any:
-    """What the seller would write in place of each TODO."""
-    if isinstance(data, dict):
-        return {k: _fill_todos(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_fill_todos(v) for v in data]
-    if isinstance(data, str) and data.startswith("TODO"):
-        if "https" in data:
-            return "https://example.com/asset"
-        if "USD" in data:
-            return "0.25"
-        if "date" in data:
-            return "2026-11-30"
-        if "free trial" in data:
-            return 14
-        if "role" in data:
-            return ROLE_ARN
-        return "Seller text"
-    return data
 
 
 @pytest.mark.container
@@ -129,7 +108,7 @@ def test_init_measures_the_model_and_writes_samples_produced_by_it(
     assert main(["listing", "check", str(out)]) == 2
     assert "product.title: still holds the TODO placeholder" in capsys.readouterr().err
     # ... and then it is, and the Catalog API (emulator) accepts it.
-    out.write_text(yaml.safe_dump(_fill_todos(data), sort_keys=False))
+    out.write_text(yaml.safe_dump(fill_todos(data), sort_keys=False))
     assert main(["listing", "check", str(out), "--against-package"]) == 0
     assert "they agree" in capsys.readouterr().out
     monkeypatch.setenv("AWS_ENDPOINT_URL_MARKETPLACE_CATALOG", catalog.url)
@@ -234,7 +213,7 @@ def test_the_starter_writes_no_empty_value_and_asks_for_a_keyword_and_the_reposi
 
 def test_the_filled_starter_passes_every_aws_rule(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    data = _fill_todos(_starter())
+    data = fill_todos(_starter())
     data["performance"].update({"latency_ms_p50": 2.0, "latency_ms_p95": 3.0,
                                 "throughput_per_s": 100.0, "measured_on": "a laptop"})
     data["accuracy"].update({"value": 0.9})

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from listing_kit import ROLE_ARN
+from listing_kit import ROLE_ARN, fill_todos
 from smkit.cli import main
 from smkit.listing.measure import Accuracy, Measurements
 from smkit.listing.model import Listing, long_description
@@ -79,25 +79,6 @@ def _starter(name: str, tmp_path: Path) -> tuple[dict[str, Any], bytes, str]:
     return data, body, media
 
 
-def _filled(data: dict[str, Any]) -> dict[str, Any]:
-    """What a seller writes in place of each TODO (never text about formats)."""
-    if isinstance(data, dict):
-        return {k: _filled(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_filled(v) for v in data]
-    if isinstance(data, str) and data.startswith("TODO"):
-        if "https" in data:
-            return "https://example.com/asset"
-        if "USD" in data:
-            return "0.25"
-        if "free trial" in data:
-            return 14
-        if "date" in data:
-            return "2026-11-30"
-        return "Seller text"
-    return data
-
-
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.;])\s+|\n", text) if s.strip()]
 
@@ -154,7 +135,7 @@ def test_the_sample_and_the_usage_heredoc_are_in_the_declared_type(
 def test_no_sentence_of_the_overview_appears_twice_and_figures_say_where_and_when(
         tmp_path: Path) -> None:
     data, _, _ = _starter("all-four", tmp_path)
-    listing = Listing.model_validate(_filled(data))
+    listing = Listing.model_validate(fill_todos(data))
     page = "\n".join([long_description(listing), listing.delivery.input.description,
                       listing.delivery.output.description])
     sentences = _sentences(page)
@@ -199,7 +180,7 @@ def _check(tmp_path: Path, data: dict[str, Any]) -> tuple[int, str]:
 def test_listing_check_refuses_a_free_trial_the_seller_did_not_choose(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, _, _ = _starter("csv-only", tmp_path)
-    data = _filled(data)
+    data = fill_todos(data)
     data["pricing"]["free_trial_days"] = "TODO: days of free trial (5 to 120), or null for none"
     assert _check(tmp_path, data)[0] == 2
     assert "pricing.free_trial_days: still holds the TODO placeholder" in capsys.readouterr().err
@@ -216,7 +197,7 @@ def test_listing_check_refuses_a_free_trial_the_seller_did_not_choose(
 def test_listing_check_refuses_the_sellers_own_files(
         where: tuple[str, str], value: str, said: str, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    data = _filled(_starter("csv-only", tmp_path)[0])
+    data = fill_todos(_starter("csv-only", tmp_path)[0])
     data[where[0]][where[1]] = value
     assert _check(tmp_path, data)[0] == 2
     err = capsys.readouterr().err

@@ -28,7 +28,14 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from listing_kit import Server, create_package, wait_change_set
+from listing_kit import (
+    LEGAL_TERMS,
+    SUPPORT_TERMS,
+    Server,
+    create_package,
+    delivery_details,
+    wait_change_set,
+)
 from smkit.emulators.catalog_rules import sagemaker_lookup
 from smkit.listing.rules import Context, all_rules
 from smkit.listing.rules.simulation import Entity
@@ -82,9 +89,7 @@ OPTION = {
     "RecommendedInstanceTypes": {"RealtimeInference": "ml.m5.large",
                                  "BatchTransform": "ml.m5.large"},
 }
-DELIVERY = {"Version": {"VersionTitle": "1.0", "ReleaseNotes": "First release."},
-            "DeliveryOptions": [{"Details": {
-                "SageMakerModelPackageDeliveryOptionDetails": OPTION}}]}
+DELIVERY = delivery_details(OPTION)
 PRICING = {"PricingModel": "Usage", "Terms": [
     {"Type": "UsageBasedPricingTerm", "CurrencyCode": "USD", "RateCards": [{"RateCard": [
         {"DimensionKey": "ml.m5.large.m.i.r", "Price": "0.50"},
@@ -92,9 +97,6 @@ PRICING = {"PricingModel": "Usage", "Terms": [
         {"DimensionKey": "ml.m5.large.m.i.b", "Price": "0.40"}]}]},
     {"Type": "FreeTrialPricingTerm", "Duration": "P14D",
      "Grants": [{"DimensionKey": "ml.m5.large.m.i.r"}]}]}
-LEGAL = {"Terms": [{"Type": "LegalTerm",
-                    "Documents": [{"Type": "StandardEula", "Version": "2022-07-14"}]}]}
-SUPPORT = {"Terms": [{"Type": "SupportTerm", "RefundPolicy": "No refunds after 30 days."}]}
 
 
 def _p(ct: str, details: dict[str, Any], name: str | None = None) -> dict[str, Any]:
@@ -123,8 +125,8 @@ def base() -> list[dict[str, Any]]:
         _p("AddDeliveryOptions", DELIVERY),
         _o("CreateOffer", {"ProductId": P_REF}, "CreateOffer"),
         _o("UpdatePricingTerms", PRICING),
-        _o("UpdateLegalTerms", LEGAL),
-        _o("UpdateSupportTerms", SUPPORT),
+        _o("UpdateLegalTerms", LEGAL_TERMS),
+        _o("UpdateSupportTerms", SUPPORT_TERMS),
         _p("ReleaseProduct", {}),
         _o("ReleaseOffer", {}),
         _p("UpdateVisibility", {"TargetVisibility": "Public"}),
@@ -644,7 +646,7 @@ CASES: list[Case] = [
     C(f"{LT}Terms.required", "is required", OFFER, O("UpdateLegalTerms", "Terms", None)),
     C(f"{LT}Terms.min_items", "at least 1", OFFER, O("UpdateLegalTerms", "Terms", [])),
     C(f"{LT}Terms.max_items", "at most 1", OFFER,
-      O("UpdateLegalTerms", "Terms", LEGAL["Terms"] * 2)),
+      O("UpdateLegalTerms", "Terms", LEGAL_TERMS["Terms"] * 2)),
     C(f"{LT}Terms[].Type.required", "is required", OFFER,
       O("UpdateLegalTerms", "Terms[0].Type", None)),
     C(f"{LT}Terms[].Type.enum", "LegalTerm", OFFER,
@@ -675,7 +677,7 @@ CASES: list[Case] = [
     # --- UpdateSupportTerms
     C(f"{ST}Terms.required", "is required", OFFER, O("UpdateSupportTerms", "Terms", None)),
     C(f"{ST}Terms.max_items", "at most 1", OFFER,
-      O("UpdateSupportTerms", "Terms", SUPPORT["Terms"] * 2)),
+      O("UpdateSupportTerms", "Terms", SUPPORT_TERMS["Terms"] * 2)),
     C(f"{ST}Terms[].Type.required", "is required", OFFER,
       O("UpdateSupportTerms", "Terms[0].Type", None)),
     C(f"{ST}Terms[].Type.enum", "SupportTerm", OFFER,
