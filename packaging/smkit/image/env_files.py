@@ -34,7 +34,7 @@ from smkit_contract.names import SKOPS_TRUSTED_FILE
 from smkit.core.errors import UserError
 from smkit.core.yamlfile import load_yaml
 from smkit.image import env_probe
-from smkit.image.build import PYTHON_VERSION, canonical_name
+from smkit.image.build import DEFAULT, PYTHON_VERSION, canonical_name
 from smkit.project.spec import ImagePython, image_python_for
 
 #: The probe, run from its file by the seller's interpreter.
@@ -94,11 +94,10 @@ class Installed:
         3.13) only when the seller's own source does not parse on the default (``
         source_needs_newer``), as older pins may have no wheel for it. Else None."""
         trained = self._trained()
-        if trained is None or trained <= tuple(int(p) for p in PYTHON_VERSION.split(".")):
+        if trained is None or trained <= DEFAULT.major_minor:
             return None
         nearest = image_python_for(trained)
-        if nearest is None or (nearest.version != "{}.{}".format(*trained)
-                               and not source_needs_newer):
+        if nearest is None or (nearest.major_minor != trained and not source_needs_newer):
             return None
         return nearest
 
@@ -106,7 +105,7 @@ class Installed:
         """What the seller must know when they trained with another Python than the image's,
         with what to do; None when it is the same or unknown."""
         trained = self._trained()
-        image = tuple(int(p) for p in PYTHON_VERSION.split("."))
+        image = DEFAULT.major_minor
         if trained is None or trained == image:
             return None
         major_minor = ".".join(map(str, trained))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from smkit.core.errors import UserError
 from smkit.image import env_files
-from smkit.image.build import PYTHON_VERSION, canonical_name
+from smkit.image.build import DEFAULT, canonical_name
 from smkit.image.env_files import Installed
 from smkit.image.pickle_scan import (
     KNOWN_DISTRIBUTIONS,
@@ -194,11 +194,10 @@ def with_environment(scan: ModelScan, installed: Installed,
 def _source_needs_newer_python(origins: list[Path]) -> bool:
     """Whether any of the seller's own ``.py`` files (or packages' modules) does not parse
     with the default image's grammar (``type`` statements, PEP 695 generics, ...)."""
-    feature = tuple(int(p) for p in PYTHON_VERSION.split("."))
     files = [f for o in origins for f in ([o] if o.is_file() else sorted(o.rglob("*.py")))]
     for path in files:
         try:
-            ast.parse(path.read_bytes(), str(path), feature_version=(feature[0], feature[1]))
+            ast.parse(path.read_bytes(), str(path), feature_version=DEFAULT.major_minor)
         except SyntaxError:
             return True
         except (OSError, ValueError):

@@ -129,6 +129,12 @@ class ImagePython:
     #: The suite's glibc minor version (2.N): the newest manylinux wheels it installs.
     glibc_minor: int
 
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        """``version`` as numbers, to compare with an interpreter's ``(major, minor)``."""
+        major, minor = self.version.split(".")
+        return int(major), int(minor)
+
 
 #: The Pythons an image can run, by ``python.version``: the one owner of the supported set.
 IMAGE_PYTHONS: dict[str, ImagePython] = {
@@ -143,9 +149,8 @@ def image_python_for(trained: tuple[int, int]) -> ImagePython | None:
     """The image Python nearest to a training interpreter's ``(major, minor)``: the same
     one, else the oldest newer one (3.12 -> 3.13, as Debian has no 3.12); None when newer
     than all of them."""
-    for python in sorted(IMAGE_PYTHONS.values(),
-                         key=lambda p: tuple(int(n) for n in p.version.split("."))):
-        if tuple(int(n) for n in python.version.split(".")) >= trained:
+    for python in sorted(IMAGE_PYTHONS.values(), key=lambda p: p.major_minor):
+        if python.major_minor >= trained:
             return python
     return None
 
