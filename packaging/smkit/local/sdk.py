@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,16 +410,20 @@ def served(log_text: str, started_at: str | None = None) -> Served:
     return Served(records, seconds, startup)
 
 
-def _served_by(run_id: str) -> Served | None:
-    """:func:`served` for the (one) container of a local-mode run, or None without one."""
+def _access_log(run_id: str) -> tuple[Callable[[], str], str | None]:
+    """A reader of the (one) container of a local-mode run's ``docker logs --timestamps``
+    (reading "" without a container), and the container's ``State.StartedAt``."""
     found = run_containers(run_id)
     if not found:
-        return None
+        return (lambda: ""), None
     cid = found[0][0]
-    logs = docker.docker("logs", "--timestamps", cid, check=False)
     started = docker.docker("inspect", "-f", "{{.State.StartedAt}}", cid, check=False)
-    return served((logs.stdout + logs.stderr).decode(errors="replace"),
-                  started.stdout.decode().strip() or None)
+
+    def read() -> str:
+        logs = docker.docker("logs", "--timestamps", cid, check=False)
+        return (logs.stdout + logs.stderr).decode(errors="replace")
+
+    return read, started.stdout.decode().strip() or None
 
 
 @dataclass
@@ -488,12 +492,15 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
         # the server's access log says which requests failed, and the error bodies in the
         # outputs say so too. The log can trail the answers (docker copies it from a pipe),
         # so an error body with no failed request in the log yet waits for the log a while.
-        failed = failed_requests(run_logs(run.run_id))
+        read_log, started_at = _access_log(run.run_id)
+        log_text = read_log()
+        failed = failed_requests(log_text)
         errors_in = {p: e for p in expected if (e := _error_body(p)) is not None}
         patience = time.monotonic() + LOG_LAG_S
         while errors_in and not failed and time.monotonic() < patience:
             time.sleep(0.2)
-            failed = failed_requests(run_logs(run.run_id))
+            log_text = read_log()
+            failed = failed_requests(log_text)
         if failed or errors_in:
             where = (f" (the error bodies are in {', '.join(p.name for p in errors_in)}, "
                      "in place of predictions)") if errors_in else ""
@@ -504,10 +511,12 @@ def sdk_transform(image: str, model: Path, data: Path, output_dir: Path, *,
             raise UserError(f"{count} of the local transform failed{where}; the first: {first}"
                             + (f". {hint}" if hint else ""))
         # The access log can trail the answers: read it until two reads agree.
-        answered, patience = _served_by(run.run_id), time.monotonic() + LOG_LAG_S
+        answered = served(log_text, started_at) if log_text else None
+        patience = time.monotonic() + LOG_LAG_S
         while time.monotonic() < patience:
             time.sleep(0.3)
-            again = _served_by(run.run_id)
+            log_text = read_log()
+            again = served(log_text, started_at) if log_text else None
             if again == answered:
                 break
             answered = again
