@@ -13,7 +13,7 @@ from pathlib import Path
 from smkit.aws.clients import Aws, call
 from smkit.buyer.image import quiet, resolve_image
 from smkit.buyer.package import Package
-from smkit.buyer.staging import fetch_artifact, folder, list_keys, s3_url, split_prefix
+from smkit.buyer.staging import fetch_artifact, folder, list_keys, output_base, s3_url, split_prefix
 from smkit.core.errors import PlatformError
 from smkit.emulators.manager import is_moto
 from smkit.project.transform_job import TransformJob
@@ -39,7 +39,7 @@ def run_on_emulator(aws: Aws, package: Package, job: TransformJob, input_uri: st
     in_bucket, in_prefix = split_prefix(input_uri)
     out_bucket, out_prefix = split_prefix(output_uri)
     base = folder(in_prefix)
-    out_base = out_prefix if not out_prefix or out_prefix.endswith("/") else out_prefix + "/"
+    out_base = output_base(out_prefix)
     keys = list_keys(s3, input_uri)
     echo(f"emulator: moto runs no containers; SageMaker's side of the job runs here "
          f"({job.instance_count} container(s), {len(keys)} objects)")

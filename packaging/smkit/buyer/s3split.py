@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from smkit.aws.clients import call
-from smkit.buyer.staging import folder, list_objects, s3_url, split_prefix
+from smkit.buyer.staging import folder, list_objects, output_base, s3_url, split_prefix
 from smkit.core.errors import UserError
 from smkit.project.transform_job import TransformJob
 from smkit.transform import split
@@ -253,11 +253,9 @@ def split_s3_input(s3: Any, input_uri: str, parts_uri: str, job: TransformJob) -
     try:
         for (key, size), count in zip(objects, counts, strict=True):
             rel = key[len(base):]
-            bounds = (split.cut_points(object_reader(s3, bucket, key), size, count,
-                                       quoted=quoted, min_part=MIN_PART, exact=False)
-                      if count > 1 else [0, size])
-            names = ([split.part_name(rel, i) for i in range(len(bounds) - 1)]
-                     if len(bounds) > 2 else [rel])
+            bounds = split.cut_points(object_reader(s3, bucket, key), size, count,
+                                      quoted=quoted, min_part=MIN_PART, exact=False)
+            names = split.part_names(rel, bounds)
             for name, start, end in zip(names, bounds, bounds[1:], strict=False):
                 out.made.append(parts_prefix + name)
                 copy_range(s3, bucket, key, parts_bucket, parts_prefix + name, start, end)
@@ -281,10 +279,8 @@ def upload_split(s3: Any, files: Sequence[tuple[Path, str]], input_uri: str,
         for (path, rel), size, count in zip(files, sizes,
                                             split.part_counts(sizes, job.instance_count),
                                             strict=True):
-            bounds = (split.cut_points(split.file_reader(path), size, count, quoted=quoted)
-                      if count > 1 else [0, size])
-            names = ([split.part_name(rel, i) for i in range(len(bounds) - 1)]
-                     if len(bounds) > 2 else [rel])
+            bounds = split.cut_points(split.file_reader(path), size, count, quoted=quoted)
+            names = split.part_names(rel, bounds)
             with open(path, "rb") as handle:
                 for name, start, end in zip(names, bounds, bounds[1:], strict=False):
                     out.made.append(prefix + name)
@@ -301,7 +297,7 @@ def join_outputs(s3: Any, staged: SplitInput, output_uri: str) -> list[str]:
     """Join each cut input's part outputs under ``output_uri`` into ``<rel>.out`` (when
     every part has one) and delete the part outputs; returns the joined keys."""
     bucket, prefix = split_prefix(output_uri)
-    base = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    base = output_base(prefix)
     found = dict(list_objects(s3, output_uri))
     joined: list[str] = []
     leftovers: list[str] = []
@@ -363,7 +359,7 @@ def cleanup(s3: Any, staged: SplitInput, output_uri: str) -> None:
     """Delete what was made for the job: the parts, and any part outputs a failed job left."""
     remove_parts(s3, staged)
     bucket, prefix = split_prefix(output_uri)
-    base = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    base = output_base(prefix)
     wanted = {base + name + ".out" for p in staged.pieces if p.cut for name in p.parts}
     if wanted:
         delete_keys(s3, bucket, [k for k, _ in list_objects(s3, output_uri) if k in wanted])

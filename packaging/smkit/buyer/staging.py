@@ -34,6 +34,12 @@ def folder(key: str) -> str:
     return key[: key.rfind("/") + 1]
 
 
+def output_base(prefix: str) -> str:
+    """What an output prefix's keys start with: ``prefix`` ending in ``/`` (empty stays
+    empty), as SageMaker writes ``<output>/<name>.out``."""
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
 def list_objects(s3: Any, url: str) -> list[tuple[str, int]]:
     """Every object under an S3 prefix as (key, size), in S3's order (folder markers
     skipped)."""

@@ -247,7 +247,7 @@ def cut_points(read: Read, size: int, parts: int, *, quoted: bool,
                min_part: int = 1, exact: bool = True) -> list[int]:
     """Offsets ``[0, b1, ..., size]`` of up to ``parts`` parts of whole records, cut near
     equal sizes; every part but the last is at least ``min_part`` bytes. ``exact``: as in
-    ``record_end``."""
+    ``record_end``. One part (``[0, size]``) reads nothing."""
     bounds = [0]
     for i in range(1, parts):
         cut = size * i // parts
@@ -272,6 +272,14 @@ def file_reader(path: Path) -> Read:
 def part_name(name: str, index: int) -> str:
     """The name of part ``index`` (0-based) of a file called ``name``."""
     return f"{name}{PART_MARK}{index:05d}"
+
+
+def part_names(name: str, bounds: Sequence[int]) -> list[str]:
+    """The parts' names of a file called ``name`` cut at ``bounds`` (``cut_points``);
+    ``[name]`` when it was not cut."""
+    if len(bounds) <= 2:
+        return [name]
+    return [part_name(name, i) for i in range(len(bounds) - 1)]
 
 
 # ----------------------------------------------------------------------------- local files
@@ -306,8 +314,7 @@ def split_local(files: Sequence[tuple[Path, Path]], job: TransformJob,
     out: list[SplitFile] = []
     for (path, rel), size, count in zip(files, sizes,
                                         part_counts(sizes, job.instance_count), strict=True):
-        bounds = (cut_points(file_reader(path), size, count, quoted=quoted) if count > 1
-                  else [0, size])
+        bounds = cut_points(file_reader(path), size, count, quoted=quoted)
         if len(bounds) <= 2:
             out.append(SplitFile(path, rel, [(path, rel)], [0]))
             continue
