@@ -259,7 +259,7 @@ def check_instance_types(spec: Spec, model_dir: Path, report: Report,
 
     machine = docker.engine_resources()
     runs: dict[tuple[str, float, int], il.Measured] = {}
-    rows: list[tuple[str, instances.InstanceSize, il.Measured]] = []
+    rows: list[tuple[instances.RunAs, il.Measured]] = []
     for itype, mode, size in runnable:
         as_type = instances.run_as(itype, machine.cpus, machine.memory_bytes)
         assert as_type is not None  # sizes were looked up above
@@ -272,7 +272,7 @@ def check_instance_types(spec: Spec, model_dir: Path, report: Report,
             run = il.Run(mode, as_type, env, payload, v.content_type, note)
             runs[key] = il.measure(spec.image.local, model_dir, run)
         m = runs[key]
-        rows.append((itype, size, m))
+        rows.append((as_type, m))
         capped = ""
         if as_type.capped:
             capped = (f" [ran as {as_type.cpus:g} vCPU / "

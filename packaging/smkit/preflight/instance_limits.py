@@ -19,7 +19,7 @@ from pathlib import Path
 import smkit_contract.content_types as ct
 import smkit_contract.limits as limits
 
-from smkit.aws.instances import GIB, InstanceSize, RunAs
+from smkit.aws.instances import GIB, RunAs
 from smkit.core.errors import PlatformError
 from smkit.image import docker
 from smkit.preflight import limits_probe
@@ -230,8 +230,9 @@ def summary(m: Measured) -> str:
             f"{len(m.run.payload) / limits.MB:.1f} MB ({m.workers} workers)")
 
 
-def table(rows: list[tuple[str, InstanceSize, Measured]]) -> str:
-    """A Markdown table for the listing's throughput and latency section."""
+def table(rows: list[tuple[RunAs, Measured]]) -> str:
+    """A Markdown table for the listing's throughput and latency section: one row per
+    instance type, as it was run, with the figures of its (possibly shared) run."""
     head = ("| instance type | mode | vCPU | memory GiB | workers | healthy after (s) | "
             "max accept (ms) | max /ping under load (s) | slowest /invocations (s) | "
             "payload (MB) | peak memory (MiB) |")
@@ -240,15 +241,15 @@ def table(rows: list[tuple[str, InstanceSize, Measured]]) -> str:
     def num(v: float | None, scale: float = 1, digits: int = 2) -> str:
         return "-" if v is None else f"{v * scale:.{digits}f}"
 
-    for itype, size, m in rows:
-        cpus = (f"{size.vcpus}" if m.run.limits.cpus >= size.vcpus
-                else f"{size.vcpus} (ran as {m.run.limits.cpus:g})")
-        mem_run = m.run.limits.memory_bytes / GIB
-        mem = (f"{size.memory_gib:g}" if m.run.limits.memory_bytes >= size.memory_bytes
-               else f"{size.memory_gib:g} (ran as {mem_run:.1f})")
+    for ran, m in rows:
+        size = ran.size
+        cpus = (f"{size.vcpus}" if ran.cpus >= size.vcpus
+                else f"{size.vcpus} (ran as {ran.cpus:g})")
+        mem = (f"{size.memory_gib:g}" if ran.memory_bytes >= size.memory_bytes
+               else f"{size.memory_gib:g} (ran as {ran.memory_bytes / GIB:.1f})")
         peak = None if m.memory_peak_bytes is None else m.memory_peak_bytes / (1 << 20)
         lines.append(
-            f"| {itype} | {m.run.mode} | {cpus} | {mem} | {m.workers or '-'} | "
+            f"| {ran.instance_type} | {m.run.mode} | {cpus} | {mem} | {m.workers or '-'} | "
             f"{num(m.healthy_s, digits=1)} | {num(m.max_accept_s, 1000, 1)} | "
             f"{num(m.max_ping_s)} | {num(m.max_invocation_s)} | "
             f"{len(m.run.payload) / limits.MB:.1f} | {num(peak, digits=0)} |"
