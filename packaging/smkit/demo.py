@@ -35,6 +35,7 @@ from smkit.core.errors import PlatformError, UserError
 from smkit.emulators import manager
 from smkit.image import build as images
 from smkit.image import docker
+from smkit.listing.model import placeholders
 from smkit.local import housekeeping
 
 Echo = Callable[..., None]
@@ -218,7 +219,7 @@ def fill_listing(path: Path, text: dict[str, Any]) -> int:
     Raises UserError naming any TODO left over (a new field the demo does not know).
     """
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    before = _todos(data)
+    before = placeholders(data)
     data["product"].update(text["product"])
     data["support"].update(text["support"])
     data["training_data"].update(text["training_data"])
@@ -232,21 +233,13 @@ def fill_listing(path: Path, text: dict[str, Any]) -> int:
         pricing["per_inference"] = "0.001"
     if "free_trial_days" in pricing:
         pricing["free_trial_days"] = text["free_trial_days"]
-    left = _todos(data)
+    left = placeholders(data)
     if left:
         raise UserError(f"{path}: the demo does not know how to fill {', '.join(left)}")
     path.write_text("# smkit demo listing: `listing init` output, filled in by the demo\n"
                     + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
                     encoding="utf-8")
     return len(before)
-
-
-def _todos(node: Any, where: str = "") -> list[str]:
-    if isinstance(node, dict):
-        return [t for k, v in node.items() for t in _todos(v, f"{where}.{k}".lstrip("."))]
-    if isinstance(node, list):
-        return [t for i, v in enumerate(node) for t in _todos(v, f"{where}[{i}]")]
-    return [where] if isinstance(node, str) and node.startswith("TODO") else []
 
 
 # ----------------------------------------------------------------------------- steps

@@ -349,15 +349,9 @@ def long_description(listing: Listing) -> str:
     return f"{listing.product.long_description}\n\n{model_facts(listing)}"
 
 
-def placeholders(data: Any, path: str = "") -> list[str]:
+def placeholders(data: Any) -> list[str]:
     """Dotted paths of every string still holding the ``listing init`` placeholder."""
-    if isinstance(data, dict):
-        return [p for k, v in data.items() for p in placeholders(v, f"{path}.{k}" if path else k)]
-    if isinstance(data, list):
-        return [p for i, v in enumerate(data) for p in placeholders(v, f"{path}[{i}]")]
-    if isinstance(data, str) and PLACEHOLDER in data:
-        return [path]
-    return []
+    return [where for where, value in _strings(data) if PLACEHOLDER in value]
 
 
 def format_errors(err: ValidationError) -> list[str]:
