@@ -24,6 +24,8 @@ import orjson
 
 #: The native thread pools a model's library may run predictions on, as named in messages.
 THREAD_POOLS = "a native thread pool (OpenMP, OpenBLAS/MKL or TBB)"
+#: The fix for a model whose thread pool hangs, as every message words it.
+ONE_THREAD = "set the model's thread count to 1 (n_jobs=1) before joblib.dump"
 
 
 def model_library(model: Any) -> str:
@@ -41,8 +43,7 @@ def request_timeout_message(model: Any, seconds: int) -> str:
         f"the {library} model did not answer within the {seconds} s limit "
         f"(SAGEMAKER_MODEL_SERVER_TIMEOUT): {THREAD_POOLS} in {library} may be blocked, or "
         "the request is too large; send fewer records per request or raise the limit, and "
-        "if a one-record request also times out, set the model's thread count to 1 "
-        "(n_jobs=1) before joblib.dump"
+        f"if a one-record request also times out, {ONE_THREAD}"
     )
 
 
@@ -52,8 +53,7 @@ def startup_timeout_message(model: Any, seconds: int) -> str:
     return (
         f"the {library} model's start-up prediction did not return within {seconds} s "
         f"(SAGEMAKER_MODEL_SERVER_TIMEOUT): {THREAD_POOLS} in {library} is likely blocked; "
-        "set the model's thread count to 1 (n_jobs=1) before joblib.dump, or raise the limit "
-        "if one row really takes this long"
+        f"{ONE_THREAD}, or raise the limit if one row really takes this long"
     )
 
 
@@ -63,8 +63,8 @@ def describe_timeout_message(model: Any, seconds: float) -> str:
     return (
         f"the {library} model did not predict the validation sample within {seconds:g} s "
         f"(SAGEMAKER_MODEL_SERVER_TIMEOUT): the model hangs in predict; {THREAD_POOLS} in "
-        f"{library} may be blocked, or predict waits on something that never comes; set the "
-        "model's thread count to 1 (n_jobs=1) before joblib.dump, or fix what it waits on"
+        f"{library} may be blocked, or predict waits on something that never comes; "
+        f"{ONE_THREAD}, or fix what it waits on"
     )
 
 
