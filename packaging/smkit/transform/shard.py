@@ -106,17 +106,12 @@ def _count(n: int) -> str:
     return f"{n} file" if n == 1 else f"{n} files"
 
 
-def _is_part(path: Path) -> bool:
-    """True for a part ``--split`` cut from a larger file."""
-    return split.PART_MARK in path.name
-
-
 def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, image: str,
                 model: Path, keep_going: bool = False, placeholder: str | None = None,
                 progress: bool | None = None, environment: dict[str, str] | None = None,
                 startup_timeout: float = 240, limits: tuple[str, ...] = (),
                 split: bool = False, files: list[tuple[Path, Path]] | None = None,
-                echo: Echo = _quiet) -> ShardedRun:
+                unit: str = "files", echo: Echo = _quiet) -> ShardedRun:
     """Run ``job`` over ``inputs`` with ``job.instance_count`` containers of ``image``.
 
     Each container gets its shard of the input files (by key, see the module docstring) and
@@ -125,7 +120,8 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
     ``limits`` are ``docker run`` options given to every container (e.g. ``--cpus 1``).
     With ``split``, large files are first cut into parts at record boundaries so that every
     instance gets work, and the parts' outputs joined back (``smkit.transform.split``).
-    ``files`` (input, output relative path) replaces the files ``inputs`` list.
+    ``files`` (input, output relative path) replaces the files ``inputs`` list; ``unit`` is
+    what the messages call them.
     """
     job.validate()
     count = job.instance_count
@@ -141,8 +137,6 @@ def run_sharded(job: TransformJob, inputs: Sequence[Path], output_dir: Path, *, 
     parts = shard_items(files, file_key, count)
     runs = [InstanceRun(i, part) for i, part in enumerate(parts)]
     busy = [r for r in runs if r.files]
-    # With --split the files here are the parts of the buyer's files.
-    unit = "parts" if any(_is_part(f) for f, _ in files) else "files"
     echo(f"{len(files)} {unit} over {count} instance(s): "
          + ", ".join(str(len(r.files)) for r in runs))
     configs = {r.index: job.to_config(
@@ -194,6 +188,7 @@ def _run_split(job: TransformJob, files: list[tuple[Path, Path]], output_dir: Pa
             echo(note)
         parts_out = Path(tmp) / "out"
         run = run_sharded(job, [], parts_out, files=[p for f in pieces for p in f.parts],
+                          unit="parts" if any(f.cut for f in pieces) else "files",
                           echo=echo, **options)
         report = split.join_local(run.report, pieces, parts_out, output_dir)
     return ShardedRun(report, run.instances)
