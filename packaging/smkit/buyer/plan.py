@@ -34,9 +34,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from smkit.aws import prices
-from smkit.aws.clients import Aws, call
+from smkit.aws.clients import Aws
 from smkit.aws.instances import SIZES, run_as
 from smkit.buyer.billing import listing_pricing
+from smkit.buyer.s3split import object_reader
 from smkit.buyer.staging import list_objects, split_prefix
 from smkit.buyer.wait import duration as fmt_duration
 from smkit.core.errors import UserError
@@ -156,12 +157,7 @@ def s3_size(aws: Aws, url: str, split_type: str = "Line") -> InputSize:
     for key, size in objects[:SAMPLE_OBJECTS]:
         if left <= 0:
             break
-        if size == 0:
-            samples.append((b"", True))
-            continue
-        with call("s3", "GetObject"):
-            body = s3.get_object(Bucket=bucket, Key=key,
-                                 Range=f"bytes=0-{min(size, left) - 1}")["Body"].read()
+        body = object_reader(s3, bucket, key)(0, min(size, left))  # b"" for an empty object
         samples.append((body, len(body) == size))
         left -= len(body)
     return _scale(url, [s for _, s in objects], samples, split_type)
@@ -176,9 +172,7 @@ def sample_file(data: Path | str, target: Path, aws: Aws | None, records: int) -
         keys = [key for key, _ in list_objects(s3, str(data))]
         if not keys:
             raise UserError(f"no objects under {data}; check the --input prefix")
-        with call("s3", "GetObject"):
-            chunk = s3.get_object(Bucket=bucket, Key=keys[0],
-                                  Range=f"bytes=0-{SAMPLE_BYTES - 1}")["Body"].read()
+        chunk = object_reader(s3, bucket, keys[0])(0, SAMPLE_BYTES)
     else:
         path = next(p for p, _ in input_files([Path(data)]))
         with open(path, "rb") as f:
