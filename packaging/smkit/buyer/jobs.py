@@ -268,20 +268,21 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
             s3split.cleanup(s3, staged, places.output_uri)
         raise
     try:
-        if staged is not None:  # the job reads the parts; its outputs are joined below
-            run_places = dataclasses.replace(places, input_uri=staged.input_uri)
-            try:
-                desc, seconds, here = _run_cloud_job(aws, sm, package, job, run_places,
-                                                     staged.objects, instance=instance,
-                                                     hourly_price=hourly_price,
-                                                     timeout_s=timeout_s, echo=echo)
-            except PlatformError as e:  # name the buyer's input, not a part deleted below
-                raise PlatformError(staged.explain(str(e))) from None
+        # With --split the job reads the parts; their outputs are joined below.
+        run_places = (places if staged is None
+                      else dataclasses.replace(places, input_uri=staged.input_uri))
+        try:
+            desc, seconds, here = _run_cloud_job(
+                aws, sm, package, job, run_places,
+                count_in if staged is None else staged.objects, instance=instance,
+                hourly_price=hourly_price, timeout_s=timeout_s, echo=echo)
+        except PlatformError as e:
+            if staged is None:
+                raise
+            # Name the buyer's input, not a part deleted below.
+            raise PlatformError(staged.explain(str(e))) from None
+        if staged is not None:
             s3split.join_outputs(s3, staged, places.output_uri)
-        else:
-            desc, seconds, here = _run_cloud_job(aws, sm, package, job, places, count_in,
-                                                 instance=instance, hourly_price=hourly_price,
-                                                 timeout_s=timeout_s, echo=echo)
         out_keys = [k for k in list_keys(s3, places.output_uri) if k.endswith(".out")]
         outputs = [] if places.out_s3 else _download(s3, places.output_uri, out_keys,
                                                      Path(output))
