@@ -266,3 +266,14 @@ def test_a_numpy_whose_testing_module_imports_a_helper_beside_its_tests_still_im
                         "print(numpy.__version__, len(glob.glob(numpy.__path__[0] + "
                         "'/**/tests/test_*.py', recursive=True)))").stdout.decode().split()
     assert out == ["2.2.6", "0"], "numpy's test modules are back in the image"
+
+
+def test_an_unexplained_resolver_failure_shows_pips_error_not_its_progress() -> None:
+    from smkit.image.build import _explain_resolution_failure
+
+    said = _explain_resolution_failure(
+        "ERROR: Package 'numpy' requires a different Python: 3.11.7 not in '>=3.12'\n"
+        "Collecting threadpoolctl==3.8.0\n  Downloading threadpoolctl-3.8.0-py3-none-any.whl\n"
+        "INFO: pip is looking at multiple versions of numpy\n", ["numpy==2.5.5"])
+    assert said == ("python: pip could not resolve the requirements: ERROR: Package 'numpy' "
+                    "requires a different Python: 3.11.7 not in '>=3.12'")

@@ -218,7 +218,9 @@ def _explain_resolution_failure(stderr: str, requirements: list[str],
         return ("python: these requirements conflict with each other or with the inference "
                 f"server's own{hint}: " + "; ".join(causes[:6])
                 + ". Change the pins so one version satisfies all of them")
-    tail = "; ".join(ln for ln in lines[-4:])
+    # pip's own ERROR lines say why; its progress lines only say where it stopped.
+    errors = [ln for ln in lines if ln.startswith("ERROR:")]
+    tail = "; ".join(errors[:3] or lines[-4:])
     return f"python: pip could not resolve the requirements: {tail}"
 
 
