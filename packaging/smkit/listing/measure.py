@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import smkit_contract.content_types as ct
 from smkit_contract.limits import METERING_DIMENSION, METERING_HEADER
 
 from smkit.core.errors import PlatformError, UserError
 from smkit.image.docker import serve
+from smkit.listing.samples import head_records
 from smkit.project.labeled import label_first
 
 
@@ -53,15 +53,6 @@ class Measurements:
     metering: dict[str, object] | None
     #: The day the figures were measured.
     measured_at: datetime.date
-
-
-def first_record(sample: bytes, content_type: str) -> bytes:
-    """The first record of a text sample, as a body of the same type (a one-record request)."""
-    if ct.canonical(content_type) == ct.JSON:
-        doc = json.loads(sample)
-        rows = doc.get("instances", doc) if isinstance(doc, dict) else doc
-        return json.dumps(rows[:1] if isinstance(rows, list) else rows).encode()
-    return sample.decode(errors="replace").splitlines()[0].encode()
 
 
 def _post(url: str, body: bytes, content_type: str,
@@ -203,7 +194,7 @@ def measure(image: str, model_dir: Path, sample: bytes, content_type: str, *,
             throughput_requests: int = 200, concurrency: int | None = None,
             limits: tuple[str, ...] = ()) -> Measurements:
     """Run ``image`` on ``model_dir`` (``docker run`` options ``limits``) and measure it."""
-    one_record = first_record(sample, content_type)
+    one_record = head_records(sample, content_type, 1)[0].encode()
     measured_at = datetime.date.today()
     with serve(image, model_dir, env=env, extra_args=limits) as server:
         assert server.url is not None  # served with a network

@@ -40,6 +40,16 @@ def csv_rows(body: bytes) -> list[list[str]]:
     return [r for r in csv.reader(io.StringIO(body.decode("utf-8"))) if r]
 
 
+def head_records(sample: bytes, media: str, n: int) -> list[str]:
+    """The first ``n`` records of a text sample of ``media``, as lines of that type: a JSON
+    sample's rows (a list, or the list inside ``{"instances": [...]}``) stay one JSON line."""
+    if ct.canonical(media) == ct.JSON:
+        doc = json.loads(sample)
+        rows = doc.get("instances", doc) if isinstance(doc, dict) else doc
+        return [json.dumps(rows[:n] if isinstance(rows, list) else rows)]
+    return sample.decode(errors="replace").splitlines()[:n]
+
+
 def _value(cell: str, kind: str | None) -> Any:
     if is_missing(cell):
         return None

@@ -8,13 +8,13 @@ tests/listing/test_usage_commands.py runs each command with the AWS CLI.
 
 from __future__ import annotations
 
-import json
 import re
 
 import smkit_contract.content_types as ct
 import smkit_contract.env as env_names
 
 from smkit.core import arns
+from smkit.listing.samples import head_records
 
 #: The most sample records the usage commands write (the page shows the whole sample apart).
 USAGE_SAMPLE_RECORDS = 5
@@ -33,15 +33,6 @@ def resource_name(model_package_arn: str) -> str:
         raw = "model"
     name = re.sub(r"[^A-Za-z0-9-]+", "-", raw).strip("-")[:40].strip("-")
     return name or "model"
-
-
-def _sample_lines(sample: bytes, media: str) -> list[str]:
-    """At most USAGE_SAMPLE_RECORDS records of the sample, as lines for a heredoc."""
-    if media == ct.JSON:
-        doc = json.loads(sample)
-        rows = doc.get("instances", doc) if isinstance(doc, dict) else doc
-        return [json.dumps(rows[:USAGE_SAMPLE_RECORDS] if isinstance(rows, list) else rows)]
-    return sample.decode().splitlines()[:USAGE_SAMPLE_RECORDS]
 
 
 def usage_instructions(*, model_package_arn: str, region: str, content_type: str,
@@ -77,7 +68,7 @@ def usage_instructions(*, model_package_arn: str, region: str, content_type: str
         "",
         f"3. Write the sample input ({media}) and send it:",
         f"cat > {sample_file} <<'{HEREDOC_END}'",
-        *_sample_lines(sample, media),
+        *head_records(sample, media, USAGE_SAMPLE_RECORDS),
         HEREDOC_END,
         *invoke,
         f"cat output{suffix}",
