@@ -372,9 +372,8 @@ def check_label_position(validation: Path, manifest: dict[str, Any]) -> None:
     Any task: the features of a row (all but the last cell) break a numeric column of the
     signature, while the same row without its first cell fits it.
     """
-    try:
-        signature = Signature.from_json(manifest.get("signature"))
-    except SignatureError:
+    signature = _signature(manifest)
+    if signature is None:
         return
     features, labels = read_validation(validation)
 
