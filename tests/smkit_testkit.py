@@ -100,3 +100,39 @@ def csv_row_ends(data: bytes) -> set[int]:
     for _ in csv.reader(texts()):
         ends.add(offset)
     return ends
+
+
+#: A seller's own step, in their own module (hang.py): it passes rows through when the model
+#: is trained, and its transform never returns when the model predicts.
+HANG_MODULE = """
+import threading
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Hang(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_transform(self, X, y=None):
+        self.fit(X)
+        return X
+
+    def transform(self, X):
+        threading.Event().wait()
+"""
+#: Trains a Pipeline(Hang, DecisionTreeClassifier) on iris and saves it to sys.argv[1]; run
+#: it as a script beside hang.py.
+HANG_TRAIN = """
+import sys
+
+import joblib
+from hang import Hang
+from sklearn.datasets import load_iris
+from sklearn.pipeline import make_pipeline
+from sklearn.tree import DecisionTreeClassifier
+
+X, y = load_iris(return_X_y=True)
+joblib.dump(make_pipeline(Hang(), DecisionTreeClassifier()).fit(X, y), sys.argv[1])
+"""

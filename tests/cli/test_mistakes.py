@@ -25,7 +25,7 @@ import pytest
 import yaml
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
-from smkit_testkit import TRAIN_IN_MAIN
+from smkit_testkit import HANG_MODULE, HANG_TRAIN, TRAIN_IN_MAIN
 
 #: Longer than any mistake should take, shorter than the timeouts it must not wait out.
 WAIT_LIMIT = 100
@@ -179,40 +179,6 @@ def _path_from_python_313(p: Project) -> None:
 def _no_engine(p: Project) -> None:
     """No Docker engine answers (DOCKER_HOST names a socket nobody listens on)."""
     p.env["DOCKER_HOST"] = f"unix://{p.root / 'no-engine.sock'}"
-
-
-#: The seller's own step, in their own module: it passes rows through when the model is
-#: trained, and its transform never returns when the model predicts.
-HANG_MODULE = """
-import threading
-
-from sklearn.base import BaseEstimator, TransformerMixin
-
-
-class Hang(TransformerMixin, BaseEstimator):
-    def fit(self, X, y=None):
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def fit_transform(self, X, y=None):
-        self.fit(X)
-        return X
-
-    def transform(self, X):
-        threading.Event().wait()
-"""
-HANG_TRAIN = """
-import sys
-
-import joblib
-from hang import Hang
-from sklearn.datasets import load_iris
-from sklearn.pipeline import make_pipeline
-from sklearn.tree import DecisionTreeClassifier
-
-X, y = load_iris(return_X_y=True)
-joblib.dump(make_pipeline(Hang(), DecisionTreeClassifier()).fit(X, y), sys.argv[1])
-"""
 
 
 def _hangs_in_predict(p: Project) -> None:

@@ -13,6 +13,7 @@ from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 from smkit_contract.describe import VERSION, Description, ExchangeError
 from smkit_serve.describe import describe, main
+from smkit_testkit import HANG_MODULE, HANG_TRAIN
 
 
 def test_the_printed_description_reads_back_on_the_host(
@@ -49,27 +50,6 @@ def test_an_unversioned_description_is_version_1_and_another_version_is_refused(
         Description.from_json({**old, "version": 2})
 
 
-#: A seller's step whose transform never returns (a pool that never answers, say).
-HANG_MODULE = '''
-import threading
-
-from sklearn.base import BaseEstimator, TransformerMixin
-
-
-class Hang(TransformerMixin, BaseEstimator):
-    def fit(self, X, y=None):
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def fit_transform(self, X, y=None):  # training passes through; serving hangs
-        self.fit(X)
-        return X
-
-    def transform(self, X):
-        threading.Event().wait()
-'''
-
-
 def test_a_model_that_hangs_in_predict_is_described_as_hanging_within_the_limit(
         tmp_path: Path) -> None:
     import subprocess
@@ -80,13 +60,8 @@ def test_a_model_that_hangs_in_predict_is_described_as_hanging_within_the_limit(
     model_dir, sample = tmp_path / "model", tmp_path / "sample"
     model_dir.mkdir()
     sample.mkdir()
-    train = ("import sys, joblib; from sklearn.datasets import load_iris; "
-             "from sklearn.pipeline import make_pipeline; "
-             "from sklearn.tree import DecisionTreeClassifier; from hang import Hang; "
-             "X, y = load_iris(return_X_y=True); "
-             "joblib.dump(make_pipeline(Hang(), DecisionTreeClassifier()).fit(X, y), "
-             "sys.argv[1])")
-    subprocess.run([sys.executable, "-c", train, str(model_dir / "model.joblib")],
+    (tmp_path / "train.py").write_text(HANG_TRAIN)
+    subprocess.run([sys.executable, "train.py", str(model_dir / "model.joblib")],
                    cwd=tmp_path, check=True, timeout=60)
     (sample / "sample").write_text("5.1,3.5,1.4,0.2\n")
     (sample / "content_type").write_text("text/csv")
