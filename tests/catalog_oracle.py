@@ -96,8 +96,10 @@ SILENT: frozenset[str] = frozenset({
 # ----------------------------------------------------------------------------- the oracle
 
 @cache
+@cache
 def change_type_validator(entity_type: str, change_type: str) -> Draft202012Validator | None:
-    """The published schema of one change type's details, or None when there is none."""
+    """The published schema of one change type's details, or None when there is none (read
+    once per session: every judged change set asks again)."""
     path = SCHEMAS / entity_type.replace("@", "_") / f"{change_type}.json"
     if not path.exists():
         return None
