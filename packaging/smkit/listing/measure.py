@@ -27,7 +27,7 @@ from smkit_contract.limits import METERING_DIMENSION, METERING_HEADER
 
 from smkit.core.errors import PlatformError, UserError
 from smkit.image.docker import serve
-from smkit.listing.samples import head_records
+from smkit.listing.samples import head_records, to_csv
 from smkit.project.labeled import label_first
 
 
@@ -143,13 +143,6 @@ def check_accuracy(accuracy: Accuracy, labels: list[str], path: Path) -> None:
             "labels likely do not belong to these rows: a shuffled or swapped column, or "
             "another data set. Buyers see this figure; check the file"
         )
-
-
-def to_csv(rows: list[list[str]]) -> bytes:
-    """Rows as headerless CSV with no trailing newline (as the container answers)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().rstrip("\n").encode()
 
 
 def _score(predictions: list[str], labels: list[str], task: str) -> Accuracy:

@@ -61,13 +61,18 @@ def _value(cell: str, kind: str | None) -> Any:
     return cell
 
 
+def to_csv(rows: list[list[str]]) -> bytes:
+    """Rows as headerless CSV with no trailing newline (as the container answers)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().rstrip("\n").encode()
+
+
 def encode_rows(rows: list[list[str]], media: str, signature: Signature | None) -> bytes:
     """``rows`` (CSV cells) as a body of ``media``: CSV, a JSON list of rows, or JSON Lines."""
     media = ct.canonical(media)
     if media == ct.CSV:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(rows)
-        return out.getvalue().rstrip("\n").encode()
+        return to_csv(rows)
     kinds = [c.kind for c in signature.columns] if signature is not None else []
     typed = [[_value(cell, kinds[i] if i < len(kinds) else None) for i, cell in enumerate(row)]
              for row in rows]
