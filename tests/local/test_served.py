@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 from smkit.local.sdk import served
 
-LOG = """\
-2026-12-06T10:00:00.500000000Z {"level": "INFO", "logger": "gunicorn", "msg": "booted"}
-2026-12-06T10:00:02.250000000Z {"logger": "smkit.access", "path": "/ping", "status": 200, "ms": 0.1}
-2026-12-06T10:00:03.000000000Z {"logger": "smkit.access", "path": "/invocations", "status": 200, "ms": 500.0, "records": 1000}
-2026-12-06T10:00:03.900000000Z {"logger": "smkit.access", "path": "/invocations", "status": 400, "ms": 2.0, "records": 7}
-2026-12-06T10:00:04.500000000Z {"logger": "smkit.access", "path": "/invocations", "status": 200, "ms": 400.0, "records": 800}
-"""
+
+def _access(at: str, **fields: object) -> str:
+    """One access-log line as ``docker logs --timestamps`` prints it."""
+    return f"2026-12-06T10:00:{at}Z " + json.dumps({"logger": "smkit.access", **fields})
+
+
+LOG = "\n".join([
+    '2026-12-06T10:00:00.500000000Z {"level": "INFO", "logger": "gunicorn", "msg": "booted"}',
+    _access("02.250000000", path="/ping", status=200, ms=0.1),
+    _access("03.000000000", path="/invocations", status=200, ms=500.0, records=1000),
+    _access("03.900000000", path="/invocations", status=400, ms=2.0, records=7),
+    _access("04.500000000", path="/invocations", status=200, ms=400.0, records=800),
+]) + "\n"
 
 
 def test_records_and_span_come_from_successful_invocations_only() -> None:
