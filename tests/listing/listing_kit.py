@@ -213,3 +213,17 @@ def create_package(moto_url: str, name: str, *, realtime: list[str], batch: list
         CertifyForMarketplace=certify,
     )
     return str(resp["ModelPackageArn"])
+
+
+def catalog_change(entity_type: str, change_type: str, details: dict[str, Any],
+                   name: str | None, ref: str) -> dict[str, Any]:
+    """One change of a StartChangeSet request: a new entity when ``name`` is given (others
+    refer to it by ``$name``), else one change to the entity ``ref`` points at."""
+    change: dict[str, Any] = {"ChangeType": change_type, "Entity": {"Type": entity_type},
+                              "DetailsDocument": copy.deepcopy(details)}
+    if name:
+        change["ChangeName"] = name
+    else:
+        change["Entity"]["Identifier"] = ref
+    return change
+

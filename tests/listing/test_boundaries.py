@@ -20,7 +20,6 @@ must be refused by both with that rule.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from listing_kit import (
     LEGAL_TERMS,
     SUPPORT_TERMS,
     Server,
+    catalog_change,
     create_package,
     delivery_details,
     wait_change_set,
@@ -85,29 +85,18 @@ PRICING: dict[str, Any] = {"PricingModel": "Usage", "Terms": [
      "Grants": [{"DimensionKey": "ml.m5.large.m.i.r"}]}]}
 
 
-def _change(etype: str, ct: str, details: dict[str, Any], name: str | None,
-            ref: str) -> dict[str, Any]:
-    change: dict[str, Any] = {"ChangeType": ct, "Entity": {"Type": etype},
-                              "DetailsDocument": copy.deepcopy(details)}
-    if name:
-        change["ChangeName"] = name
-    else:
-        change["Entity"]["Identifier"] = ref
-    return change
-
-
 def base() -> list[dict[str, Any]]:
     """A new product and offer, released (not made Public: no review to wait for)."""
     return [
-        _change(PRODUCT, "CreateProduct", {}, "CreateProduct", P_REF),
-        _change(PRODUCT, "UpdateInformation", INFO, None, P_REF),
-        _change(PRODUCT, "AddDeliveryOptions", DELIVERY, None, P_REF),
-        _change(OFFER, "CreateOffer", {"ProductId": P_REF}, "CreateOffer", O_REF),
-        _change(OFFER, "UpdatePricingTerms", PRICING, None, O_REF),
-        _change(OFFER, "UpdateLegalTerms", LEGAL_TERMS, None, O_REF),
-        _change(OFFER, "UpdateSupportTerms", SUPPORT_TERMS, None, O_REF),
-        _change(PRODUCT, "ReleaseProduct", {}, None, P_REF),
-        _change(OFFER, "ReleaseOffer", {}, None, O_REF),
+        catalog_change(PRODUCT, "CreateProduct", {}, "CreateProduct", P_REF),
+        catalog_change(PRODUCT, "UpdateInformation", INFO, None, P_REF),
+        catalog_change(PRODUCT, "AddDeliveryOptions", DELIVERY, None, P_REF),
+        catalog_change(OFFER, "CreateOffer", {"ProductId": P_REF}, "CreateOffer", O_REF),
+        catalog_change(OFFER, "UpdatePricingTerms", PRICING, None, O_REF),
+        catalog_change(OFFER, "UpdateLegalTerms", LEGAL_TERMS, None, O_REF),
+        catalog_change(OFFER, "UpdateSupportTerms", SUPPORT_TERMS, None, O_REF),
+        catalog_change(PRODUCT, "ReleaseProduct", {}, None, P_REF),
+        catalog_change(OFFER, "ReleaseOffer", {}, None, O_REF),
     ]
 
 
@@ -142,7 +131,7 @@ def buyers(n: int) -> Mutate:
     def mutate(changes: list[dict[str, Any]]) -> None:
         at = next(i for i, c in enumerate(changes) if c["ChangeType"] == "ReleaseProduct")
         accounts = [f"{111100000000 + i:012d}" for i in range(n)]
-        changes.insert(at, _change(PRODUCT, "UpdateTargeting",
+        changes.insert(at, catalog_change(PRODUCT, "UpdateTargeting",
                                    {"PositiveTargeting": {"BuyerAccounts": accounts}}, None,
                                    P_REF))
     return mutate

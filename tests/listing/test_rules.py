@@ -32,6 +32,7 @@ from listing_kit import (
     LEGAL_TERMS,
     SUPPORT_TERMS,
     Server,
+    catalog_change,
     create_package,
     delivery_details,
     wait_change_set,
@@ -100,21 +101,11 @@ PRICING = {"PricingModel": "Usage", "Terms": [
 
 
 def _p(ct: str, details: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-    change: dict[str, Any] = {"ChangeType": ct, "Entity": {"Type": PRODUCT},
-                              "DetailsDocument": copy.deepcopy(details)}
-    if name:
-        change["ChangeName"] = name
-    else:
-        change["Entity"]["Identifier"] = P_REF
-    return change
+    return catalog_change(PRODUCT, ct, details, name, P_REF)
 
 
 def _o(ct: str, details: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-    change = _p(ct, details, name)
-    change["Entity"]["Type"] = OFFER_TYPE
-    if not name:
-        change["Entity"]["Identifier"] = O_REF
-    return change
+    return catalog_change(OFFER_TYPE, ct, details, name, O_REF)
 
 
 def base() -> list[dict[str, Any]]:
