@@ -28,7 +28,7 @@ def on_emulator(aws: Aws) -> bool:
 
 
 def run_on_emulator(aws: Aws, package: Package, job: TransformJob, input_uri: str,
-                    output_uri: str, *, echo: Echo = quiet) -> ShardedRun:
+                    output_uri: str, *, echo: Echo = quiet, unit: str = "files") -> ShardedRun:
     """Do SageMaker's side of a transform job that moto only recorded: fetch the objects under
     ``input_uri``, run the package's image on this machine, one container per instance with
     the objects sharded by key, and put ``<key>.out`` under ``output_uri``.
@@ -54,7 +54,8 @@ def run_on_emulator(aws: Aws, package: Package, job: TransformJob, input_uri: st
         tarball = fetch_artifact(aws, package.model_data_url, Path(tmp) / "model")
         image = resolve_image(aws, package.image, echo=echo)
         run = run_sharded(job, [inputs], outputs, image=image, model=tarball,
-                          environment=package.environment, progress=False, echo=echo)
+                          environment=package.environment, progress=False, echo=echo,
+                          unit=unit)
         echo(run.summary())
         for result in run.report.files.values():
             if result.output is None:

@@ -275,7 +275,8 @@ def cloud_transform(arn: str, data: Path | str, output: Path | str, *, role_arn:
             desc, seconds, here = _run_cloud_job(
                 aws, sm, package, job, run_places,
                 count_in if staged is None else staged.objects, instance=instance,
-                hourly_price=hourly_price, timeout_s=timeout_s, echo=echo)
+                hourly_price=hourly_price, timeout_s=timeout_s, echo=echo,
+                unit="files" if staged is None else "parts")
         except PlatformError as e:
             if staged is None:
                 raise
@@ -371,10 +372,11 @@ def _stage_input(s3: Any, places: _CloudPlaces, instance_count: int, echo: Echo)
 
 def _run_cloud_job(aws: Aws, sm: Any, package: Package, job: TransformJob,
                    places: _CloudPlaces, count_in: int, *, instance: str,
-                   hourly_price: float | None, timeout_s: float,
-                   echo: Echo) -> tuple[dict[str, Any], float, ShardedRun | None]:
+                   hourly_price: float | None, timeout_s: float, echo: Echo,
+                   unit: str = "files") -> tuple[dict[str, Any], float, ShardedRun | None]:
     """CreateTransformJob and the wait; returns its description, the seconds it took, and,
-    on the emulators, the run that did SageMaker's side here.
+    on the emulators, the run that did SageMaker's side here (``unit``: what the job's
+    objects are, "parts" with --split, as its run says).
 
     Raises PlatformError with the reason and the log streams unless the job completed.
     """
@@ -388,7 +390,7 @@ def _run_cloud_job(aws: Aws, sm: Any, package: Package, job: TransformJob,
     here = None
     if on_emulator(aws):
         here = run_on_emulator(aws, package, job, places.input_uri, places.output_uri,
-                               echo=echo)
+                               echo=echo, unit=unit)
     desc = wait_for_job(aws, places.name, instance_count=job.instance_count,
                         instance_type=instance, hourly_price=hourly_price,
                         timeout_s=timeout_s, echo=echo, started=started)
