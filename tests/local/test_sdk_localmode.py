@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import uuid
 from pathlib import Path
 
 import joblib
@@ -246,3 +247,15 @@ def test_two_local_runs_started_at_once_share_one_network_and_both_answer(
         assert out.decode().strip() == expected
     names = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert names.count(housekeeping.NETWORK) <= 1
+
+
+def test_a_run_id_that_yaml_reads_as_a_number_is_still_cleaned_up(
+        port_8080, model_with_sample, capsys, monkeypatch):
+    # compose reads docker-compose.yaml as YAML 1.2, where an unquoted 1655096e0020 is the
+    # float 1.655096e+20; PyYAML (YAML 1.1) writes it unquoted. A label holding that id
+    # came back as "1.655096e+20", and the run's container outlived it (CI, stop 27).
+    numeric = uuid.UUID("1655096e0020" + "0" * 20)
+    monkeypatch.setattr(localmode.uuid, "uuid4", lambda: numeric)
+    code = main(["local", "endpoint", str(model_with_sample)])
+    assert code == 0, capsys.readouterr().err
+    assert _ours_left() == []

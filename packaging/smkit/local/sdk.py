@@ -186,7 +186,9 @@ def local_run(image: str, model: Path, *, env: Mapping[str, str] | None = None,
     also on Ctrl-C or an error. The container log goes to ``logs`` (default: dropped)."""
     if not docker.image_exists(image):
         raise UserError(f"image {image} is not built; run `make build-container`")
-    run_id = uuid.uuid4().hex[:12]
+    # Starts with a letter: the id goes into docker-compose.yaml as a label, and compose's
+    # YAML 1.2 would read a bare id such as 1655096e0020 as a float and relabel it.
+    run_id = f"run{uuid.uuid4().hex[:12]}"
     with tempfile.TemporaryDirectory(prefix="smkit-local-") as tmp:
         workdir = Path(tmp)
         tarball = make_tarball(model, workdir / "model")
