@@ -47,6 +47,8 @@ def test_progress_shows_status_elapsed_time_and_the_software_cost_so_far() -> No
     # 4 instances x 0.5 h = 2 instance-hours x $1.50 = $3.00
     assert "software cost so far about $3.00 (2.00 instance-hours x $1.5/h" in line
     assert billing.software_cost(3, 7200, 0.25) == pytest.approx(1.5)
+    # Prorated by the minute (marketplace.md): 61 s bills two minutes on each instance.
+    assert billing.software_cost(2, 61, 0.6) == pytest.approx(2 * 2 / 60 * 0.6)
 
 
 def test_the_billed_time_comes_from_the_jobs_start_and_end() -> None:

@@ -7,6 +7,7 @@ takes (a price still holding ``listing init``'s placeholder is not stated yet).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,9 @@ def hourly_price_from_listing(listing: Path, instance_type: str) -> float | None
 
 
 def software_cost(instance_count: int, seconds: float, hourly_price: float) -> float:
-    """Estimated software charge: instance-hours x the listing's hourly price."""
-    return instance_count * seconds / 3600 * hourly_price
+    """Marketplace's software charge: each instance's time in whole minutes (AWS Marketplace
+    prorates hourly ML prices by the minute) at the listing's hourly price."""
+    return instance_count * math.ceil(seconds / 60) / 60 * hourly_price
 
 
 def billed_seconds(desc: Mapping[str, Any], fallback: float) -> float:

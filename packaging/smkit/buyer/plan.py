@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from smkit.aws import prices
 from smkit.aws.clients import Aws
 from smkit.aws.instances import SIZES, run_as
-from smkit.buyer.billing import listing_pricing
+from smkit.buyer.billing import listing_pricing, software_cost
 from smkit.buyer.s3split import object_reader
 from smkit.buyer.staging import list_objects, split_prefix
 from smkit.buyer.wait import duration as fmt_duration
@@ -275,10 +275,10 @@ class Estimate:
 
     @property
     def software_usd(self) -> float | None:
-        """Marketplace's charge: each instance's time in whole minutes, at the hourly price."""
+        """Marketplace's charge (:func:`billing.software_cost`)."""
         if self.software_hourly is None:
             return None
-        return self.count * math.ceil(self.seconds / 60) / 60 * self.software_hourly
+        return software_cost(self.count, self.seconds, self.software_hourly)
 
     @property
     def infra_usd(self) -> float | None:
