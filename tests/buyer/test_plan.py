@@ -219,6 +219,23 @@ def test_the_command_prints_the_plan_from_the_listing(tmp_path: Path, listing: P
     assert "--instance-count 2 --split" in out
 
 
+def test_a_listing_with_a_measured_batch_rate_plans_with_it(tmp_path: Path, listing: Path,
+                                                             capsys) -> None:
+    # listing init measures a batch transform too; one-record requests are far slower, so
+    # planning with them would buy many more instances than the job needs.
+    listing.write_text(listing.read_text().replace(
+        "  throughput_per_s: 400\n", "  throughput_per_s: 400\n  batch_throughput_per_s: 5000\n"))
+    data = tmp_path / "big.csv"
+    data.write_bytes(_rows(300_000))
+    code = main(["buyer", "plan", "--input", str(data), "--listing", str(listing),
+                 "--deadline", "10m", "--split", "--infra-price", "ml.m5.large=0.2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "5,000 records/s per instance on ml.m5.large (the listing's batch throughput" in out
+    # 300,000 records at 5,000/s is a minute: one instance meets 10 minutes.
+    assert "  instances       1 x ml.m5.large" in out
+
+
 @pytest.mark.parametrize(("args", "first"), [
     ([], "error: give --deadline DURATION (e.g. 2h) or --budget USD"),
     (["--deadline", "1h", "--budget", "5"], "error: give --deadline DURATION (e.g. 2h) or"),

@@ -22,6 +22,8 @@ import pytest
 import yaml
 from listing_kit import ROLE_ARN, fill_todos
 from smkit.cli import main
+from smkit.core.errors import UserError
+from smkit.listing import samples
 from smkit.listing.measure import Accuracy, Measurements
 from smkit.listing.model import Listing, long_description
 from smkit.listing.starter import PackageFacts, _sample, build_starter
@@ -34,7 +36,8 @@ NAMES = {CSV: ("text/csv", "CSV"), JSON: ("application/json",),
          JSONL: ("application/jsonlines", "JSON Lines"), NPY: ("application/x-npy", "NumPy")}
 MEASURED = Measurements(latency_ms_p50=2.5, latency_ms_p95=4.0, throughput_per_s=850.0,
                         sample_output=b"", accuracy=Accuracy("accuracy", 0.91, 40),
-                        metering=None, measured_at=datetime.date(2026, 12, 1))
+                        metering=None, measured_at=datetime.date(2026, 12, 1),
+                        batch_throughput_per_s=12_000.0)
 
 
 def _columns(*kinds: str) -> dict[str, Any]:
@@ -147,9 +150,23 @@ def test_no_sentence_of_the_overview_appears_twice_and_figures_say_where_and_whe
     assert "smkit listing init" in latency
     assert "2026-12-01" in latency
     assert set(re.findall(r"ml\.\w+\.\w+", latency)) == {"ml.m5.large"}
+    assert "batch transform: 12,000 records/s per instance" in latency
     accuracy = next(line for line in page.splitlines() if line.startswith("- accuracy"))
     assert "40 held-out rows" in accuracy
     assert "2026-12-01" in accuracy
+
+
+def test_the_batch_rate_is_measured_on_whole_sample_records_repeated(tmp_path: Path) -> None:
+    # all-four's CSV sample quotes a cell with doubled quotes: a record is not a line.
+    _, body, media = _starter("all-four", tmp_path)
+    batch = samples.repeated(body, media, 5)
+    assert batch.endswith(b"\n")
+    given = list(csv.reader(io.StringIO(body.decode())))
+    assert list(csv.reader(io.StringIO(batch.decode()))) == [given[i % 2] for i in range(5)]
+    lines = samples.repeated(b'{"a": 1}\n\n{"a": 2}', JSONL, 3).decode().splitlines()
+    assert [json.loads(ln) for ln in lines] == [{"a": 1}, {"a": 2}, {"a": 1}]
+    with pytest.raises(UserError, match="not line-delimited"):
+        samples.repeated(b"[[1, 2]]", JSON, 3)
 
 
 def test_usage_commands_name_no_placeholder_and_no_file_the_buyer_lacks(

@@ -144,6 +144,8 @@ def test_every_command_on_the_page_runs_and_answers_with_the_models_predictions(
         tmp_path: Path) -> None:
     listing, model_dir = product
     media = listing["delivery"]["input"]["content_types"][0]
+    # A JSON body is not line-delimited, so init measures no batch rate for it.
+    assert ("batch_throughput_per_s" in listing["performance"]) == (media != "application/json")
     usage = listing["delivery"]["usage_instructions"]
     steps = commands(usage)
     assert any("invoke-endpoint" in c for c in steps)

@@ -26,7 +26,6 @@ cost and no speed (the plan never proposes them); with it, every instance gets w
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ from smkit.image import docker
 from smkit.listing.model import Performance
 from smkit.project.transform_job import TransformJob, input_files
 from smkit.transform import rates
-from smkit.transform.image import run_transform_with_image
+from smkit.transform.image import measure_batch_rate
 
 #: Bytes of the input read to count its records.
 SAMPLE_BYTES = 4 << 20
@@ -54,8 +53,6 @@ SAMPLE_BYTES = 4 << 20
 SAMPLE_OBJECTS = 8
 #: SageMaker's InstanceCount limit for a transform job (TransformResources).
 MAX_INSTANCES = 100
-#: Records of the input a local measurement transforms (at most SAMPLE_BYTES of them).
-MEASURE_RECORDS = 20_000
 #: Each instance's start-up (docker run to a healthy /ping) when no measurement says it: the
 #: listing states none. Billed on every instance, so more instances cost more; ``--measure``
 #: measures it instead.
@@ -218,10 +215,14 @@ def listing_rate(listing: Path) -> Rate:
                         "which the product does not offer for batch transform (its batch "
                         f"types: {', '.join(map(str, batch))}); measure one of those here: "
                         f"--measure --model-package-arn ARN --instance-type {batch[0]}")
+    when = perf.measured_at.isoformat()
+    if perf.batch_throughput_per_s is not None:
+        return Rate(perf.instance_type, perf.batch_throughput_per_s,
+                    f"the listing's batch throughput, measured on {perf.measured_on} ({when})")
     return Rate(perf.instance_type, perf.throughput_per_s,
-                f"the listing's performance, measured on {perf.measured_on} "
-                f"({perf.measured_at.isoformat()}; one record per request: a batch's "
-                "mini-batches are usually faster)")
+                f"the listing's performance, measured on {perf.measured_on} ({when}; one "
+                "record per request: a batch's mini-batches are usually faster, so this "
+                "overstates the time; --measure measures a batch)")
 
 
 def measure_rate(image: str, model: Path, sample: Path, instance_type: str, *,
@@ -234,19 +235,10 @@ def measure_rate(image: str, model: Path, sample: Path, instance_type: str, *,
         raise UserError(_unknown_type(instance_type))
     echo(f"measuring {instance_type}: {sample.stat().st_size / (1 << 20):.1f} MB of the input "
          f"in {as_type.phrase()}")
-    with tempfile.TemporaryDirectory(prefix="smkit-plan-") as tmp:
-        cfg = job.to_config([sample], Path(tmp) / "out", progress=False,
-                            environment=environment)
-        report = run_transform_with_image(cfg, image, model, limits=as_type.docker_args())
-    if not report.ok:
-        first = next((x.describe() for f in report.files.values() for x in f.failures),
-                     "the sample failed")
-        raise UserError(f"the sample of the input failed to transform, so there is no rate: "
-                        f"{first}")
-    per_s = rates.per_instance(report.records, report.span.seconds)
-    startup = report.startup_s[0] if report.startup_s else None
-    return Rate(instance_type, per_s, f"measured here: {report.records:,} records in "
-                f"{as_type.phrase()}", startup)
+    measured = measure_batch_rate(image, model, sample, as_type, job=job,
+                                  environment=environment)
+    return Rate(instance_type, measured.per_s, f"measured here: {measured.records:,} records "
+                f"in {as_type.phrase()}", measured.startup_s)
 
 
 def _unknown_type(instance_type: str) -> str:

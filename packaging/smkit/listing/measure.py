@@ -53,6 +53,8 @@ class Measurements:
     metering: dict[str, object] | None
     #: The day the figures were measured.
     measured_at: datetime.date
+    #: Records/s of a batch transform of the sample's records (None: not measured).
+    batch_throughput_per_s: float | None = None
 
 
 def _post(url: str, body: bytes, content_type: str,

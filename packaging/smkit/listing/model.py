@@ -114,6 +114,9 @@ class Performance(_Strict):
     latency_ms_p50: float = Field(gt=0)
     latency_ms_p95: float = Field(gt=0)
     throughput_per_s: float = Field(gt=0)
+    #: Records/s of one instance's batch transform (mini-batches as SageMaker sends them);
+    #: None when not measured (a JSON-only product's bodies are not line-delimited).
+    batch_throughput_per_s: float | None = Field(default=None, gt=0)
     measured_on: str = Field(min_length=1)
     measured_at: datetime.date
     measured_by: str = "the seller"
@@ -327,6 +330,13 @@ def listing_rules(listing: Listing) -> list[str]:
     return out
 
 
+def _batch_clause(perf: Performance) -> str:
+    """"; batch transform: N records/s per instance" when it was measured."""
+    if perf.batch_throughput_per_s is None:
+        return ""
+    return f"; batch transform: {perf.batch_throughput_per_s:,.0f} records/s per instance"
+
+
 def model_facts(listing: Listing) -> str:
     """The accuracy, performance and training-data facts every ML listing must state, each
     measured figure with what it measured, where, by whom and when."""
@@ -337,7 +347,8 @@ def model_facts(listing: Listing) -> str:
         f"{a.measured_at.isoformat()})\n"
         f"- Latency: {perf.latency_ms_p50:.1f} ms median and {perf.latency_ms_p95:.1f} ms p95 "
         f"for one record per request; throughput: {perf.throughput_per_s:,.0f} records/s with "
-        f"concurrent requests; measured on {perf.measured_on} ({perf.measured_by}, "
+        f"concurrent requests{_batch_clause(perf)}; measured on {perf.measured_on} "
+        f"({perf.measured_by}, "
         f"{perf.measured_at.isoformat()})\n"
         f"- Training data: {t.source} ({t.size})\n"
         f"- Limitations: {t.limitations}"

@@ -50,6 +50,22 @@ def head_records(sample: bytes, media: str, n: int) -> list[str]:
     return sample.decode(errors="replace").splitlines()[:n]
 
 
+def repeated(body: bytes, media: str, n: int) -> bytes:
+    """A CSV or JSON Lines body of ``n`` records, ``body``'s records over and over (a file
+    to measure a batch transform on), ending in a newline."""
+    media = ct.canonical(media)
+    if media == ct.CSV:
+        records = to_csv(csv_rows(body)).split(b"\n")
+    elif media == ct.JSONLINES:
+        records = [ln for ln in body.split(b"\n") if ln.strip()]
+    else:
+        raise UserError(f"a batch of {media} records is not line-delimited; measure the "
+                        "batch rate with a text/csv or application/jsonlines sample")
+    if not records:
+        raise UserError("the sample input has no records to measure a batch transform on")
+    return b"\n".join(records[i % len(records)] for i in range(n)) + b"\n"
+
+
 def _value(cell: str, kind: str | None) -> Any:
     if is_missing(cell):
         return None

@@ -9,6 +9,7 @@ refuses, so a placeholder can never reach the portal.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tarfile
 import tempfile
@@ -49,6 +50,8 @@ from smkit.listing.model import PLACEHOLDER
 from smkit.listing.notebook import build_notebook
 from smkit.listing.usage import usage_instructions
 from smkit.project.labeled import label_first
+from smkit.project.transform_job import TransformJob
+from smkit.transform.image import RATE_RECORDS, measure_batch_rate
 
 NOTEBOOK = "notebook/sample-notebook.ipynb"
 #: The most characters of each sample (input, output) inlined in the listing. AWS takes 10,000
@@ -340,6 +343,8 @@ def _performance(m: Measurements | None, instance_type: str,
         return {"instance_type": instance_type, "latency_ms_p50": round(m.latency_ms_p50, 2),
                 "latency_ms_p95": round(m.latency_ms_p95, 2),
                 "throughput_per_s": round(m.throughput_per_s, 1),
+                **({"batch_throughput_per_s": round(m.batch_throughput_per_s, 1)}
+                   if m.batch_throughput_per_s else {}),
                 "measured_on": run_as.phrase(), "measured_at": m.measured_at,
                 "measured_by": MEASURED_BY}
     return {"instance_type": instance_type, "latency_ms_p50": f"{_TODO}measure",
@@ -410,6 +415,24 @@ def dump_yaml(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
+def _with_batch_rate(m: Measurements, image: str, model_dir: Path, body: bytes,
+                     content_type: str, as_type: RunAs, env: dict[str, str],
+                     echo: Callable[[str], None]) -> Measurements:
+    """``m`` with the batch rate of a transform of the sample's records, repeated to
+    ``RATE_RECORDS``, as the transform runner sends them: the rate a buyer's plan uses."""
+    if content_type not in (ct.CSV, ct.JSONLINES):
+        echo(f"note: no batch rate: {content_type} bodies are not line-delimited, so a batch "
+             "transform sends each object whole; buyers' plans use the one-record rate")
+        return m
+    with tempfile.TemporaryDirectory(prefix="smkit-listing-") as tmp:
+        batch = Path(tmp) / f"batch{ct.SUFFIX[content_type]}"
+        batch.write_bytes(samples.repeated(body, content_type, RATE_RECORDS))
+        rate = measure_batch_rate(image, model_dir, batch, as_type,
+                                  job=TransformJob(content_type=content_type), environment=env)
+    echo(f"  batch transform: {rate.per_s:,.0f} records/s ({rate.records:,} records)")
+    return dataclasses.replace(m, batch_throughput_per_s=rate.per_s)
+
+
 def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
                  validation: Path | None, access_role_arn: str | None, measure_it: bool = True,
                  echo: Callable[[str], None] = print) -> Path:
@@ -454,6 +477,7 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         env = {"SMKIT_METERING": facts.metering} if facts.metering != "none" else {}
         m = measure(image, model_dir, body, content_type, env=env, validation=validation,
                     task=task, limits=as_type.docker_args())
+        m = _with_batch_rate(m, image, model_dir, body, content_type, as_type, env, echo)
         output = m.sample_output
         if len(output.decode(errors="replace")) > SAMPLE_INLINE_MAX:
             output, kept, total = trim_sample(output)
