@@ -42,12 +42,20 @@ def listing_pricing(listing: Path) -> Pricing | None:
                         f"(`smkit listing check {listing}` lists every problem)") from None
 
 
-def hourly_price_from_listing(listing: Path, instance_type: str) -> float | None:
-    """The listing's batch software price per instance-hour for ``instance_type``, if the
-    listing states one (``pricing.batch``); None when it does not (or says TODO)."""
-    pricing = listing_pricing(listing)
-    price = pricing.batch.get(instance_type) if pricing is not None else None
+def batch_price(pricing: Pricing, instance_type: str) -> float | None:
+    """The batch software price per instance-hour of ``instance_type``: 0 for a free
+    product, ``pricing.batch``'s otherwise; None when the listing states none."""
+    if pricing.model == "free":
+        return 0.0
+    price = pricing.batch.get(instance_type)
     return float(price) if price is not None else None
+
+
+def hourly_price_from_listing(listing: Path, instance_type: str) -> float | None:
+    """The listing's batch software price per instance-hour for ``instance_type``
+    (:func:`batch_price`); None when the listing has no pricing or no such price."""
+    pricing = listing_pricing(listing)
+    return batch_price(pricing, instance_type) if pricing is not None else None
 
 
 def software_cost(instance_count: int, seconds: float, hourly_price: float) -> float:

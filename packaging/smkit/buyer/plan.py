@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from smkit.aws import prices
 from smkit.aws.clients import Aws
 from smkit.aws.instances import SIZES, run_as
-from smkit.buyer.billing import listing_pricing, software_cost
+from smkit.buyer.billing import batch_price, listing_pricing, software_cost
 from smkit.buyer.s3split import object_reader
 from smkit.buyer.staging import list_objects, split_prefix
 from smkit.buyer.wait import duration as fmt_duration
@@ -436,14 +436,8 @@ def software_prices(listing: Path | None, hourly_price: float | None
     pricing = listing_pricing(listing)
     if pricing is None:
         return (lambda _t: None), None
-    if pricing.model == "free":
-        return (lambda _t: 0.0), f"{listing}: free"
-
-    def batch(itype: str) -> float | None:
-        price = pricing.batch.get(itype)
-        return float(price) if price is not None else None
-
-    return batch, f"{listing} pricing.batch"
+    where = f"{listing}: free" if pricing.model == "free" else f"{listing} pricing.batch"
+    return (lambda itype: batch_price(pricing, itype)), where
 
 
 def parse_duration(text: str) -> float:
