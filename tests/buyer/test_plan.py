@@ -201,14 +201,20 @@ def listing(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_command_prints_the_plan_from_the_listing(tmp_path: Path, listing: Path,
-                                                      capsys) -> None:
-    data = tmp_path / "big.csv"
-    data.write_bytes(_rows(300_000))
-    code = main(["buyer", "plan", "--input", str(data), "--listing", str(listing),
-                 "--deadline", "10m", "--split", "--infra-price", "ml.m5.large=0.2"])
+def _plan(tmp_path: Path, listing: Path, records: int, capsys, *args: str) -> str:
+    """What ``buyer plan`` prints for ``records`` rows with ``listing`` and ``args``."""
+    data = tmp_path / "in.csv"
+    data.write_bytes(_rows(records))
+    code = main(["buyer", "plan", "--input", str(data), "--listing", str(listing), *args,
+                 "--infra-price", "ml.m5.large=0.2"])
     out = capsys.readouterr().out
     assert code == 0, out
+    return out
+
+
+def test_the_command_prints_the_plan_from_the_listing(tmp_path: Path, listing: Path,
+                                                      capsys) -> None:
+    out = _plan(tmp_path, listing, 300_000, capsys, "--deadline", "10m", "--split")
     assert "300,000 records" in out
     assert "400 records/s per instance on ml.m5.large (the listing's performance" in out
     # 300,000 records at 400/s: 12.5 min on one instance; two meet 10 minutes.
@@ -223,12 +229,7 @@ def test_a_free_product_costs_nothing_in_software_before_and_after_the_job(
         tmp_path: Path, listing: Path, capsys) -> None:
     listing.write_text(listing.read_text().split("pricing:")[0] + "pricing:\n  model: free\n")
     assert billing.hourly_price_from_listing(listing, "ml.m5.large") == 0.0
-    data = tmp_path / "in.csv"
-    data.write_bytes(_rows(1000))
-    code = main(["buyer", "plan", "--input", str(data), "--listing", str(listing),
-                 "--deadline", "1h", "--infra-price", "ml.m5.large=0.2"])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out = _plan(tmp_path, listing, 1000, capsys, "--deadline", "1h")
     assert "  software        $0.00 (1 x 2 min, billed by the minute, x $0/h;" in out
     assert ": free)" in out
 
@@ -239,12 +240,7 @@ def test_a_listing_with_a_measured_batch_rate_plans_with_it(tmp_path: Path, list
     # planning with them would buy many more instances than the job needs.
     listing.write_text(listing.read_text().replace(
         "  throughput_per_s: 400\n", "  throughput_per_s: 400\n  batch_throughput_per_s: 5000\n"))
-    data = tmp_path / "big.csv"
-    data.write_bytes(_rows(300_000))
-    code = main(["buyer", "plan", "--input", str(data), "--listing", str(listing),
-                 "--deadline", "10m", "--split", "--infra-price", "ml.m5.large=0.2"])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out = _plan(tmp_path, listing, 300_000, capsys, "--deadline", "10m", "--split")
     assert "5,000 records/s per instance on ml.m5.large (the listing's batch throughput" in out
     # 300,000 records at 5,000/s is a minute: one instance meets 10 minutes.
     assert "  instances       1 x ml.m5.large" in out
