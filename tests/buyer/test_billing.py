@@ -31,8 +31,9 @@ def test_a_dollar_sign_is_refused_as_listing_check_refuses_it(tmp_path: Path) ->
         "'$0.20'; fix its pricing section")
 
 
-def test_free_pricing_and_no_pricing_state_no_price(tmp_path: Path) -> None:
-    assert hourly_price_from_listing(listing(tmp_path, "  model: free\n"), "ml.m5.large") is None
+def test_free_pricing_costs_nothing_and_no_pricing_states_no_price(tmp_path: Path) -> None:
+    # Free is a price: the job's summary says $0.00, as buyer plan does.
+    assert hourly_price_from_listing(listing(tmp_path, "  model: free\n"), "ml.m5.large") == 0.0
     path = tmp_path / "bare.yaml"
     path.write_text("product:\n  title: T\n")
     assert hourly_price_from_listing(path, "ml.m5.large") is None
