@@ -128,6 +128,13 @@ def wide(tmp_path: Path) -> Path:
         {"name": "output", "description": "What to answer with.",
          "constraints": '{"enum":["class","probabilities","class_and_probabilities"]}'},
         {"name": "trace", "description": "Echo the request id."}]
+    data["delivery"]["input"]["parameters"] = [
+        {"name": "sepal_length", "description": "Sepal length in cm.", "constraints": "0 to 10",
+         "required": True},
+        {"name": "petal_width", "description": "Petal width in cm."}]
+    data["delivery"]["output"]["parameters"] = [
+        {"name": "predicted_label", "description": "The iris species, 0, 1 or 2."},
+        {"name": "probabilities", "description": "One per class.", "always_returned": False}]
     data["support"]["description"] = (
         "Open an issue at https://github.com/example/iris-classifier/issues/new?template="
         "bug_report.md&labels=support,marketplace,needs-triage or email support@example.com.")
@@ -181,8 +188,23 @@ def test_the_page_claims_no_seller_it_does_not_know(preview: Path, open_page: Op
 
 def test_a_field_left_out_shows_nothing(wide: Path, open_page: Opener) -> None:
     # The second custom attribute has no constraints: its cell is empty, not "None".
-    cells = open_page(wide, DESKTOP).locator("table").first.locator("td")
+    page = open_page(wide, DESKTOP)
+    cells = page.locator("#custom-attributes td")
     assert cells.all_inner_texts()[-3:] == ["trace", "Echo the request id.", ""]
+    # A parameter's left-out constraints and required flag, as AWS's page shows them.
+    assert page.locator("#input-parameters td").all_inner_texts() == [
+        "sepal_length", "Sepal length in cm.", "0 to 10", "Yes",
+        "petal_width", "Petal width in cm.", "", "No"]
+    assert page.locator("#output-parameters td").all_inner_texts() == [
+        "predicted_label", "The iris species, 0, 1 or 2.", "Yes",
+        "probabilities", "One per class.", "No"]
+
+
+def test_no_parameter_tables_when_the_listing_describes_none(preview: Path,
+                                                              open_page: Opener) -> None:
+    page = open_page(preview, DESKTOP)
+    assert page.locator("#input-parameters, #output-parameters").count() == 0
+    assert "data descriptions" not in page.inner_text("body")
 
 
 # ----------------------------------------------------------------------------- no repeats
@@ -231,10 +253,11 @@ def test_no_sentence_appears_twice_on_the_page(which: str, request: pytest.Fixtu
                                                open_page: Opener) -> None:
     page = open_page(request.getfixturevalue(which), DESKTOP)
     # Code may repeat a command (one call plain, one with an option): compare the code blocks
-    # whole, and the sentences of everything else.
+    # whole, and the sentences of everything else. Column headings are labels that tables
+    # share ("Description"), as on AWS's page: not sentences.
     code = page.locator("pre").all_inner_texts()
     assert len(set(code)) == len(code) == 3, code  # usage, sample input, sample output
-    page.add_style_tag(content="pre { display: none !important; }")
+    page.add_style_tag(content="pre, th { display: none !important; }")
     text = page.inner_text("body")
     assert fragments(text), text
     assert repeats(text) == [], text
@@ -330,7 +353,7 @@ def test_the_page_fits_the_window_and_shows_every_section(wide: Path, open_page:
         assert b["right"] <= vw + 0.5, b
         assert b["scrollWidth"] <= b["clientWidth"] or b["overflowX"] in ("auto", "scroll"), b
     # Tables fit their section or scroll inside it.
-    assert len(m["scrollers"]) == 2  # custom attributes, pricing
+    assert len(m["scrollers"]) == 4  # input and output parameters, custom attributes, pricing
     for t in m["scrollers"]:
         assert t["parent"]["right"] <= vw + 0.5, t
         assert t["fits"] or t["overflowX"] in ("auto", "scroll"), t
