@@ -477,7 +477,9 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         env = {"SMKIT_METERING": facts.metering} if facts.metering != "none" else {}
         m = measure(image, model_dir, body, content_type, env=env, validation=validation,
                     task=task, limits=as_type.docker_args())
-        m = _with_batch_rate(m, image, model_dir, body, content_type, as_type, env, echo)
+        # The package's own environment, as SageMaker gives a transform job's container.
+        m = _with_batch_rate(m, image, model_dir, body, content_type, as_type,
+                             facts.environment, echo)
         output = m.sample_output
         if len(output.decode(errors="replace")) > SAMPLE_INLINE_MAX:
             output, kept, total = trim_sample(output)
