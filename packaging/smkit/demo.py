@@ -36,6 +36,7 @@ from smkit.emulators import manager
 from smkit.image import build as images
 from smkit.image import docker
 from smkit.listing.model import placeholders
+from smkit.listing.starter import dump_yaml
 from smkit.local import housekeeping
 
 Echo = Callable[..., None]
@@ -237,7 +238,7 @@ def fill_listing(path: Path, text: dict[str, Any]) -> int:
     if left:
         raise UserError(f"{path}: the demo does not know how to fill {', '.join(left)}")
     path.write_text("# smkit demo listing: `listing init` output, filled in by the demo\n"
-                    + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
+                    + dump_yaml(data),
                     encoding="utf-8")
     return len(before)
 

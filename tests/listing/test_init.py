@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -79,7 +80,9 @@ def test_init_measures_the_model_and_writes_samples_produced_by_it(
     assert (out.parent / "samples" / "input.csv").read_text() == \
         (model_dir / "sample_input.csv").read_text()
 
-    data = yaml.safe_load(out.read_text())
+    text = out.read_text()
+    assert "&id" not in text  # every value in place: two sections' one date is not an alias
+    data = yaml.safe_load(text)
     accuracy = float(np.mean(model.predict(X[rows]) == y[rows]))
     assert data["accuracy"]["metric"] == "accuracy"
     assert data["accuracy"]["value"] == pytest.approx(accuracy, abs=1e-4)
@@ -261,3 +264,13 @@ def test_init_trims_a_sample_input_longer_than_the_listing_inlines(
     kept = len(written.splitlines())
     assert written.splitlines() == long_rows[:kept]
     assert f"samples/ keeps its first {kept} of 500 records" in printed
+
+
+def test_the_listing_yaml_repeats_a_shared_value_rather_than_aliasing_it() -> None:
+    from smkit.listing.starter import dump_yaml
+
+    day = datetime.date(2026, 12, 6)
+    text = dump_yaml({"accuracy": {"measured_at": day}, "performance": {"measured_at": day}})
+    assert "&id" not in text
+    assert "*id" not in text
+    assert text.count("measured_at: 2026-12-06") == 2

@@ -399,7 +399,12 @@ def check_label_position(validation: Path, manifest: dict[str, Any]) -> None:
 
 
 class _BlockDumper(yaml.SafeDumper):
-    """Writes multi-line strings as ``|`` blocks, so usage instructions stay readable."""
+    """Writes multi-line strings as ``|`` blocks, so usage instructions stay readable, and
+    every value in place: one date shared by two sections is not an ``&id001`` anchor."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        """Never alias: a seller edits each value where it stands."""
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
