@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import boto3
@@ -16,6 +17,7 @@ from smkit.buyer import plan
 from smkit.cli import main
 from smkit.core.errors import UserError
 from smkit.project.transform_job import TransformJob
+from smkit.transform import image as image_mod
 
 RATE = plan.Rate("ml.m5.large", 400.0, "test", startup_s=0.0)
 TABLE = prices.PriceTable({"ml.m5.large": 0.115, "ml.c5.xlarge": 0.204}, "test table",
@@ -288,22 +290,50 @@ def test_a_rate_measured_on_a_type_the_product_does_not_sell_for_batch_is_refuse
         "those here: --measure --model-package-arn ARN --instance-type ml.c5.xlarge")
 
 
+def test_the_rate_sample_repeats_the_inputs_first_records_only_when_asked_for_more(
+        tmp_path: Path) -> None:
+    data = tmp_path / "in.csv"
+    # The piece after the last newline may be cut short by the sample's size: left out.
+    data.write_bytes(b"1,a\n2,b\n3,c\n4,partial")
+    sample = plan.sample_maker(data, tmp_path, None)
+    assert sample(2).read_bytes() == b"1,a\n2,b\n"
+    assert sample(5).read_bytes() == b"1,a\n2,b\n3,c\n1,a\n2,b\n"
+    assert sample.describe(3) == "3 records"
+    assert sample.describe(5) == "5 records (the input's first 3, repeated)"
+
+
 @pytest.mark.container
-def test_a_rate_measured_under_the_instance_types_limits(tmp_path: Path, image: str,
-                                                         iris_model_dir: Path, iris) -> None:
+def test_a_rate_measured_under_the_instance_types_limits(
+        tmp_path: Path, image: str, iris_model_dir: Path, iris,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The real image held to ml.m5.large's CPUs and memory transforms a sample: a rate from
-    the first request to the last answer, and the start-up beside it."""
-    rows = [",".join(repr(float(v)) for v in row) for row in iris[0]] * 20
-    sample = tmp_path / "sample.csv"
-    sample.write_text("\n".join(rows) + "\n")
+    the first request to the last answer, and the start-up beside it. Iris rows are small:
+    20,000 fill one mini-batch, so a sample filling every concurrent slot is measured
+    again, unless that would take too long."""
+    rows = [",".join(repr(float(v)) for v in row) for row in iris[0]]
+    data = tmp_path / "in.csv"
+    data.write_text("\n".join(rows) + "\n")
+    sample = plan.sample_maker(data, tmp_path, None)
+    monkeypatch.setattr(image_mod, "MEASURE_BUDGET_S", 1e9)
     rate = plan.measure_rate(image, iris_model_dir, sample, "ml.m5.large", job=TransformJob(),
                              environment={})
     assert rate.instance_type == "ml.m5.large"
     assert rate.per_s > 0
     assert rate.startup_s is not None
     assert rate.startup_s > 0
-    assert rate.source.startswith("measured here: 3,000 records in local Docker limited to "
-                                  "ml.m5.large's 2 vCPUs")
+    # 2 slots x 2 mini-batches x 6 MB of ~16-byte rows: far more than the first 20,000.
+    measured = re.match(r"measured here: ([\d,]+) records \(the input's first 150, repeated\) "
+                        r"in local Docker limited to ml.m5.large's 2 vCPUs", rate.source)
+    assert measured is not None, rate.source
+    assert int(measured.group(1).replace(",", "")) > 1_000_000
+    assert "one mini-batch at a time" not in rate.source
+    # With no time to spare, the first measurement stands and says what it is.
+    monkeypatch.setattr(image_mod, "MEASURE_BUDGET_S", 0.0)
+    rate = plan.measure_rate(image, iris_model_dir, sample, "ml.m5.large", job=TransformJob(),
+                             environment={})
+    assert rate.source.startswith("measured here: 20,000 records (the input's first 150, "
+                                  "repeated) in local Docker"), rate.source
+    assert "one mini-batch at a time" in rate.source
     with pytest.raises(UserError, match=r"^--instance-type ml.x9.large is not an instance type"):
         plan.measure_rate(image, iris_model_dir, sample, "ml.x9.large", job=TransformJob(),
                           environment={})

@@ -45,7 +45,7 @@ from smkit.image import docker
 from smkit.listing.model import Performance
 from smkit.project.transform_job import TransformJob, input_files
 from smkit.transform import rates
-from smkit.transform.image import measure_batch_rate
+from smkit.transform.image import ONE_BATCH_NOTE, measure_batch_rate
 
 #: Bytes of the input read to count its records.
 SAMPLE_BYTES = 4 << 20
@@ -160,8 +160,30 @@ def s3_size(aws: Aws, url: str, split_type: str = "Line") -> InputSize:
     return _scale(url, [s for _, s in objects], samples, split_type)
 
 
-def sample_file(data: Path | str, target: Path, aws: Aws | None, records: int) -> Path:
-    """The first ``records`` records of the input (at most SAMPLE_BYTES) as one local file."""
+@dataclass(frozen=True)
+class InputSample:
+    """The input's first records (at most SAMPLE_BYTES of them); called with ``n``, a local
+    file of ``n`` records, repeated as needed (``measure_batch_rate`` may ask for more)."""
+
+    lines: list[bytes]
+    folder: Path
+
+    def __call__(self, records: int) -> Path:
+        target = self.folder / f"sample-{records}"
+        target.write_bytes(b"\n".join(self.lines[i % len(self.lines)]
+                                      for i in range(records)) + b"\n")
+        return target
+
+    def describe(self, records: int) -> str:
+        """``records`` measured records, and whether they were the input's own."""
+        if records <= len(self.lines):
+            return f"{records:,} records"
+        return f"{records:,} records (the input's first {len(self.lines):,}, repeated)"
+
+
+def sample_maker(data: Path | str, folder: Path, aws: Aws | None) -> InputSample:
+    """The :class:`InputSample` of a local file or folder, or of an ``s3://`` prefix's first
+    object (a ranged GET)."""
     if str(data).startswith("s3://"):
         assert aws is not None
         bucket, _ = split_prefix(str(data))
@@ -174,9 +196,7 @@ def sample_file(data: Path | str, target: Path, aws: Aws | None, records: int) -
         path = next(p for p, _ in input_files([Path(data)]))
         with open(path, "rb") as f:
             chunk = f.read(SAMPLE_BYTES)
-    lines = [ln for ln in chunk.split(b"\n")[:-1] if ln.strip()] or [chunk]
-    target.write_bytes(b"\n".join(lines[:records]) + b"\n")
-    return target
+    return InputSample([ln for ln in chunk.split(b"\n")[:-1] if ln.strip()] or [chunk], folder)
 
 
 # ----------------------------------------------------------------------------- rates
@@ -225,20 +245,22 @@ def listing_rate(listing: Path) -> Rate:
                 "overstates the time; --measure measures a batch)")
 
 
-def measure_rate(image: str, model: Path, sample: Path, instance_type: str, *,
+def measure_rate(image: str, model: Path, sample: InputSample, instance_type: str, *,
                  job: TransformJob, environment: dict[str, str], echo: Echo = _quiet) -> Rate:
-    """Transform ``sample`` with ``image`` held to ``instance_type``'s CPUs and memory
-    (capped at this engine's); records/s from the first request to the last answer."""
+    """Transform a sample (``sample_maker``) with ``image`` held to ``instance_type``'s CPUs
+    and memory (capped at this engine's); records/s from the first request to the last
+    answer (``measure_batch_rate``)."""
     machine = docker.engine_resources()
     as_type = run_as(instance_type, machine.cpus, machine.memory_bytes)
     if as_type is None:
         raise UserError(_unknown_type(instance_type))
-    echo(f"measuring {instance_type}: {sample.stat().st_size / (1 << 20):.1f} MB of the input "
-         f"in {as_type.phrase()}")
+    echo(f"measuring {instance_type}: the input's first records in {as_type.phrase()}")
     measured = measure_batch_rate(image, model, sample, as_type, job=job,
                                   environment=environment)
-    return Rate(instance_type, measured.per_s, f"measured here: {measured.records:,} records "
-                f"in {as_type.phrase()}", measured.startup_s)
+    return Rate(instance_type, measured.per_s, f"measured here: "
+                f"{sample.describe(measured.records)} in {as_type.phrase()}"
+                + ONE_BATCH_NOTE * measured.one_batch_at_a_time,
+                measured.startup_s)
 
 
 def _unknown_type(instance_type: str) -> str:

@@ -17,7 +17,6 @@ from smkit.buyer.package import region_of
 from smkit.cli.options import job_options, split_option
 from smkit.core.errors import PlatformError, UserError
 from smkit.project.transform_job import TransformJob
-from smkit.transform.image import RATE_RECORDS
 from smkit.transform.split import check_splittable
 
 _arn_opt = click.option("--model-package-arn", "arn", required=True, metavar="ARN",
@@ -248,8 +247,7 @@ def _measured(arn: str | None, data: str, job: TransformJob,
         for itype in types:
             planning.known_type(itype)
         aws = _aws(arn) if data.startswith("s3://") else None
-        sample = planning.sample_file(data, Path(tmp) / "sample", aws,
-                                      RATE_RECORDS)
+        sample = planning.sample_maker(data, Path(tmp), aws)
         return [planning.measure_rate(local.image, local.tarball, sample, itype, job=job,
                                       environment=local.package.environment, echo=_err)
                 for itype in types]

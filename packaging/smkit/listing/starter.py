@@ -51,7 +51,7 @@ from smkit.listing.notebook import build_notebook
 from smkit.listing.usage import usage_instructions
 from smkit.project.labeled import label_first
 from smkit.project.transform_job import TransformJob
-from smkit.transform.image import RATE_RECORDS, measure_batch_rate
+from smkit.transform.image import ONE_BATCH_NOTE, measure_batch_rate
 
 NOTEBOOK = "notebook/sample-notebook.ipynb"
 #: The most characters of each sample (input, output) inlined in the listing. AWS takes 10,000
@@ -423,18 +423,24 @@ def dump_yaml(data: dict[str, Any]) -> str:
 def _with_batch_rate(m: Measurements, image: str, model_dir: Path, body: bytes,
                      content_type: str, as_type: RunAs, env: dict[str, str],
                      echo: Callable[[str], None]) -> Measurements:
-    """``m`` with the batch rate of a transform of the sample's records, repeated to
-    ``RATE_RECORDS``, as the transform runner sends them: the rate a buyer's plan uses."""
+    """``m`` with the batch rate of a transform of the sample's records, repeated
+    (``measure_batch_rate``), as the transform runner sends them: the rate a buyer's plan
+    uses."""
     if content_type not in (ct.CSV, ct.JSONLINES):
         echo(f"note: no batch rate: {content_type} bodies are not line-delimited, so a batch "
              "transform sends each object whole; buyers' plans use the one-record rate")
         return m
     with tempfile.TemporaryDirectory(prefix="smkit-listing-") as tmp:
-        batch = Path(tmp) / f"batch{ct.SUFFIX[content_type]}"
-        batch.write_bytes(samples.repeated(body, content_type, RATE_RECORDS))
-        rate = measure_batch_rate(image, model_dir, batch, as_type,
+
+        def sample(records: int) -> Path:
+            path = Path(tmp) / f"batch-{records}{ct.SUFFIX[content_type]}"
+            path.write_bytes(samples.repeated(body, content_type, records))
+            return path
+
+        rate = measure_batch_rate(image, model_dir, sample, as_type,
                                   job=TransformJob(content_type=content_type), environment=env)
-    echo(f"  batch transform: {rate.per_s:,.0f} records/s ({rate.records:,} records)")
+    echo(f"  batch transform: {rate.per_s:,.0f} records/s ({rate.records:,} records"
+         + ONE_BATCH_NOTE * rate.one_batch_at_a_time + ")")
     return dataclasses.replace(m, batch_throughput_per_s=rate.per_s)
 
 
