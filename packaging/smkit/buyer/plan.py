@@ -45,7 +45,7 @@ from smkit.image import docker
 from smkit.listing.model import Performance
 from smkit.project.transform_job import TransformJob, input_files
 from smkit.transform import rates
-from smkit.transform.image import ONE_BATCH_NOTE, measure_batch_rate
+from smkit.transform.image import measure_batch_rate, repeat_records
 
 #: Bytes of the input read to count its records.
 SAMPLE_BYTES = 4 << 20
@@ -170,8 +170,7 @@ class InputSample:
 
     def __call__(self, records: int) -> Path:
         target = self.folder / f"sample-{records}"
-        target.write_bytes(b"\n".join(self.lines[i % len(self.lines)]
-                                      for i in range(records)) + b"\n")
+        target.write_bytes(repeat_records(self.lines, records))
         return target
 
     def describe(self, records: int) -> str:
@@ -259,7 +258,7 @@ def measure_rate(image: str, model: Path, sample: InputSample, instance_type: st
                                   environment=environment)
     return Rate(instance_type, measured.per_s, f"measured here: "
                 f"{sample.describe(measured.records)} in {as_type.phrase()}"
-                + ONE_BATCH_NOTE * measured.one_batch_at_a_time,
+                + measured.caveat,
                 measured.startup_s)
 
 

@@ -23,6 +23,7 @@ from smkit_contract.signature import (
 )
 
 from smkit.core.errors import UserError
+from smkit.transform.image import repeat_records
 
 
 def text_type(content_types: list[str]) -> str:
@@ -63,7 +64,7 @@ def repeated(body: bytes, media: str, n: int) -> bytes:
                         "batch rate with a text/csv or application/jsonlines sample")
     if not records:
         raise UserError("the sample input has no records to measure a batch transform on")
-    return b"\n".join(records[i % len(records)] for i in range(n)) + b"\n"
+    return repeat_records(records, n)
 
 
 def _value(cell: str, kind: str | None) -> Any:

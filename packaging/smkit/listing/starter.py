@@ -51,7 +51,7 @@ from smkit.listing.notebook import build_notebook
 from smkit.listing.usage import usage_instructions
 from smkit.project.labeled import label_first
 from smkit.project.transform_job import TransformJob
-from smkit.transform.image import ONE_BATCH_NOTE, measure_batch_rate
+from smkit.transform.image import measure_batch_rate
 
 NOTEBOOK = "notebook/sample-notebook.ipynb"
 #: The most characters of each sample (input, output) inlined in the listing. AWS takes 10,000
@@ -440,7 +440,7 @@ def _with_batch_rate(m: Measurements, image: str, model_dir: Path, body: bytes,
         rate = measure_batch_rate(image, model_dir, sample, as_type,
                                   job=TransformJob(content_type=content_type), environment=env)
     echo(f"  batch transform: {rate.per_s:,.0f} records/s ({rate.records:,} records"
-         + ONE_BATCH_NOTE * rate.one_batch_at_a_time + ")")
+         + rate.caveat + ")")
     return dataclasses.replace(m, batch_throughput_per_s=rate.per_s)
 
 

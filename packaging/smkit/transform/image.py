@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +55,13 @@ BATCHES_PER_SLOT = 2
 #: measurement stands, and says it ran one mini-batch at a time.
 MEASURE_BUDGET_S = 20.0
 
-#: What a rate measured one mini-batch at a time adds to where it came from.
-ONE_BATCH_NOTE = ("; one mini-batch at a time, as a larger sample would have taken over "
-                  f"{MEASURE_BUDGET_S:.0f} s: a large job is likely faster")
-
 #: ``sample(records)``: a file of about that many of the input's records.
 SampleMaker = Callable[[int], Path]
+
+
+def repeat_records(records: Sequence[bytes], n: int) -> bytes:
+    """``n`` records, ``records`` over and over, one per line (a rate's sample body)."""
+    return b"\n".join(records[i % len(records)] for i in range(n)) + b"\n"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ class BatchRate:
     #: True when the sample fed fewer mini-batches than the job's concurrent slots, so the
     #: figure understates a large job (a larger sample would have taken too long).
     one_batch_at_a_time: bool = False
+
+    @property
+    def caveat(self) -> str:
+        """What the figure adds to where it came from: "" unless measured one mini-batch at
+        a time."""
+        if not self.one_batch_at_a_time:
+            return ""
+        return ("; one mini-batch at a time, as a larger sample would have taken over "
+                f"{MEASURE_BUDGET_S:.0f} s: a large job is likely faster")
 
 
 def _transform(image: str, model: Path, sample: Path, as_type: RunAs, job: TransformJob,
