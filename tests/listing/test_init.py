@@ -93,7 +93,7 @@ def test_init_measures_the_model_and_writes_samples_produced_by_it(
     assert perf["throughput_per_s"] > 0
     # A batch transform of the sample's records, mini-batched: what a buyer's plan uses.
     assert perf["batch_throughput_per_s"] > perf["throughput_per_s"]
-    assert "batch transform: " in printed.out
+    assert "records: the 30 held-out rows, repeated)" in printed.out
     # Measured under ml.m5.large's limits, and it says so (2 vCPUs fit on this machine).
     assert perf["measured_on"] == "local Docker limited to ml.m5.large's 2 vCPUs and 8 GiB"
     assert perf["measured_by"] == "smkit listing init"

@@ -420,10 +420,10 @@ def dump_yaml(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
-def _with_batch_rate(m: Measurements, image: str, model_dir: Path, body: bytes,
+def _with_batch_rate(m: Measurements, image: str, model_dir: Path, body: bytes, origin: str,
                      content_type: str, as_type: RunAs, env: dict[str, str],
                      echo: Callable[[str], None]) -> Measurements:
-    """``m`` with the batch rate of a transform of the sample's records, repeated
+    """``m`` with the batch rate of a transform of ``body``'s records, repeated
     (``measure_batch_rate``), as the transform runner sends them: the rate a buyer's plan
     uses."""
     if content_type not in (ct.CSV, ct.JSONLINES):
@@ -439,8 +439,8 @@ def _with_batch_rate(m: Measurements, image: str, model_dir: Path, body: bytes,
 
         rate = measure_batch_rate(image, model_dir, sample, as_type,
                                   job=TransformJob(content_type=content_type), environment=env)
-    echo(f"  batch transform: {rate.per_s:,.0f} records/s ({rate.records:,} records"
-         + rate.caveat + ")")
+    echo(f"  batch transform: {rate.per_s:,.0f} records/s ({rate.records:,} records: {origin}, "
+         f"repeated{rate.caveat})")
     return dataclasses.replace(m, batch_throughput_per_s=rate.per_s)
 
 
@@ -488,9 +488,6 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         env = {"SMKIT_METERING": facts.metering} if facts.metering != "none" else {}
         m = measure(image, model_dir, body, content_type, env=env, validation=validation,
                     task=task, limits=as_type.docker_args())
-        # The package's own environment, as SageMaker gives a transform job's container.
-        m = _with_batch_rate(m, image, model_dir, body, content_type, as_type,
-                             facts.environment, echo)
         output = m.sample_output
         if len(output.decode(errors="replace")) > SAMPLE_INLINE_MAX:
             output, kept, total = trim_sample(output)
@@ -500,6 +497,16 @@ def init_listing(*, out: Path, facts: PackageFacts, model_dir: Path, image: str,
         echo(f"  latency {m.latency_ms_p50:.1f} ms median, {m.latency_ms_p95:.1f} ms p95; "
              f"throughput {m.throughput_per_s:.0f} records/s"
              + (f"; {m.accuracy.metric} {m.accuracy.value:.4f}" if m.accuracy else ""))
+        # The held-out rows vary as a buyer's do; the sample may be one record. The package's
+        # own environment, as SageMaker gives a transform job's container.
+        if validation is not None:
+            held_out = read_validation(validation)[0]
+            batch_body = samples.encode_rows(held_out, content_type, _signature(manifest))
+            origin = f"the {len(held_out):,} held-out rows"
+        else:
+            batch_body, origin = body, "the sample's records"
+        m = _with_batch_rate(m, image, model_dir, batch_body, origin, content_type, as_type,
+                             facts.environment, echo)
         if facts.metering == "per-inference":
             if m.metering is None:
                 raise PlatformError("the model package sets SMKIT_METERING=per-inference but "
